@@ -1,0 +1,239 @@
+"""Compute budgets with reserve-then-settle accounting.
+
+Every model request reserves ``prompt_tokens + n * max_tokens`` (and one call,
+and its worst-case cost) before it is sent, and settles to the actual usage
+afterwards. A request that does not fit is clamped to a smaller ``max_tokens``
+or refused with :class:`BudgetExhausted`. Child budgets draw from their parent:
+a reservation must fit every ancestor, and usage settles into all of them.
+
+Invariant (tested): settled usage never exceeds a limit, except that the prompt
+token count used for the reservation may differ from the provider's count by
+the tokenizer error of one request (0 for the embedded model, which counts with
+its own tokenizer).
+
+One lock per budget tree keeps this exact under threads and asyncio tasks.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .errors import BudgetExhausted, ConfigError
+from .usage import Usage
+
+__all__ = ["Budget", "Reservation"]
+
+
+@dataclass
+class Reservation:
+    """What one request holds until it settles. ``max_tokens`` is the granted (maybe clamped) value."""
+
+    prompt_tokens: int
+    max_tokens: int
+    n: int
+    cost: float
+    budget: Budget
+    settled: bool = field(default=False, repr=False)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.n * self.max_tokens
+
+
+def _check_limit(name: str, value: float | None) -> None:
+    if value is not None and (not isinstance(value, (int, float)) or value < 0 or math.isnan(value)):
+        raise ConfigError(f"Budget {name} must be a non-negative number or None; got {value!r}")
+
+
+class Budget:
+    """Limits on tokens, calls, cost (USD) and wall seconds; any subset, None means unlimited.
+
+    >>> b = Budget(tokens=1000, calls=10)
+    >>> sub = b.child(tokens=300)      # draws from b, at most 300 tokens
+    >>> halves = b.split(2)            # two children with half of what b has left each
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: int | None = None,
+        calls: int | None = None,
+        cost: float | None = None,
+        seconds: float | None = None,
+        min_completion_tokens: int = 1,
+        _parent: Budget | None = None,
+    ) -> None:
+        for name, value in (("tokens", tokens), ("calls", calls), ("cost", cost), ("seconds", seconds)):
+            _check_limit(name, value)
+        if min_completion_tokens < 1:
+            raise ConfigError("Budget min_completion_tokens must be >= 1")
+        self.tokens = tokens
+        self.calls = calls
+        self.cost = cost
+        self.seconds = seconds
+        self.min_completion_tokens = min_completion_tokens
+        self.parent = _parent
+        self._lock: threading.Lock = _parent._lock if _parent else threading.Lock()
+        self._started = time.monotonic()
+        self.used = Usage()
+        self._reserved_tokens = 0
+        self._reserved_calls = 0
+        self._reserved_cost = 0.0
+
+    # -- inspection -----------------------------------------------------------------
+
+    def _chain(self) -> list[Budget]:
+        chain, b = [], self
+        while b is not None:
+            chain.append(b)
+            b = b.parent
+        return chain
+
+    @property
+    def deadline(self) -> float | None:
+        """Monotonic time after which no request may start (the earliest in the chain)."""
+        ends = [b._started + b.seconds for b in self._chain() if b.seconds is not None]
+        return min(ends) if ends else None
+
+    def seconds_left(self) -> float | None:
+        d = self.deadline
+        return None if d is None else max(0.0, d - time.monotonic())
+
+    def tokens_left(self) -> int | None:
+        """Tokens that could still be reserved here, across the chain; None if unlimited."""
+        with self._lock:
+            return self._tokens_left()
+
+    def _tokens_left(self) -> int | None:
+        lefts = [b.tokens - b.used.total_tokens - b._reserved_tokens for b in self._chain() if b.tokens is not None]
+        return max(0, min(lefts)) if lefts else None
+
+    def _calls_left(self) -> int | None:
+        lefts = [b.calls - b.used.calls - b._reserved_calls for b in self._chain() if b.calls is not None]
+        return max(0, min(lefts)) if lefts else None
+
+    def _cost_left(self) -> float | None:
+        lefts = [b.cost - b.used.cost - b._reserved_cost for b in self._chain() if b.cost is not None]
+        return max(0.0, min(lefts)) if lefts else None
+
+    def calls_left(self) -> int | None:
+        with self._lock:
+            return self._calls_left()
+
+    @property
+    def exhausted(self) -> bool:
+        """True when not even the smallest request would fit any more."""
+        with self._lock:
+            t, c, s = self._tokens_left(), self._calls_left(), self.seconds_left()
+        return (t is not None and t <= self.min_completion_tokens) or c == 0 or s == 0.0
+
+    # -- reserve / settle ---------------------------------------------------------------
+
+    def reserve(
+        self,
+        *,
+        prompt_tokens: int,
+        max_tokens: int,
+        n: int = 1,
+        prompt_price: float = 0.0,
+        completion_price: float = 0.0,
+    ) -> Reservation:
+        """Hold room for one request, clamping ``max_tokens`` to what fits.
+
+        Prices are USD per token (0 when unknown). Raises :class:`BudgetExhausted`
+        naming the limit when even ``min_completion_tokens`` per sample does not fit.
+        """
+        if prompt_tokens < 0 or max_tokens < 1 or n < 1:
+            raise ConfigError(f"bad reservation: prompt_tokens={prompt_tokens}, max_tokens={max_tokens}, n={n}")
+        low = min(self.min_completion_tokens, max_tokens)
+        with self._lock:
+            if self.seconds_left() == 0.0:
+                raise BudgetExhausted("budget time limit reached", limit="seconds")
+            if self._calls_left() == 0:
+                raise BudgetExhausted("budget call limit reached", limit="calls")
+            granted = max_tokens
+            tokens_left = self._tokens_left()
+            if tokens_left is not None:
+                room = (tokens_left - prompt_tokens) // n
+                if room < low:
+                    raise BudgetExhausted(
+                        f"budget token limit reached: {tokens_left} tokens left, request needs "
+                        f"{prompt_tokens} prompt + {n}x{low} completion",
+                        limit="tokens",
+                    )
+                granted = min(granted, room)
+            cost_left = self._cost_left()
+            if cost_left is not None:
+                prompt_cost = prompt_tokens * prompt_price
+                if prompt_cost + n * low * completion_price > cost_left:
+                    raise BudgetExhausted(
+                        f"budget cost limit reached: ${cost_left:.6f} left", limit="cost"
+                    )
+                if completion_price > 0:
+                    granted = min(granted, int((cost_left - prompt_cost) / (n * completion_price)))
+            est_cost = prompt_tokens * prompt_price + n * granted * completion_price
+            r = Reservation(prompt_tokens=prompt_tokens, max_tokens=granted, n=n, cost=est_cost, budget=self)
+            for b in self._chain():
+                b._reserved_tokens += r.tokens
+                b._reserved_calls += 1
+                b._reserved_cost += est_cost
+            return r
+
+    def settle(self, reservation: Reservation, usage: Usage | None) -> None:
+        """Release ``reservation`` and record ``usage`` (None: the request failed and used nothing)."""
+        with self._lock:
+            if reservation.settled:
+                return
+            reservation.settled = True
+            for b in reservation.budget._chain():
+                b._reserved_tokens -= reservation.tokens
+                b._reserved_calls -= 1
+                b._reserved_cost -= reservation.cost
+                if usage is not None:
+                    b.used = b.used + usage
+
+    # -- sub-budgets -----------------------------------------------------------------
+
+    def child(
+        self,
+        *,
+        tokens: int | None = None,
+        calls: int | None = None,
+        cost: float | None = None,
+        seconds: float | None = None,
+    ) -> Budget:
+        """A sub-budget that draws from this one; its own limits (if any) apply on top."""
+        return Budget(
+            tokens=tokens,
+            calls=calls,
+            cost=cost,
+            seconds=seconds,
+            min_completion_tokens=self.min_completion_tokens,
+            _parent=self,
+        )
+
+    def split(self, parts: int | list[float]) -> list[Budget]:
+        """Children that share what is left now: ``parts`` equal shares, or shares by weight."""
+        weights = [1.0] * parts if isinstance(parts, int) else [float(w) for w in parts]
+        if not weights or any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError(f"Budget.split needs a positive count or non-negative weights; got {parts!r}")
+        total = sum(weights)
+        with self._lock:
+            t, c, k = self._tokens_left(), self._calls_left(), self._cost_left()
+        s = self.seconds_left()
+        return [
+            self.child(
+                tokens=None if t is None else int(t * w / total),
+                calls=None if c is None else int(c * w / total),
+                cost=None if k is None else k * w / total,
+                seconds=s,
+            )
+            for w in weights
+        ]
+
+    def __repr__(self) -> str:
+        limits = {k: getattr(self, k) for k in ("tokens", "calls", "cost", "seconds") if getattr(self, k) is not None}
+        return f"Budget({limits}, used={self.used})"

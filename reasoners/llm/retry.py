@@ -1,0 +1,57 @@
+"""Retry policy: transient failures only, exponential backoff with jitter, Retry-After honoured."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
+from tenacity.wait import wait_exponential_jitter
+
+from ..errors import ConfigError, RateLimitError, TransientError
+
+__all__ = ["RetryPolicy"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the client retries a request that failed with a :class:`TransientError`.
+
+    ``attempts`` counts the first try. No retry sleeps past ``max_total_wait``
+    seconds from the first attempt. A server's Retry-After is used as the wait
+    when it sent one (capped by ``max_wait``); 4xx errors other than 429 are
+    never retried.
+    """
+
+    attempts: int = 5
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    max_total_wait: float = 120.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigError("RetryPolicy.attempts must be >= 1 (1 means no retries)")
+        if min(self.initial_wait, self.max_wait, self.max_total_wait, self.jitter) < 0:
+            raise ConfigError("RetryPolicy waits must be >= 0")
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_wait)
+        backoff = wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait, jitter=self.jitter)
+        return float(backoff(state))
+
+    def retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.max_total_wait),
+            wait=self._wait,
+            sleep=asyncio.sleep,
+            reraise=True,
+        )
+
+    @staticmethod
+    def attempt_number(attempt: Any) -> int:
+        return int(attempt.retry_state.attempt_number)

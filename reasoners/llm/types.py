@@ -1,0 +1,135 @@
+"""Plain data the LLM client returns: completions, token logprobs, scores, capabilities."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..usage import Usage
+
+__all__ = ["TokenLogprob", "Completion", "Score", "Capabilities", "UNSET"]
+
+
+class _Unset:
+    """Sentinel for "not given", distinct from None (which may be a real value, e.g. ``stop=None``)."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass
+class TokenLogprob:
+    token: str
+    logprob: float
+
+
+@dataclass
+class Completion:
+    """One sampled completion.
+
+    ``index`` is the sample index within its request (the cache keys on it);
+    ``logprobs`` is set when asked for and the backend supports it.
+    """
+
+    text: str
+    finish_reason: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+    usage: Usage = field(default_factory=Usage)
+    cached: bool = False
+    index: int = 0
+    model: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+    @property
+    def logprob(self) -> float | None:
+        """Sum of token logprobs, or None."""
+        return None if not self.logprobs else float(sum(t.logprob for t in self.logprobs))
+
+    @property
+    def mean_logprob(self) -> float | None:
+        """Mean token logprob (length-normalised), or None."""
+        return None if not self.logprobs else float(sum(t.logprob for t in self.logprobs) / len(self.logprobs))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["usage"] = asdict(self.usage)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Completion:
+        d = dict(d)
+        d["usage"] = Usage.from_dict(d.get("usage") or {})
+        if d.get("logprobs") is not None:
+            d["logprobs"] = [TokenLogprob(**t) for t in d["logprobs"]]
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass
+class Score:
+    """Per-token log P(continuation | prompt): ``tokens[i]`` has ``logprobs[i]``."""
+
+    tokens: list[str]
+    logprobs: list[float]
+    usage: Usage = field(default_factory=Usage)
+    cached: bool = False
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.logprobs))
+
+    @property
+    def mean(self) -> float:
+        return float(sum(self.logprobs) / len(self.logprobs)) if self.logprobs else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "logprobs": self.logprobs, "usage": asdict(self.usage), "cached": self.cached}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Score:
+        return cls(d["tokens"], d["logprobs"], Usage.from_dict(d.get("usage") or {}), d.get("cached", False))
+
+
+@dataclass
+class Capabilities:
+    """What a backend can do. None means unknown (probed on first use).
+
+    - ``n``: several samples in one request; without it the client sends
+      concurrent single requests with distinct seeds.
+    - ``logprobs``: token logprobs of generated text.
+    - ``prompt_logprobs``: logprobs of given text (``LLM.score``).
+    - ``seed``: honours a sampling seed.
+    """
+
+    n: bool | None = None
+    logprobs: bool | None = None
+    prompt_logprobs: bool | None = None
+    seed: bool | None = None
+
+    def merged(self, override: Capabilities | dict[str, bool] | None) -> Capabilities:
+        if override is None:
+            return Capabilities(**asdict(self))
+        extra = asdict(override) if isinstance(override, Capabilities) else dict(override)
+        unknown = set(extra) - {f.name for f in fields(self)}
+        if unknown:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"unknown capabilities: {sorted(unknown)}; known: n, logprobs, prompt_logprobs, seed")
+        base = asdict(self)
+        base.update({k: v for k, v in extra.items() if v is not None})
+        return Capabilities(**base)

@@ -1,0 +1,134 @@
+"""The Strategy contract and the per-run Context passed explicitly to it.
+
+A strategy holds configuration only; everything a run needs (client, budget,
+trace, retriever, seeded RNG) comes in the :class:`Context`, so one strategy
+object can serve many concurrent runs.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, TypeVar
+
+from .._sync import run_sync
+from ..budget import Budget
+from ..errors import BudgetExhausted, ConfigError
+from ..llm.client import LLM
+from ..llm.types import Completion, Score
+from ..problem import AnswerKind, Problem, Result
+from ..trace import Trace, span
+
+__all__ = ["Strategy", "Context", "REGISTRY", "register"]
+
+REGISTRY: dict[str, type[Strategy]] = {}
+
+S = TypeVar("S", bound="type[Strategy]")
+
+
+def register(name: str) -> Callable[[S], S]:
+    """Class decorator: make a strategy available by ``name`` to the CLI and specs."""
+
+    def deco(cls: S) -> S:
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+@dataclass
+class Context:
+    """What one run carries: the client, its budget, its trace, a retriever and a seeded RNG."""
+
+    llm: LLM
+    budget: Budget
+    trace: Trace
+    retriever: Any = None
+    seed: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def fork(self, branch: int, *, budget: Budget | None = None) -> Context:
+        """A context for a parallel branch: its own seed (so samples differ), optionally its own sub-budget."""
+        seed = self.seed * 1_000_003 + branch
+        return replace(self, seed=seed, rng=random.Random(seed), budget=budget or self.budget)
+
+    async def generate(self, prompt: Any, **options: Any) -> list[Completion]:
+        """``llm.agenerate`` charged to this run's budget."""
+        return await self.llm.agenerate(prompt, budget=self.budget, **options)
+
+    async def score(self, prompt: str, continuation: str, *, llm: LLM | None = None) -> Score:
+        """``llm.ascore`` charged to this run's budget."""
+        return await (llm or self.llm).ascore(prompt, continuation, budget=self.budget)
+
+    async def solve(self, strategy: Strategy, problem: Problem) -> Result:
+        """Run a (sub-)strategy in its own trace span. Anytime: running out of budget
+        returns an empty, ``exhausted`` result instead of raising."""
+        with span("strategy", strategy.name, config=strategy.config()):
+            try:
+                result = await strategy.solve(problem, self)
+            except BudgetExhausted as e:
+                result = Result(None, exhausted=True, metadata={"budget": e.limit})
+        result.strategy = result.strategy or strategy.name
+        return result
+
+
+class Strategy(ABC):
+    """A test-time reasoning strategy: ``await strategy.solve(problem, ctx)`` returns a :class:`Result`.
+
+    Use ``run``/``arun`` to solve one question with a client and an optional budget.
+    """
+
+    name: ClassVar[str] = "strategy"
+
+    @abstractmethod
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        """Solve ``problem`` using only ``ctx`` (no per-run state on ``self``)."""
+
+    def config(self) -> dict[str, Any]:
+        """The strategy's parameters, for traces and specs."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    async def arun(
+        self,
+        question: str | Problem,
+        *,
+        llm: LLM,
+        budget: Budget | None = None,
+        retriever: Any = None,
+        seed: int = 0,
+        kind: AnswerKind | None = None,
+    ) -> Result:
+        """Solve one question. ``result.usage`` is exactly what this run spent; ``result.trace`` its call tree."""
+        if not isinstance(llm, LLM):
+            raise ConfigError(f"llm must be a reasoners.LLM, got {type(llm).__name__}")
+        if isinstance(question, Problem):
+            problem = question if kind is None else replace(question, kind=kind)
+        else:
+            problem = Problem(question, kind=kind or "number")
+        run_budget = (budget if budget is not None else Budget()).child()
+        trace = Trace(self.name, model=llm.model, seed=seed)
+        ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed))
+        with trace.activate():
+            result = await ctx.solve(self, problem)
+        result.usage = run_budget.used
+        result.trace = trace.to_dict()
+        return result
+
+    def run(
+        self,
+        question: str | Problem,
+        *,
+        llm: LLM,
+        budget: Budget | None = None,
+        retriever: Any = None,
+        seed: int = 0,
+        kind: AnswerKind | None = None,
+    ) -> Result:
+        """Sync twin of :meth:`arun`."""
+        return run_sync(
+            self.arun(question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind),
+            async_name="arun",
+        )

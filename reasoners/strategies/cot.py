@@ -1,0 +1,110 @@
+"""Chain of thought, zero-shot ("Let's think step by step", Kojima et al. 2022) or few-shot (Wei et al. 2022)."""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from ..answers import extract_answer
+from ..errors import ConfigError
+from ..problem import Candidate, Problem, Result
+from .base import Context, Strategy, register
+
+__all__ = ["ChainOfThought", "Demo", "format_question"]
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A worked example for few-shot prompting: the rationale ends with the answer."""
+
+    question: str
+    rationale: str
+    answer: str
+
+    def completion(self) -> str:
+        return f"{self.rationale.strip()} The answer is {self.answer}."
+
+
+_FORMAT = {
+    "number": "Finish with a line of the form 'The answer is N.' where N is a number.",
+    "choice": "Finish with a line of the form 'The answer is (X).' where X is the letter of your choice.",
+    "text": "Finish with a line of the form 'The answer is ...' with a short answer.",
+    "code": "Write the complete solution in one ```python code block.",
+}
+
+
+def format_question(problem: Problem) -> str:
+    """The question as shown to the model, with the choices listed for multiple choice."""
+    text = problem.question.strip()
+    if problem.kind == "choice":
+        text += "\n" + "\n".join(f"({string.ascii_uppercase[i]}) {c}" for i, c in enumerate(problem.choices))
+    return text
+
+
+@register("cot")
+class ChainOfThought(Strategy):
+    """Ask for step-by-step reasoning and extract the final answer.
+
+    ``demos`` turns it few-shot (each demo a user/assistant turn pair).
+    ``temperature``/``max_tokens`` default to the client's settings.
+
+    >>> ChainOfThought().run("What is 17 + 25?", llm=LLM("local/smollm2"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        demos: list[Demo] | tuple[Demo, ...] = (),
+        trigger: str = "Let's think step by step.",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system: str | None = None,
+    ) -> None:
+        if max_tokens is not None and max_tokens < 1:
+            raise ConfigError("ChainOfThought max_tokens must be >= 1")
+        self.demos = tuple(demos)
+        self.trigger = trigger
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.system = system
+
+    def messages(self, problem: Problem) -> list[dict[str, str]]:
+        instruction = _FORMAT[problem.kind]
+        msgs: list[dict[str, str]] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        for d in self.demos:
+            msgs.append({"role": "user", "content": f"{d.question.strip()}\n{self.trigger}"})
+            msgs.append({"role": "assistant", "content": d.completion()})
+        msgs.append({"role": "user", "content": f"{format_question(problem)}\n\n{instruction}\n{self.trigger}"})
+        return msgs
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
+        if self.temperature is not None:
+            opts["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            opts["max_tokens"] = self.max_tokens
+        return opts
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        want_logprobs = bool(ctx.llm.capabilities.logprobs)
+        [c] = await ctx.generate(self.messages(problem), logprobs=want_logprobs, seed=ctx.seed, **self.options())
+        answer = extract_answer(c.text, problem.kind, problem.choices)
+        cand = Candidate(
+            text=c.text,
+            answer=answer,
+            logprob=c.logprob,
+            mean_logprob=c.mean_logprob,
+            source=self.name,
+            metadata={"finish_reason": c.finish_reason},
+        )
+        if answer is None:
+            confidence = 0.0
+        elif c.mean_logprob is not None:
+            confidence = math.exp(c.mean_logprob)
+        else:
+            confidence = 1.0
+        return Result(answer, confidence=confidence, candidates=[cand], strategy=self.name)

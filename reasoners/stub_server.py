@@ -1,0 +1,146 @@
+"""A tiny OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
+
+It answers ``/v1/chat/completions`` and ``/v1/models`` from a script of
+behaviours (status codes, Retry-After, malformed bodies, hangs, latency), so
+retry and transport behaviour can be tested against real HTTP without a model.
+
+>>> with StubServer(script=[Reply.status(429, retry_after=0.1), Reply.ok("hi")]) as srv:  # doctest: +SKIP
+...     LLM("openai/stub", api_base=srv.url, api_key="x").generate("hello")
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["StubServer", "Reply"]
+
+
+@dataclass
+class Reply:
+    """One scripted behaviour of the server."""
+
+    status: int = 200
+    text: str = "The answer is 42."
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # raw body, overrides the completion JSON
+    delay: float = 0.0
+
+    @classmethod
+    def ok(cls, text: str = "The answer is 42.", delay: float = 0.0) -> Reply:
+        return cls(text=text, delay=delay)
+
+    @classmethod
+    def error(cls, status: int, *, retry_after: float | str | None = None, message: str = "error") -> Reply:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        body = json.dumps({"error": {"message": message, "type": "error", "code": status}})
+        return cls(status=status, headers=headers, body=body)
+
+    @classmethod
+    def malformed(cls) -> Reply:
+        return cls(body='{"id": "x", "choices": [ {"message": ')
+
+    @classmethod
+    def hang(cls, seconds: float) -> Reply:
+        return cls(delay=seconds)
+
+
+class StubServer:
+    """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received."""
+
+    def __init__(self, script: list[Reply] | None = None, *, default: Reply | None = None, latency: float = 0.0):
+        self.script = list(script or [])
+        self.default = default or Reply.ok(delay=latency)
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "server not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def _next(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append(body)
+            return self.script.pop(0) if self.script else self.default
+
+    def start(self) -> StubServer:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+                data = body.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self) -> None:
+                self._send(200, json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b"{}"
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = {}
+                reply = stub._next(body)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.body is not None:
+                    self._send(reply.status, reply.body, reply.headers)
+                    return
+                n = int(body.get("n") or 1)
+                words = len(reply.text.split())
+                payload = {
+                    "id": "chatcmpl-stub",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "stub"),
+                    "choices": [
+                        {
+                            "index": i,
+                            "message": {"role": "assistant", "content": reply.text},
+                            "finish_reason": "stop",
+                        }
+                        for i in range(n)
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": words * n, "total_tokens": 10 + words * n},
+                }
+                self._send(reply.status, json.dumps(payload), reply.headers)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StubServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
