@@ -50,10 +50,21 @@ class Reply:
 
 
 class StubServer:
-    """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received."""
+    """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received.
 
-    def __init__(self, script: list[Reply] | None = None, *, default: Reply | None = None, latency: float = 0.0):
+    ``supports_n=False`` answers one choice whatever ``n`` asks, as some servers do.
+    """
+
+    def __init__(
+        self,
+        script: list[Reply] | None = None,
+        *,
+        default: Reply | None = None,
+        latency: float = 0.0,
+        supports_n: bool = True,
+    ):
         self.script = list(script or [])
+        self.supports_n = supports_n
         self.default = default or Reply.ok(delay=latency)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -108,7 +119,7 @@ class StubServer:
                 if reply.body is not None:
                     self._send(reply.status, reply.body, reply.headers)
                     return
-                n = int(body.get("n") or 1)
+                n = int(body.get("n") or 1) if stub.supports_n else 1
                 words = len(reply.text.split())
                 payload = {
                     "id": "chatcmpl-stub",

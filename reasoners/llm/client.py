@@ -254,11 +254,12 @@ class LLM:
         prompt_tokens = self.count_tokens(messages)
 
         if n > 1 and caps.n is not False:
-            done = await self._generate_native(lm_model, messages, params, n, prompt_tokens, budget)
+            done = await self._request(lm_model, messages, params, list(range(n)), prompt_tokens, budget)
+            if caps.n is None:  # first multi-sample request doubles as the probe for `n`
+                self._resolved = (lm_model, caps.merged({"n": len(done) == n}))
             if len(done) == n or caps.n is True or not done:
                 return done
             start = len(done)  # the server returned fewer choices than asked: it has no `n`
-            self._resolved = (lm_model, caps.merged({"n": False}))
         else:
             done, start = [], 0
 
@@ -276,11 +277,6 @@ class LLM:
 
         rest = await asyncio.gather(*(one(i) for i in range(start, n)))
         return done + [c for c in rest if c is not None]
-
-    async def _generate_native(
-        self, lm_model: str, messages: Messages, params: dict[str, Any], n: int, prompt_tokens: int, budget: Budget
-    ) -> list[Completion]:
-        return await self._request(lm_model, messages, params, list(range(n)), prompt_tokens, budget)
 
     async def _request(
         self,

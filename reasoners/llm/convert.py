@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
 import time
 from types import ModuleType
-from typing import Any
 
 from ..errors import (
     APIConnectionError,
@@ -36,6 +36,10 @@ def litellm() -> ModuleType:
 
         _lm.suppress_debug_info = True
         _lm.telemetry = False
+        if "LITELLM_LOG" not in os.environ:
+            # litellm warns per call about its own logging worker when sync callers change
+            # event loops; our client reports every failure itself, so keep its logger to errors.
+            logging.getLogger("LiteLLM").setLevel(logging.ERROR)
         _litellm = _lm
     return _litellm
 
@@ -75,6 +79,17 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def convert_error(exc: BaseException, model: str) -> ReasonersError:
     """Map a litellm/openai/httpx exception to the toolkit's tree. The caller chains the original."""
     if isinstance(exc, ReasonersError):
@@ -91,21 +106,15 @@ def convert_error(exc: BaseException, model: str) -> ReasonersError:
         return AuthError(msg, status=status, model=model)
     if isinstance(exc, lm.Timeout):
         return RequestTimeout(msg, status=status, model=model)
-    if isinstance(exc, (json.JSONDecodeError, lm.APIResponseValidationError)):
-        return MalformedResponseError(msg, status=status, model=model)
-    if isinstance(exc, lm.BadRequestError) and "Unknown provider" in str(exc) or isinstance(
-        exc, getattr(lm, "LiteLLMUnknownProvider", ())
-    ):
+    if isinstance(exc, lm.APIResponseValidationError) or _caused_by(exc, json.JSONDecodeError):
+        return MalformedResponseError(f"{model}: malformed response body: {_short(exc)}", status=status, model=model)
+    if isinstance(exc, lm.LiteLLMUnknownProvider):
         return ConfigError(f"unknown model or provider {model!r}: {_short(exc)}")
     if status is not None and status >= 500:
         return ServerError(msg, status=status, model=model)
     if isinstance(exc, (lm.InternalServerError, lm.ServiceUnavailableError, lm.BadGatewayError)):
         return ServerError(msg, status=status, model=model)
     if isinstance(exc, lm.APIConnectionError):
-        # litellm wraps body-parsing failures of a 2xx answer as connection errors.
-        text = str(exc)
-        if "JSONDecodeError" in type(exc.__cause__).__name__ or "Expecting value" in text or "Invalid JSON" in text:
-            return MalformedResponseError(msg, status=status, model=model)
         return APIConnectionError(msg, status=status, model=model)
     if isinstance(exc, (lm.NotFoundError,)) or status == 404:
         return ProviderError(f"{msg} (HTTP 404: check the model name and api_base)", status=404, model=model)
@@ -120,7 +129,3 @@ def describe(exc: BaseException) -> str:
     """One line naming an error, for traces and logs."""
     return f"{type(exc).__name__}: {_short(exc, 200)}"
 
-
-def scrub_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """kwargs safe to log: no keys, no headers."""
-    return {k: v for k, v in kwargs.items() if k not in ("api_key", "headers", "extra_headers")}

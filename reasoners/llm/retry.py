@@ -40,7 +40,7 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             return min(exc.retry_after, self.max_wait)
-        backoff = wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait, jitter=self.jitter)
+        backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait, jitter=self.jitter)
         return float(backoff(state))
 
     def retrying(self) -> AsyncRetrying:

@@ -1,0 +1,195 @@
+"""The LLM client on the scripted fake: sampling, cache, capabilities, concurrency, sync bridge, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+
+import pytest
+
+from reasoners import (
+    LLM,
+    Budget,
+    Cache,
+    Capabilities,
+    CapabilityError,
+    ConfigError,
+    SyncInAsyncError,
+    Trace,
+)
+from reasoners.testing import FakeLLM, FakeResponse
+
+
+def test_n_samples_are_distinct_and_seeded():
+    llm = FakeLLM(["a one", "b two", "c three"])
+    out = llm.generate("q", n=3, temperature=0.7)
+    assert [c.text for c in out] == ["a one", "b two", "c three"]
+    assert [c.index for c in out] == [0, 1, 2]
+    assert sorted(r.seed for r in llm.requests) == [0, 1, 2]
+
+
+def test_user_seed_offsets_samples():
+    llm = FakeLLM(["x"])
+    llm.generate("q", n=2, seed=10)
+    assert sorted(r.seed for r in llm.requests) == [10, 11]
+
+
+def test_per_call_options_override_defaults():
+    llm = FakeLLM(["x"], temperature=0.3, max_tokens=99)
+    llm.generate("q")
+    llm.generate("q", temperature=0.9, max_tokens=5)
+    assert (llm.requests[0].temperature, llm.requests[0].max_tokens) == (0.3, 99)
+    assert (llm.requests[1].temperature, llm.requests[1].max_tokens) == (0.9, 5)
+
+
+def test_truncation_is_reported():
+    llm = FakeLLM(["one two three four five"])
+    [c] = llm.generate("q", max_tokens=2)
+    assert c.truncated and c.text == "one two" and c.usage.completion_tokens == 2
+
+
+def test_logprobs_returned_when_asked():
+    llm = FakeLLM([FakeResponse("a b", logprobs=[-1.0, -3.0])])
+    [c] = llm.generate("q", logprobs=True)
+    assert c.logprob == -4.0 and c.mean_logprob == -2.0
+    [c2] = llm.generate("q2")
+    assert c2.logprobs is None
+
+
+def test_cache_replays_without_transport_calls(tmp_path):
+    path = tmp_path / "c.sqlite"
+    first = FakeLLM(["s0", "s1", "s2"], cache=Cache(path))
+    out1 = first.generate("q", n=3, temperature=0.8)
+    second = FakeLLM(["DIFFERENT"], cache=Cache(path))
+    out2 = second.generate("q", n=3, temperature=0.8)
+    assert second.requests == []  # zero transport calls
+    assert [c.text for c in out2] == [c.text for c in out1] == ["s0", "s1", "s2"]
+    assert all(c.cached and c.usage.cache_hits == 1 for c in out2)
+    assert [c.usage.total_tokens for c in out2] == [c.usage.total_tokens for c in out1]
+
+
+def test_cache_keeps_samples_apart_and_extends(tmp_path):
+    cache = Cache(tmp_path / "c.sqlite")
+    llm = FakeLLM(["s0", "s1", "s2", "s3", "s4"], cache=cache)
+    llm.generate("q", n=3, temperature=0.8)
+    out = llm.generate("q", n=5, temperature=0.8)
+    assert [c.text for c in out] == ["s0", "s1", "s2", "s3", "s4"]
+    assert len(llm.requests) == 5  # only samples 3 and 4 were new
+    assert len(cache) == 5
+
+
+def test_corrupted_cache_degrades_with_warning(tmp_path, caplog):
+    path = tmp_path / "bad.sqlite"
+    path.write_bytes(b"this is not a sqlite database" * 100)
+    llm = FakeLLM(["ok"], cache=Cache(path))
+    with caplog.at_level(logging.WARNING):
+        [c] = llm.generate("q")
+    assert c.text == "ok"
+    assert "cache" in caplog.text and "disabled" in caplog.text
+    assert llm.cache is not None and not llm.cache.enabled
+
+
+def test_locked_cache_degrades(tmp_path, caplog):
+    path = tmp_path / "locked.sqlite"
+    Cache(path).put("k", 1)
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    cache = Cache(path)
+    cache._connect()  # opens fine; the lock bites on first use
+    llm = FakeLLM(["ok"], cache=cache)
+    with caplog.at_level(logging.WARNING):
+        [c] = llm.generate("q")
+    holder.rollback()
+    holder.close()
+    assert c.text == "ok"
+    assert not cache.enabled
+
+
+def test_concurrency_limit_is_respected():
+    llm = FakeLLM(["x"], latency=0.05, concurrency=2)
+    llm.generate("q", n=6, temperature=0.5)
+    assert llm.fake.max_in_flight == 2
+
+
+def test_sync_call_inside_event_loop_names_async_twin():
+    llm = FakeLLM(["x"])
+
+    async def inside():
+        with pytest.raises(SyncInAsyncError, match="agenerate"):
+            llm.generate("q")
+        return await llm.agenerate("q")
+
+    assert asyncio.run(inside())[0].text == "x"
+
+
+def test_score_refused_before_spending_when_backend_cannot():
+    llm = FakeLLM(["x"], capabilities=Capabilities(n=False, logprobs=True, prompt_logprobs=False, seed=True))
+    budget = Budget(tokens=100)
+    with pytest.raises(CapabilityError, match="cannot score"):
+        llm.score("q", "a", budget=budget)
+    assert budget.used.calls == 0 and llm.fake.scored == []
+
+
+def test_logprobs_refused_when_backend_has_none():
+    llm = FakeLLM(["x"], capabilities=Capabilities(n=False, logprobs=False, prompt_logprobs=False, seed=True))
+    with pytest.raises(CapabilityError, match="logprobs"):
+        llm.generate("q", logprobs=True)
+
+
+def test_capabilities_can_be_overridden():
+    llm = FakeLLM(["x"], capabilities=None)
+    llm2 = LLM("fake/x", backend=llm.fake, capabilities={"logprobs": False})
+    assert llm.capabilities.logprobs is True and llm2.capabilities.logprobs is False
+    with pytest.raises(ConfigError, match="unknown capabilities"):
+        LLM("fake/y", backend=llm.fake, capabilities={"telepathy": True}).capabilities
+
+
+def test_score_goes_through_budget_and_cache(tmp_path):
+    llm = FakeLLM(["x"], score=lambda p, c: -2.0 * len(c.split()), cache=Cache(tmp_path / "s.sqlite"))
+    b = Budget(tokens=1000)
+    s = llm.score("the question", "an answer", budget=b)
+    assert s.total == pytest.approx(-4.0) and s.tokens == ["an", "answer"]
+    again = llm.score("the question", "an answer", budget=b)
+    assert again.cached and len(llm.fake.scored) == 1
+    assert b.used.calls == 2
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [("", "empty"), ([], "empty"), ([{"role": "wizard", "content": "x"}], "role")],
+)
+def test_bad_prompts_are_named(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        FakeLLM(["x"]).generate(bad)
+
+
+def test_bad_options_are_named():
+    llm = FakeLLM(["x"])
+    with pytest.raises(ConfigError, match="n must"):
+        llm.generate("q", n=0)
+    with pytest.raises(ConfigError, match="max_tokens"):
+        llm.generate("q", max_tokens=0)
+    with pytest.raises(ConfigError, match="model"):
+        LLM("")
+
+
+def test_unknown_model_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown"):
+        LLM("nosuchprovider/zzz").generate("q")
+
+
+def test_calls_are_traced_with_usage():
+    llm = FakeLLM(["a b c"])
+    trace = Trace()
+
+    async def go():
+        with trace.activate():
+            await llm.agenerate("q", n=2, temperature=0.5)
+
+    asyncio.run(go())
+    calls = trace.calls()
+    assert len(calls) == 2
+    assert trace.root.call_usage().completion_tokens == 6
+    d = trace.to_dict()
+    assert d["children"][0]["attrs"]["response"][0]["text"] == "a b c"

@@ -1,0 +1,147 @@
+"""Retries, error conversion, native n and secrets, against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from reasoners import (
+    LLM,
+    AuthError,
+    Budget,
+    Cache,
+    ChainOfThought,
+    MalformedResponseError,
+    ProviderError,
+    RateLimitError,
+    RequestTimeout,
+    RetryPolicy,
+    ServerError,
+)
+from reasoners.llm.convert import parse_retry_after
+from reasoners.stub_server import Reply, StubServer
+
+FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.5, jitter=0.0)
+SECRET = "sk-test-SECRETKEY-0123456789abcdef"
+
+
+def client(srv: StubServer, **kw) -> LLM:
+    kw.setdefault("retry", FAST)
+    return LLM("openai/stub", api_base=srv.url, api_key=SECRET, **kw)
+
+
+def test_429_honours_retry_after():
+    with StubServer([Reply.error(429, retry_after=0.4), Reply.ok("done")]) as srv:
+        llm = client(srv)
+        llm.capabilities  # resolve outside the timed part
+        t0 = time.perf_counter()
+        [c] = llm.generate("hi")
+        waited = time.perf_counter() - t0
+    assert c.text == "done"
+    assert len(srv.requests) == 2
+    assert waited >= 0.4  # the server's hint, not the 0.01 s backoff
+
+
+def test_429_exhausts_attempts_then_raises_rate_limit():
+    with StubServer(default=Reply.error(429, retry_after=0)) as srv:
+        with pytest.raises(RateLimitError) as e:
+            client(srv).generate("hi")
+    assert len(srv.requests) == 3
+    assert e.value.retry_after == 0
+
+
+def test_500_then_success():
+    with StubServer([Reply.error(500), Reply.ok("fine")]) as srv:
+        [c] = client(srv).generate("hi")
+    assert c.text == "fine" and len(srv.requests) == 2
+
+
+def test_persistent_500_is_a_server_error():
+    with StubServer(default=Reply.error(503)) as srv:
+        with pytest.raises(ServerError):
+            client(srv).generate("hi")
+    assert len(srv.requests) == 3
+
+
+def test_malformed_json_is_retried_then_reported():
+    with StubServer([Reply.malformed(), Reply.ok("recovered")]) as srv:
+        [c] = client(srv).generate("hi")
+    assert c.text == "recovered" and len(srv.requests) == 2
+    with StubServer(default=Reply.malformed()) as srv:
+        with pytest.raises(MalformedResponseError, match="malformed"):
+            client(srv).generate("hi")
+    assert len(srv.requests) == 3
+
+
+def test_hanging_response_times_out():
+    with StubServer(default=Reply.hang(3.0)) as srv:
+        t0 = time.perf_counter()
+        with pytest.raises(RequestTimeout):
+            client(srv, timeout=0.3, retry=RetryPolicy(attempts=2, initial_wait=0.01, jitter=0)).generate("hi")
+        elapsed = time.perf_counter() - t0
+    assert len(srv.requests) == 2
+    assert elapsed < 2.5
+
+
+@pytest.mark.parametrize("status,error", [(401, AuthError), (400, ProviderError), (404, ProviderError)])
+def test_client_errors_fail_at_once(status, error):
+    with StubServer(default=Reply.error(status, message="nope")) as srv:
+        with pytest.raises(error) as e:
+            client(srv).generate("hi")
+    assert len(srv.requests) == 1
+    assert e.value.status == status
+    assert isinstance(e.value.__cause__, Exception)  # the original is chained
+
+
+def test_total_wait_is_capped():
+    policy = RetryPolicy(attempts=10, initial_wait=0.01, max_wait=5, max_total_wait=0.5, jitter=0)
+    with StubServer(default=Reply.error(429, retry_after=2)) as srv:
+        t0 = time.perf_counter()
+        with pytest.raises(RateLimitError):
+            client(srv, retry=policy).generate("hi")
+    assert time.perf_counter() - t0 < 1.5
+    assert len(srv.requests) == 1  # a 2 s wait would pass the 0.5 s cap: give up now
+
+
+def test_retry_after_http_date():
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("soon") is None
+
+
+def test_native_n_is_one_request_and_usage_adds_up():
+    with StubServer(default=Reply.ok("a b c")) as srv:
+        llm = client(srv)
+        budget = Budget(tokens=1000)
+        out = llm.generate("hi", n=4, temperature=0.9, budget=budget)
+    assert len(out) == 4 and len(srv.requests) == 1 and srv.requests[0]["n"] == 4
+    assert llm.capabilities.n is True
+    assert sum(c.usage.total_tokens for c in out) == budget.used.total_tokens == 10 + 12
+    assert budget.used.calls == 1
+
+
+def test_server_without_n_falls_back_to_single_calls():
+    with StubServer(default=Reply.ok("x"), supports_n=False) as srv:
+        llm = client(srv)
+        out = llm.generate("hi", n=3, temperature=0.9)
+    assert len(out) == 3
+    assert llm.capabilities.n is False
+    assert len(srv.requests) == 3  # the probe (answered with one choice) + 2 single calls
+    assert [r.get("seed") for r in srv.requests[1:]] == [1, 2]
+
+
+def test_api_key_never_in_trace_cache_or_logs(tmp_path, caplog):
+    path = tmp_path / "cache.sqlite"
+    with StubServer([Reply.error(500), Reply.ok("The answer is 7.")]) as srv:
+        llm = client(srv, cache=Cache(path))
+        with caplog.at_level(logging.DEBUG):
+            result = ChainOfThought().run("What is 3 + 4?", llm=llm)
+    assert result.answer == "7"
+    blob = json.dumps(result.trace) + json.dumps(result.to_dict())
+    assert SECRET not in blob
+    assert SECRET.encode() not in path.read_bytes()
+    assert SECRET not in caplog.text
+    assert SECRET not in repr(llm)
