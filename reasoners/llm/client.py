@@ -67,6 +67,10 @@ class LLM:
     ``api_base=`` for an OpenAI-compatible server such as llama.cpp or vLLM) or
     ``"local/smollm2"`` / ``"local/<file.gguf>"`` for the embedded llama.cpp model.
 
+    ``score_prefix`` matters only for :meth:`score` on a llama.cpp server: set it to
+    the model's start token (``"<|im_start|>"`` for SmolLM2 and Qwen) when the model
+    adds no BOS token, or the server's echoed logprobs are shifted by one.
+
     >>> llm = LLM("local/smollm2", cache=Cache("runs.sqlite"))   # doctest: +SKIP
     >>> llm.generate("What is 2+2?", n=3, temperature=0.8)[0].text  # doctest: +SKIP
     """
@@ -86,6 +90,7 @@ class LLM:
         cache: Cache | None = None,
         capabilities: Capabilities | Mapping[str, bool] | None = None,
         backend: InProcessModel | None = None,
+        score_prefix: str = "",
         **litellm_kwargs: Any,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
@@ -109,12 +114,14 @@ class LLM:
         self.cache = cache
         self._capability_override = capabilities
         self._backend = backend
+        self.score_prefix = score_prefix
         self._extra = litellm_kwargs
         self._resolved: tuple[str, Capabilities] | None = None
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
         self._prices: tuple[float, float] | None = None
+        self._prompt_margin = 0
 
     def __repr__(self) -> str:
         return f"LLM({self.model!r}" + (f", api_base={self.api_base!r})" if self.api_base else ")")
@@ -247,6 +254,8 @@ class LLM:
                     "(e.g. majority instead of weighted vote)"
                 )
             params["logprobs"] = True
+            if self.api_base:
+                params["top_logprobs"] = 1  # llama.cpp's server returns no logprobs without it
         params = {k: v for k, v in params.items() if v is not None}
         if not caps.seed:
             params.pop("seed", None)
@@ -291,7 +300,7 @@ class LLM:
         async with self._semaphore():
             prompt_price, completion_price = self._price()
             reservation = budget.reserve(
-                prompt_tokens=prompt_tokens,
+                prompt_tokens=prompt_tokens + self._prompt_margin,
                 max_tokens=int(params["max_tokens"]),
                 n=len(indices),
                 prompt_price=prompt_price,
@@ -315,6 +324,7 @@ class LLM:
                 try:
                     if missing:
                         fresh, attempts = await self._send(lm_model, messages, params, len(missing), budget)
+                        self._learn_margin(prompt_tokens, fresh[0].usage.prompt_tokens)
                         for i, c in zip(missing, fresh):
                             c.index = i
                             got[i] = c
@@ -337,6 +347,16 @@ class LLM:
                         latency=time.perf_counter() - t0,
                     )
             return out
+
+    def _learn_margin(self, counted: int, actual: int) -> None:
+        """Raise the margin added to counted prompts to the largest undercount seen so far.
+
+        litellm counts with a generic tokenizer and cannot see a server's chat template
+        (SmolLM2's adds a 20-token system prompt), so the first request may undercount;
+        later reservations add the worst error observed on this client.
+        """
+        if actual > counted + self._prompt_margin:
+            self._prompt_margin = actual - counted
 
     def _cache_model(self) -> str:
         return f"{self.model}@{self.api_base}" if self.api_base else self.model

@@ -1,5 +1,10 @@
 """Prompt scoring on OpenAI-compatible servers: ``/v1/completions`` with ``echo`` and ``logprobs``.
 
+Measured on llama-cpp-python's server: for a model that adds no BOS token, each
+echoed prompt token gets the logprob from its own position's logits (the
+prediction of the *next* token) unless the prompt starts with the start token;
+``LLM(score_prefix=...)`` supplies it.
+
 The server returns the logprob of every prompt token; the continuation's tokens
 are those whose text offset lies at or past the end of ``prompt``. One extra
 token is generated (``max_tokens=1``; 0 means "unlimited" on llama.cpp) and dropped.
@@ -26,11 +31,16 @@ def _field(obj: Any, name: str) -> Any:
 async def score_by_echo(llm: LLM, prompt: str, continuation: str, budget: Budget) -> Score:
     lm = litellm()
     name = llm.model.split("/", 1)[-1]
+    # llama.cpp's echo pairs each token with the wrong logits row unless the text starts
+    # with the start token; the offsets it returns are relative to the text after it.
+    prefix = llm.score_prefix
+    if prefix and prompt.startswith(prefix):
+        prompt = prompt[len(prefix) :]
     text = prompt + continuation
     left = budget.seconds_left()
     kwargs: dict[str, Any] = {
         "model": f"text-completion-openai/{name}",
-        "prompt": text,
+        "prompt": prefix + text,
         "echo": True,
         "logprobs": 1,
         "max_tokens": 1,

@@ -6,8 +6,8 @@ and run in a worker thread so the event loop stays free. The context is reset
 before each request: llama.cpp reuses a cached prefix otherwise, which changes
 greedy output. ``n`` is emulated by the client with distinct seeds.
 
-Prompt scoring evaluates prompt+continuation once and reads each position's
-logits (numpy log-softmax), which is exact and avoids the server's echo path.
+Prompt scoring evaluates BOS+prompt+continuation once and reads each position's
+logits (numpy log-softmax): exact, and it avoids the server's echo path.
 """
 
 from __future__ import annotations
@@ -117,6 +117,11 @@ class LocalModel(InProcessModel):
     def _tokenize(self, text: str) -> list[int]:
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=self._add_bos, special=True))
 
+    def _with_bos(self, tokens: list[int]) -> list[int]:
+        """Scoring conditions on the start token, as servers do: prepend it when the model has one."""
+        bos = self._llama.token_bos()
+        return tokens if bos < 0 or (tokens and tokens[0] == bos) else [bos, *tokens]
+
     def _format(self, messages: list[dict[str, Any]]) -> str:
         if self._formatter is None:
             return "".join(m["content"] for m in messages)
@@ -190,8 +195,8 @@ class LocalModel(InProcessModel):
         return await asyncio.to_thread(self._score, prompt, continuation)
 
     def _score(self, prompt: str, continuation: str) -> Score:
-        head = self._tokenize(prompt)
-        full = self._tokenize(prompt + continuation)
+        head = self._with_bos(self._tokenize(prompt))
+        full = self._with_bos(self._tokenize(prompt + continuation))
         if len(full) > self.n_ctx:
             raise ContextWindowError(f"{len(full)} tokens do not fit the local model's context of {self.n_ctx}")
         # Tokens may merge across the boundary: the continuation starts where the two tokenisations part.
