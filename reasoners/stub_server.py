@@ -20,6 +20,11 @@ from typing import Any
 __all__ = ["StubServer", "Reply"]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops SYNs under a burst of connects (1 s retransmits)
+    daemon_threads = True
+
+
 @dataclass
 class Reply:
     """One scripted behaviour of the server."""
@@ -81,11 +86,12 @@ class StubServer:
             self.requests.append(body)
             return self.script.pop(0) if self.script else self.default
 
-    def start(self) -> StubServer:
+    def start(self, port: int = 0) -> StubServer:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else keep-alive replies stall ~40 ms on delayed ACKs
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -138,8 +144,7 @@ class StubServer:
                 }
                 self._send(reply.status, json.dumps(payload), reply.headers)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -155,3 +160,27 @@ class StubServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m reasoners.stub_server --port 8000 --latency 0.2``: serve until interrupted."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    p.add_argument("--text", default="Hello there!")
+    p.add_argument("--no-n", action="store_true", help="answer one choice whatever n asks")
+    args = p.parse_args(argv)
+    srv = StubServer(default=Reply.ok(args.text, delay=args.latency), supports_n=not args.no_n)
+    srv.start(port=args.port)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()

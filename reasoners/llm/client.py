@@ -9,6 +9,7 @@ providers, so they take the same path.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -122,6 +123,7 @@ class LLM:
         )
         self._prices: tuple[float, float] | None = None
         self._prompt_margin = 0
+        self._token_counts: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"LLM({self.model!r}" + (f", api_base={self.api_base!r})" if self.api_base else ")")
@@ -180,9 +182,17 @@ class LLM:
         """Prompt tokens as reserved against a budget (exact for in-process models)."""
         messages = _to_messages(prompt)
         self._resolve()
-        if self._backend is not None:
-            return self._backend.count_tokens(messages)
-        return int(litellm().token_counter(model=self.model, messages=messages))
+        key = json.dumps(messages, sort_keys=True)
+        count = self._token_counts.get(key)
+        if count is None:
+            if self._backend is not None:
+                count = self._backend.count_tokens(messages)
+            else:
+                count = int(litellm().token_counter(model=self.model, messages=messages))
+            if len(self._token_counts) > 4096:  # strategies resend the same prompts; keep recent ones
+                self._token_counts.clear()
+            self._token_counts[key] = count
+        return count
 
     def _price(self) -> tuple[float, float]:
         if self._prices is None:

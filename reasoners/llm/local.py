@@ -13,6 +13,7 @@ logits (numpy log-softmax): exact, and it avoids the server's echo path.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import os
 import threading
@@ -67,6 +68,15 @@ def resolve_local_path(name: str) -> Path:
     raise ConfigError(f"unknown local model {name!r}: use one of {known} or local/<path to a .gguf file>")
 
 
+@atexit.register
+def _close_all() -> None:
+    # Free the models while the interpreter is whole; llama.cpp's __del__ fails at teardown.
+    with _loaded_lock:
+        for model in _loaded.values():
+            model.close()
+        _loaded.clear()
+
+
 def load_local(name: str, *, n_ctx: int = 4096) -> LocalModel:
     """Load (once per process) the embedded model called ``name``."""
     path = resolve_local_path(name)
@@ -110,6 +120,10 @@ class LocalModel(InProcessModel):
             else None
         )
         self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
+
+    def close(self) -> None:
+        with self._lock:
+            self._llama.close()
 
     def _detok(self, token: int) -> str:
         return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
