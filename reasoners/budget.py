@@ -86,7 +86,8 @@ class Budget:
     # -- inspection -----------------------------------------------------------------
 
     def _chain(self) -> list[Budget]:
-        chain, b = [], self
+        chain: list[Budget] = []
+        b: Budget | None = self
         while b is not None:
             chain.append(b)
             b = b.parent

@@ -139,7 +139,7 @@ class LocalModel(InProcessModel):
     def _format(self, messages: list[dict[str, Any]]) -> str:
         if self._formatter is None:
             return "".join(m["content"] for m in messages)
-        return str(self._formatter(messages=messages).prompt)
+        return str(self._formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return len(self._tokenize(self._format(messages)))
@@ -189,11 +189,12 @@ class LocalModel(InProcessModel):
                 logprobs=1 if logprobs else None,
                 seed=None if seed is None else int(seed),
             )
+        assert isinstance(out, dict)  # not streaming
         choice = out["choices"][0]
         usage = out["usage"]
         lps = None
-        if logprobs and choice.get("logprobs"):
-            lp = choice["logprobs"]
+        lp = choice.get("logprobs")
+        if logprobs and lp:
             lps = [
                 TokenLogprob(str(t), float(v)) for t, v in zip(lp["tokens"], lp["token_logprobs"]) if v is not None
             ]

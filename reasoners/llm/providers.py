@@ -86,7 +86,9 @@ def _install_handler() -> None:
     from litellm import CustomLLM, ModelResponse
 
     class _Handler(CustomLLM):  # type: ignore[misc]
-        async def acompletion(self, model: str, messages: list, optional_params: dict, **kwargs: Any) -> Any:
+        async def acompletion(  # type: ignore[override]
+            self, model: str, messages: list, optional_params: dict, **kwargs: Any
+        ) -> Any:
             key = model.split("/", 1)[1] if model.startswith(PROVIDER + "/") else model
             target = lookup(key)
             stop = optional_params.get("stop")
@@ -123,9 +125,8 @@ def _install_handler() -> None:
     with _registry_lock:
         if _installed:
             return
-        lm.custom_provider_map = [
-            p for p in lm.custom_provider_map if p.get("provider") != PROVIDER
-        ] + [{"provider": PROVIDER, "custom_handler": _Handler()}]
+        providers = [p for p in getattr(lm, "custom_provider_map") if p.get("provider") != PROVIDER]
+        setattr(lm, "custom_provider_map", [*providers, {"provider": PROVIDER, "custom_handler": _Handler()}])
         from litellm.utils import custom_llm_setup
 
         custom_llm_setup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -121,7 +122,7 @@ class Capabilities:
     prompt_logprobs: bool | None = None
     seed: bool | None = None
 
-    def merged(self, override: Capabilities | dict[str, bool] | None) -> Capabilities:
+    def merged(self, override: Capabilities | Mapping[str, bool] | None) -> Capabilities:
         if override is None:
             return Capabilities(**asdict(self))
         extra = asdict(override) if isinstance(override, Capabilities) else dict(override)
