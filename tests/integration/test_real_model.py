@@ -92,3 +92,12 @@ def test_cot_answers_end_to_end(real_llm):
     assert result.answer is not None and result.answer.lstrip("-").isdigit()
     assert result.usage.total_tokens == budget.used.total_tokens <= 1500
     assert result.trace is not None and result.trace["children"][0]["kind"] == "strategy"
+
+
+def test_local_model_by_file_path():
+    from reasoners import LLM
+    from reasoners.llm.local import smollm2_path
+
+    llm = LLM(f"local/{smollm2_path()}")
+    [c] = llm.generate("Say hi.", max_tokens=8)
+    assert c.text and c.usage.completion_tokens <= 8
