@@ -29,7 +29,10 @@ from .errors import (
 )
 from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
 from .problem import Candidate, Problem, Result
-from .strategies import ChainOfThought, Context, Demo, Strategy
+from .embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
+from .pipeline import Pipeline, Stage
+from .scorers import LLMJudge, MeanLogprob, Scorer, TRLMScorer, Verifier
+from .strategies import AutoCoT, BestOfN, ChainOfThought, Context, Demo, SelfConsistency, Strategy, TRLMRerank
 from .trace import Trace
 from .usage import Usage
 
@@ -52,6 +55,20 @@ __all__ = [
     "Context",
     "ChainOfThought",
     "Demo",
+    "SelfConsistency",
+    "BestOfN",
+    "AutoCoT",
+    "TRLMRerank",
+    "Pipeline",
+    "Stage",
+    "Scorer",
+    "Verifier",
+    "LLMJudge",
+    "MeanLogprob",
+    "TRLMScorer",
+    "Embedder",
+    "TfidfEmbedder",
+    "LiteLLMEmbedder",
     "extract_answer",
     "normalize",
     "vote",

@@ -19,18 +19,34 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from .usage import Usage
 
-__all__ = ["Span", "Trace", "span", "current_span", "redact"]
+__all__ = ["Span", "Trace", "span", "current_span", "redact", "plain"]
 
 _current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("reasoners_span", default=None)
 
 _SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|auth[_-]?token|secret|password|^headers$|extra_headers)", re.I)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|hf_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,})")
+
+
+def plain(obj: Any) -> Any:
+    """A JSON-ready copy: strategies and stages become their name and config, other objects their repr."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [plain(v) for v in obj]
+    config = getattr(obj, "config", None)
+    if callable(config):
+        return {"name": getattr(obj, "name", type(obj).__name__), **plain(config())}
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return plain(asdict(obj))
+    return repr(obj)
 
 
 def redact(obj: Any) -> Any:
@@ -82,7 +98,7 @@ class Span:
             "seconds": round(self.seconds, 6),
         }
         if self.attrs:
-            d["attrs"] = redact(self.attrs)
+            d["attrs"] = redact(plain(self.attrs))
         if self.kind in ("llm", "score") or self.usage.calls:
             d["usage"] = self.usage.to_dict()
         if self.error:

@@ -1,6 +1,20 @@
 """Strategies, one module per family. Each registers its name for the CLI."""
 
+from .autocot import AutoCoT
 from .base import REGISTRY, Context, Strategy, register
+from .best_of_n import BestOfN, TRLMRerank
 from .cot import ChainOfThought, Demo
+from .sampling import SelfConsistency
 
-__all__ = ["Strategy", "Context", "REGISTRY", "register", "ChainOfThought", "Demo"]
+__all__ = [
+    "Strategy",
+    "Context",
+    "REGISTRY",
+    "register",
+    "ChainOfThought",
+    "Demo",
+    "SelfConsistency",
+    "BestOfN",
+    "TRLMRerank",
+    "AutoCoT",
+]

@@ -21,7 +21,7 @@ from ..llm.types import Completion, Score
 from ..problem import AnswerKind, Problem, Result
 from ..trace import Trace, span
 
-__all__ = ["Strategy", "Context", "REGISTRY", "register"]
+__all__ = ["Strategy", "Stage", "Context", "REGISTRY", "register"]
 
 REGISTRY: dict[str, type[Strategy]] = {}
 
@@ -49,11 +49,19 @@ class Context:
     retriever: Any = None
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random)
+    temperature: float | None = None  # sampling temperature for strategies that set none themselves
 
-    def fork(self, branch: int, *, budget: Budget | None = None) -> Context:
-        """A context for a parallel branch: its own seed (so samples differ), optionally its own sub-budget."""
+    def fork(self, branch: int, *, budget: Budget | None = None, temperature: float | None = None) -> Context:
+        """A context for a parallel branch: its own seed (so samples differ), optionally its own
+        sub-budget and a sampling temperature for strategies that do not set one."""
         seed = self.seed * 1_000_003 + branch
-        return replace(self, seed=seed, rng=random.Random(seed), budget=budget or self.budget)
+        return replace(
+            self,
+            seed=seed,
+            rng=random.Random(seed),
+            budget=budget or self.budget,
+            temperature=self.temperature if temperature is None else temperature,
+        )
 
     async def generate(self, prompt: Any, **options: Any) -> list[Completion]:
         """``llm.agenerate`` charged to this run's budget."""
@@ -90,6 +98,12 @@ class Strategy(ABC):
     def config(self) -> dict[str, Any]:
         """The strategy's parameters, for traces and specs."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __or__(self, stage: Any) -> Any:
+        """``strategy | stage``: a :class:`reasoners.pipeline.Pipeline`."""
+        from ..pipeline import Pipeline
+
+        return Pipeline(self, [stage])
 
     async def arun(
         self,
@@ -132,3 +146,18 @@ class Strategy(ABC):
             self.arun(question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind),
             async_name="arun",
         )
+
+
+class Stage(ABC):
+    """A step after generation. ``apply`` must not mutate its input."""
+
+    name = "stage"
+
+    def check(self, ctx: Context) -> None:
+        """Raise before anything is spent if this stage cannot run here."""
+
+    @abstractmethod
+    async def apply(self, result: Result, problem: Problem, ctx: Context) -> Result: ...
+
+    def config(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}

@@ -48,7 +48,8 @@ class ChainOfThought(Strategy):
     """Ask for step-by-step reasoning and extract the final answer.
 
     ``demos`` turns it few-shot (each demo a user/assistant turn pair).
-    ``temperature``/``max_tokens`` default to the client's settings.
+    ``temperature`` defaults to the context's (set by samplers such as
+    SelfConsistency), then the client's; ``max_tokens`` to the client's.
 
     >>> ChainOfThought().run("What is 17 + 25?", llm=LLM("local/smollm2"))  # doctest: +SKIP
     """
@@ -81,17 +82,18 @@ class ChainOfThought(Strategy):
         msgs.append({"role": "user", "content": f"{format_question(problem)}\n\n{instruction}\n{self.trigger}"})
         return msgs
 
-    def options(self) -> dict[str, Any]:
+    def options(self, ctx: Context) -> dict[str, Any]:
         opts: dict[str, Any] = {}
-        if self.temperature is not None:
-            opts["temperature"] = self.temperature
+        temperature = self.temperature if self.temperature is not None else ctx.temperature
+        if temperature is not None:
+            opts["temperature"] = temperature
         if self.max_tokens is not None:
             opts["max_tokens"] = self.max_tokens
         return opts
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         want_logprobs = bool(ctx.llm.capabilities.logprobs)
-        [c] = await ctx.generate(self.messages(problem), logprobs=want_logprobs, seed=ctx.seed, **self.options())
+        [c] = await ctx.generate(self.messages(problem), logprobs=want_logprobs, seed=ctx.seed, **self.options(ctx))
         answer = extract_answer(c.text, problem.kind, problem.choices)
         cand = Candidate(
             text=c.text,

@@ -1,0 +1,172 @@
+"""Auto-CoT (Zhang et al. 2022): build few-shot demos automatically from a pool of questions.
+
+Cluster the pool (k-means over embeddings) so the demos are diverse; in each
+cluster, walk the questions from the one nearest the centroid outwards and take
+the first whose zero-shot "Let's think step by step." rationale passes simple
+filters (question <= 60 words, rationale <= 5 steps, an extractable answer).
+The demos then prompt few-shot chain of thought.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..embedders import Embedder, TfidfEmbedder
+from ..errors import ConfigError
+from ..problem import AnswerKind, Problem, Result
+from ..trace import span
+from .base import Context, Strategy, register
+from .cot import ChainOfThought, Demo
+
+__all__ = ["AutoCoT", "count_steps", "cluster_order"]
+
+
+def count_steps(rationale: str) -> int:
+    """Reasoning steps: non-empty lines, or sentences when it is one paragraph; the answer line not counted."""
+    body = re.split(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", rationale)[0]
+    lines = [ln for ln in body.splitlines() if ln.strip()]
+    if len(lines) > 1:
+        return len(lines)
+    return len([s for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s.strip()])
+
+
+def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
+    """k-means (scikit-learn, fixed seed); each cluster's members ordered by distance to its centroid."""
+    from sklearn.cluster import KMeans
+
+    k = min(k, len(embeddings))
+    km = KMeans(n_clusters=k, random_state=seed, n_init=10).fit(embeddings)
+    clusters = []
+    for c in range(k):
+        members = np.flatnonzero(km.labels_ == c)
+        dist = np.linalg.norm(embeddings[members] - km.cluster_centers_[c], axis=1)
+        clusters.append([int(members[i]) for i in np.lexsort((members, dist))])
+    # Clusters in a stable order: by their nearest member's pool index.
+    return sorted(clusters, key=lambda members: members[0])
+
+
+def _rationale(text: str) -> str:
+    """The reasoning before the final answer sentence."""
+    parts = re.split(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", text)
+    return parts[0].strip() if len(parts) > 1 else text.strip()
+
+
+@register("autocot")
+class AutoCoT(Strategy):
+    """Few-shot chain of thought with demos built automatically from ``pool``.
+
+    Pass ``pool`` (questions, strings) and ``k`` clusters, or ready ``demos``
+    (e.g. from :meth:`load`). Demos are built on first use for each model and
+    kept, charged to the run that built them and traced; :meth:`build` builds
+    them explicitly and :meth:`save` writes them to JSON for reuse.
+    """
+
+    def __init__(
+        self,
+        pool: Sequence[str] = (),
+        *,
+        k: int = 8,
+        demos: Sequence[Demo] | None = None,
+        embedder: Embedder | None = None,
+        kind: AnswerKind = "number",
+        max_question_words: int = 60,
+        max_steps: int = 5,
+        demo_max_tokens: int = 256,
+        seed: int = 0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        if demos is None and not pool:
+            raise ConfigError("AutoCoT needs a pool of questions or ready demos")
+        if k < 1:
+            raise ConfigError("AutoCoT k must be >= 1")
+        self.pool = list(pool)
+        self.k = k
+        self.embedder = embedder or TfidfEmbedder()
+        self.kind = kind
+        self.max_question_words = max_question_words
+        self.max_steps = max_steps
+        self.demo_max_tokens = demo_max_tokens
+        self.seed = seed
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = {}
+        if demos is not None:
+            self._demos["*"] = list(demos)
+
+    def config(self) -> dict[str, Any]:
+        return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "seed": self.seed}
+
+    async def build(self, ctx: Context) -> list[Demo]:
+        """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped)."""
+        with span("autocot.build", "autocot", pool=len(self.pool), k=self.k) as s:
+            embeddings = await self.embedder.aembed(self.pool)
+            clusters = cluster_order(embeddings, self.k, self.seed)
+            picks = await asyncio.gather(*(self._pick(members, ctx) for members in clusters))
+            demos = [d for d in picks if d is not None]
+            if s is not None:
+                s.attrs.update(clusters=clusters, demos=[asdict(d) for d in demos])
+        return demos
+
+    async def _pick(self, members: list[int], ctx: Context) -> Demo | None:
+        zero_shot = ChainOfThought(temperature=0.0, max_tokens=self.demo_max_tokens)
+        for i in members:
+            question = self.pool[i]
+            if len(question.split()) > self.max_question_words:
+                continue
+            result = await ctx.solve(zero_shot, Problem(question, kind=self.kind))
+            if result.exhausted:
+                return None
+            if result.answer is None or not result.candidates:
+                continue
+            rationale = _rationale(result.candidates[0].text)
+            if count_steps(rationale) > self.max_steps:
+                continue
+            return Demo(question, rationale, result.answer)
+        return None
+
+    async def demos_for(self, ctx: Context) -> list[Demo]:
+        """The demos for ``ctx.llm``, building them once per model."""
+        if "*" in self._demos:
+            return self._demos["*"]  # type: ignore[return-value]
+        key = ctx.llm.model
+        entry = self._demos.get(key)
+        if isinstance(entry, list):
+            return entry
+        if entry is None or (entry.done() and entry.exception() is not None):
+            entry = asyncio.ensure_future(self.build(ctx))
+            self._demos[key] = entry
+        demos = await entry
+        self._demos[key] = demos
+        return demos
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        demos = await self.demos_for(ctx)
+        cot = ChainOfThought(demos=demos, temperature=self.temperature, max_tokens=self.max_tokens)
+        result = await cot.solve(problem, ctx)
+        result.strategy = self.name
+        result.metadata["demos"] = len(demos)
+        return result
+
+    @staticmethod
+    def save(path: str | Path, demos: Sequence[Demo]) -> None:
+        """Write ``demos`` as JSON (a list of {question, rationale, answer})."""
+        Path(path).write_text(json.dumps([asdict(d) for d in demos], indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> AutoCoT:
+        """An AutoCoT that uses the demos saved at ``path``."""
+        try:
+            items = json.loads(Path(path).read_text(encoding="utf-8"))
+            demos = [Demo(**d) for d in items]
+        except (OSError, ValueError, TypeError) as e:
+            raise ConfigError(f"cannot read Auto-CoT demos from {path}: {e}") from e
+        return cls(demos=demos, **kwargs)

@@ -1,0 +1,93 @@
+"""Best-of-N: sample N candidates, score each, keep the best; and TRLM re-ranking as a stage."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import ConfigError
+from ..answers import same_answer
+from ..problem import Candidate, Problem, Result
+from ..scorers import Scorer, TRLMScorer
+from .base import Context, Stage, Strategy, register
+from .cot import ChainOfThought
+from .sampling import draw_samples, sample_candidate
+
+__all__ = ["BestOfN", "TRLMRerank", "rank"]
+
+
+def rank(candidates: list[Candidate], scores: list[float | None]) -> list[Candidate]:
+    """Candidates with their scores set, best first. Unscored ones go last; ties keep sample order."""
+    scored = [replace(c, score=s) for c, s in zip(candidates, scores)]
+    order = sorted(
+        range(len(scored)),
+        key=lambda i: (scored[i].score is None, -(scored[i].score or 0.0), i),
+    )
+    return [scored[i] for i in order]
+
+
+def _result_from_ranked(ranked: list[Candidate], problem: Problem, name: str, **meta: object) -> Result:
+    # If every score failed, ranking kept sample order: fall back to the first sample.
+    answer = ranked[0].answer if ranked else None
+    # Confidence: the share of scored candidates that agree with the chosen answer.
+    scored = [c for c in ranked if c.score is not None]
+    agree = sum(1 for c in scored if same_answer(c.answer, answer, problem.kind))
+    confidence = agree / len(scored) if scored and answer is not None else 0.0
+    return Result(answer, confidence=confidence, candidates=ranked, strategy=name, metadata=dict(meta))
+
+
+@register("bon")
+class BestOfN(Strategy):
+    """Sample ``n`` candidates from ``base`` and return the one ``scorer`` rates highest.
+
+    Scorers: ``Verifier(fn)``, ``LLMJudge()``, ``MeanLogprob()``, ``TRLMScorer()``
+    (see ``reasoners.scorers``). Ties go to the earlier sample; candidates a
+    scorer fails on rank last. Confidence is the share of scored candidates that
+    agree with the chosen answer.
+    """
+
+    def __init__(
+        self,
+        base: Strategy | None = None,
+        *,
+        n: int = 8,
+        scorer: Scorer | None = None,
+        temperature: float = 0.7,
+    ) -> None:
+        if n < 1:
+            raise ConfigError(f"BestOfN n must be >= 1; got {n}")
+        if scorer is not None and not isinstance(scorer, Scorer):
+            raise ConfigError(f"BestOfN scorer must be a reasoners.scorers.Scorer; got {type(scorer).__name__}")
+        self.base = base or ChainOfThought()
+        self.n = n
+        self.scorer = scorer or TRLMScorer()
+        self.temperature = temperature
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        self.scorer.check(ctx)
+        results = await draw_samples(self.base, problem, ctx, range(self.n), self.temperature)
+        candidates = [c for i, r in enumerate(results) if (c := sample_candidate(r, i)) is not None]
+        exhausted = any(r.exhausted for r in results)
+        scores = await self.scorer.score_all(problem, candidates, ctx) if candidates else []
+        result = _result_from_ranked(rank(candidates, scores), problem, self.name, scorer=self.scorer.name)
+        result.exhausted = exhausted
+        return result
+
+
+class TRLMRerank(Stage):
+    """Re-rank any Result's candidates by TRLM reverse score: ``SelfConsistency(n=8) | TRLMRerank()``."""
+
+    name = "trlm"
+
+    def __init__(self, scorer: TRLMScorer | None = None) -> None:
+        self.scorer = scorer or TRLMScorer()
+
+    def check(self, ctx: Context) -> None:
+        self.scorer.check(ctx)
+
+    async def apply(self, result: Result, problem: Problem, ctx: Context) -> Result:
+        if not result.candidates:
+            return result
+        scores = await self.scorer.score_all(problem, result.candidates, ctx)
+        out = _result_from_ranked(rank(result.candidates, scores), problem, f"{result.strategy}|trlm")
+        out.metadata = {**result.metadata, "reranked_by": "trlm"}
+        return out

@@ -1,0 +1,134 @@
+"""Self-consistency (Wang et al. 2023): sample several reasoning paths, vote on their answers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable
+from typing import Literal
+
+from ..answers import Vote, vote
+from ..errors import CapabilityError, ConfigError
+from ..problem import Candidate, Problem, Result
+from .base import Context, Strategy, register
+from .cot import ChainOfThought
+
+__all__ = ["SelfConsistency", "draw_samples", "sample_candidate"]
+
+
+async def draw_samples(
+    base: Strategy, problem: Problem, ctx: Context, branches: Iterable[int], temperature: float | None
+) -> list[Result]:
+    """Run ``base`` once per branch, concurrently, each with its own seed.
+
+    Anytime: a branch that does not fit the budget comes back as an empty
+    ``exhausted`` result instead of raising.
+    """
+    return list(
+        await asyncio.gather(*(ctx.fork(i, temperature=temperature).solve(base, problem) for i in branches))
+    )
+
+
+def sample_candidate(result: Result, branch: int) -> Candidate | None:
+    """The candidate a sample contributes: its best candidate, carrying the sample's final answer."""
+    if not result.candidates:
+        return None
+    best = result.candidates[0]
+    return Candidate(
+        text=best.text,
+        answer=result.answer,
+        logprob=best.logprob,
+        mean_logprob=best.mean_logprob,
+        score=best.score,
+        source=f"{result.strategy}#{branch}",
+        metadata=dict(best.metadata),
+    )
+
+
+@register("sc")
+class SelfConsistency(Strategy):
+    """Sample ``n`` answers from ``base`` (chain of thought by default) and return the most voted.
+
+    - ``vote="majority"`` counts answers; ``"weighted"`` weights each by its sequence
+      probability exp(mean token logprob) and needs logprobs from the backend.
+    - ``temperature`` is passed to base strategies that do not set their own.
+    - ``early_stop=True`` samples in waves (of ``wave``, default the client's
+      concurrency) and stops once the leader cannot be overtaken by the samples
+      left; ``result.metadata["saved"]`` says how many samples that skipped.
+
+    Confidence is the winner's share of the vote.
+    """
+
+    def __init__(
+        self,
+        base: Strategy | None = None,
+        *,
+        n: int = 8,
+        vote: Literal["majority", "weighted"] = "majority",
+        temperature: float = 0.7,
+        early_stop: bool = False,
+        wave: int | None = None,
+    ) -> None:
+        if n < 1:
+            raise ConfigError(f"SelfConsistency n must be >= 1; got {n}")
+        if vote not in ("majority", "weighted"):
+            raise ConfigError(f"SelfConsistency vote must be 'majority' or 'weighted'; got {vote!r}")
+        if wave is not None and wave < 1:
+            raise ConfigError("SelfConsistency wave must be >= 1")
+        self.base = base or ChainOfThought()
+        self.n = n
+        self.vote = vote
+        self.temperature = temperature
+        self.early_stop = early_stop
+        self.wave = wave
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        weighted = self.vote == "weighted"
+        if weighted and ctx.llm.capabilities.logprobs is False:
+            raise CapabilityError(
+                f"weighted self-consistency needs token logprobs, which {ctx.llm.model} does not return; "
+                "use vote='majority'"
+            )
+        wave = (self.wave or ctx.llm.concurrency) if self.early_stop else self.n
+        candidates: list[Candidate] = []
+        drawn, exhausted, decided = 0, False, False
+        while drawn < self.n and not exhausted and not decided:
+            batch = range(drawn, min(self.n, drawn + wave))
+            results = await draw_samples(self.base, problem, ctx, batch, self.temperature)
+            drawn += len(batch)
+            for i, r in zip(batch, results):
+                exhausted = exhausted or r.exhausted
+                if (c := sample_candidate(r, i)) is not None:
+                    candidates.append(c)
+            if self.early_stop:
+                decided = _decided(self._tally(candidates, problem), self.n - drawn)
+        tally = self._tally(candidates, problem)
+        return Result(
+            tally.winner,
+            confidence=tally.share,
+            candidates=candidates,
+            exhausted=exhausted,
+            strategy=self.name,
+            metadata={
+                "samples": len(candidates),
+                "saved": self.n - drawn,
+                "tallies": tally.tallies,
+                "vote": self.vote,
+            },
+        )
+
+    def _tally(self, candidates: list[Candidate], problem: Problem) -> Vote:
+        answers = [c.answer for c in candidates]
+        if self.vote == "weighted":
+            weights = [math.exp(c.mean_logprob) if c.mean_logprob is not None else 1.0 for c in candidates]
+            return vote(answers, weights, kind=problem.kind)
+        return vote(answers, kind=problem.kind)
+
+
+def _decided(tally: Vote, remaining: int) -> bool:
+    """True when no outcome of the ``remaining`` samples (each worth at most 1) can change the winner."""
+    if tally.winner is None:
+        return remaining == 0
+    ordered = sorted(tally.tallies.values(), reverse=True)
+    runner_up = ordered[1] if len(ordered) > 1 else 0.0
+    return ordered[0] > runner_up + remaining
