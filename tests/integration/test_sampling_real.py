@@ -1,0 +1,68 @@
+"""Sampling strategies end to end on real GSM8K items with the embedded model, within a budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reasoners import AutoCoT, BestOfN, Budget, ChainOfThought, Problem, SelfConsistency, TRLMScorer
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_first30.jsonl"
+ITEMS = [json.loads(line) for line in DATA.read_text().splitlines()]
+
+
+def gsm8k(i: int) -> Problem:
+    item = ITEMS[i]
+    return Problem(item["question"], kind="number", gold=item["short_answer"], id=str(item["id"]))
+
+
+def _calls(node, kind):
+    found = [node] if node["kind"] == kind else []
+    for child in node.get("children", []):
+        found += _calls(child, kind)
+    return found
+
+
+def test_self_consistency_on_gsm8k(local_llm):
+    budget = Budget(tokens=4000)
+    result = SelfConsistency(base=ChainOfThought(max_tokens=160), n=4).run(gsm8k(1), llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 4000
+    assert 1 <= len(result.candidates) <= 4
+    texts = {c.text for c in result.candidates}
+    assert len(texts) == len(result.candidates)  # distinct samples at T=0.7
+    if result.answer is not None:
+        votes = sum(1 for c in result.candidates if c.answer == result.answer)
+        assert result.confidence == votes / len(result.candidates)
+    assert len(_calls(result.trace, "llm")) == result.usage.calls
+
+
+def test_best_of_n_with_trlm_on_gsm8k(local_llm):
+    budget = Budget(tokens=5000)
+    problem = gsm8k(2)
+    result = BestOfN(base=ChainOfThought(max_tokens=160), n=3, scorer=TRLMScorer()).run(
+        problem, llm=local_llm, budget=budget
+    )
+    assert budget.used.total_tokens <= 5000
+    scores = _calls(result.trace, "score")
+    assert len(scores) == len(result.candidates) == 3
+    for node in scores:  # score() was called with the reverse prompt, continuation = the question
+        assert node["attrs"]["prompt"].startswith("Below is a solution")
+        assert node["attrs"]["continuation"].strip() == problem.question.strip()
+    ranked = [c.score for c in result.candidates]
+    assert ranked == sorted(ranked, reverse=True) and all(s is not None and s < 0 for s in ranked)
+    assert result.answer == result.candidates[0].answer
+
+
+def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
+    pool = [item["question"] for item in ITEMS[5:13]]
+    auto = AutoCoT(pool, k=2, demo_max_tokens=160, max_tokens=120)
+    budget = Budget(tokens=12000)
+    result = auto.run(gsm8k(0), llm=local_llm, budget=budget)
+    demos = auto._demos[local_llm.model]
+    assert budget.used.total_tokens <= 12000
+    assert len(demos) <= 2 and all(d.question in pool for d in demos)
+    for d in demos:
+        assert len(d.question.split()) <= 60 and d.answer
+    assert result.metadata["demos"] == len(demos)
+    AutoCoT.save(tmp_path / "demos.json", demos)
+    assert AutoCoT.load(tmp_path / "demos.json")._demos["*"] == demos
