@@ -47,6 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cache", type=Path, help=f"cache file (default {default_cache_path()})")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     run.add_argument("--json", action="store_true", help="print the Result as JSON")
+
+    bench = sub.add_parser("bench", help="compare strategies on a task at equal compute")
+    bench.add_argument("--task", required=True, help="gsm8k, game24 or humaneval")
+    bench.add_argument("--data", type=Path, help="read the task from this file instead of its package")
+    bench.add_argument("--strategies", default="cot", help='comma-separated, e.g. "cot,sc:8,bon:4"')
+    bench.add_argument("--model", default=DEFAULT_MODEL)
+    bench.add_argument("--api-base")
+    bench.add_argument("--limit", type=int, help="first N problems")
+    bench.add_argument("--budget-tokens-per-problem", type=int, help="the same token budget for every strategy")
+    bench.add_argument("--budgets", help="several per-problem token budgets, comma-separated (for the plot)")
+    bench.add_argument("--temperature", type=float, default=0.0)
+    bench.add_argument("--max-tokens", type=int, default=640)
+    bench.add_argument("--concurrency", type=int, help="problems in flight (default 1 for local models, else 8)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--out", type=Path, required=True, help="folder for the journal, cache, table and plot")
     return p
 
 
@@ -102,12 +117,63 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tqdm import tqdm
+
+    from .bench import BenchConfig, run_bench, write_report
+    from .bench import parse_strategies
+    from .datasets import load_task
+    from .llm.client import LLM
+
+    strategies = parse_strategies(args.strategies)
+    if args.budgets:
+        try:
+            budgets: list[int | None] = [int(b) for b in args.budgets.split(",") if b.strip()]
+        except ValueError as e:
+            raise ReasonersError(f"--budgets takes whole numbers separated by commas; got {args.budgets!r}") from e
+    else:
+        budgets = [args.budget_tokens_per_problem]
+    task = load_task(args.task, path=args.data, limit=args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    llm = LLM(
+        args.model,
+        api_base=args.api_base,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        cache=Cache(args.out / "cache.sqlite"),
+    )
+    concurrency = args.concurrency or (1 if args.model.startswith("local/") else 8)
+    config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency)
+    bar = tqdm(unit="run", desc=f"{task.name}", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    rows = asyncio.run(run_bench(config, progress=progress))
+    bar.close()
+    title = f"{task.name}, {len(task.problems)} problems, {args.model}"
+    for t in write_report(rows, args.out, title=title):
+        print(
+            f"{t['strategy']:>12} budget={t['budget'] or 'none'}: accuracy {t['accuracy']:.1%} "
+            f"[{t['ci95'][0]:.1%}, {t['ci95'][1]:.1%}], {t['mean_tokens']:.0f} tokens, "
+            f"{t['mean_calls']:.1f} calls, hit budget {t['hit_budget']:.0%}"
+        )
+    print(f"wrote {args.out / 'summary.md'} and {args.out / 'accuracy_vs_tokens.png'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "bench":
+            return _bench(args)
     except ReasonersError as e:
         print(f"reasoners: error: {e}", file=sys.stderr)
         return 2

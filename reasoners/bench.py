@@ -1,0 +1,226 @@
+"""The benchmark harness behind ``reasoners bench``: strategies compared at equal compute.
+
+Every strategy runs on the same problems under the same per-problem token
+budget (or each of several budgets). Results go to a journal, one JSON line per
+(strategy, budget, problem), written as each finishes; together with the
+model-call cache in the same folder this makes a killed run resume where it
+stopped without repeating a model call. The summary (accuracy with a 95%
+Wilson interval, mean tokens, calls, cost, wall time, how often the budget ran
+out, truncation) and a plot of accuracy against tokens are rebuilt from the
+journal at the end of every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .budget import Budget
+from .datasets import Task
+from .errors import ConfigError
+from .llm.client import LLM
+from .problem import Problem
+from .strategies import REGISTRY, Strategy
+
+__all__ = ["parse_strategies", "run_bench", "summarize", "wilson", "write_report"]
+
+JOURNAL = "results.jsonl"
+
+
+def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
+    """``"cot,sc:8,bon:4"`` -> [(spec, strategy)]: a registered name, optionally ``:n`` samples."""
+    out = []
+    for raw in text.split(","):
+        spec = raw.strip()
+        if not spec:
+            continue
+        name, _, n = spec.partition(":")
+        if name not in REGISTRY:
+            raise ConfigError(f"unknown strategy {name!r} in {text!r}; choose from: {', '.join(sorted(REGISTRY))}")
+        kwargs: dict[str, Any] = {}
+        if n:
+            if not n.isdigit() or int(n) < 1:
+                raise ConfigError(f"bad sample count in {spec!r}: write name:N with N >= 1")
+            kwargs["n"] = int(n)
+        try:
+            out.append((spec, REGISTRY[name](**kwargs)))
+        except TypeError as e:
+            raise ConfigError(f"strategy {name!r} does not take ':N' ({e})") from e
+    if not out:
+        raise ConfigError("no strategies given")
+    return out
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _key(spec: str, budget: int | None, problem_id: str) -> str:
+    return f"{spec}|{budget}|{problem_id}"
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """Journal rows; a torn last line (the run was killed mid-write) is ignored."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+@dataclass
+class BenchConfig:
+    task: Task
+    strategies: list[tuple[str, Strategy]]
+    llm: LLM
+    out: Path
+    budgets: list[int | None]
+    seed: int = 0
+    concurrency: int = 4
+
+
+async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Run every (strategy, budget, problem) not yet in the journal; return all journal rows."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    journal = config.out / JOURNAL
+    rows = read_journal(journal)
+    done = {_key(r["strategy"], r["budget"], r["problem_id"]) for r in rows}
+    # Problem-major order: a run stopped part-way has compared every strategy on the same problems.
+    todo = [
+        (spec, strategy, budget, problem)
+        for problem in config.task.problems
+        for budget in config.budgets
+        for spec, strategy in config.strategies
+        if _key(spec, budget, problem.id) not in done
+    ]
+    total, finished = len(todo) + len(done), len(done)
+    if progress:
+        progress(finished, total)
+    sem = asyncio.Semaphore(config.concurrency)
+    lock = asyncio.Lock()
+
+    async def one(spec: str, strategy: Strategy, budget: int | None, problem: Problem) -> None:
+        nonlocal finished
+        async with sem:
+            t0 = time.perf_counter()
+            result = await strategy.arun(
+                problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed
+            )
+            seconds = time.perf_counter() - t0
+        row = {
+            "strategy": spec,
+            "budget": budget,
+            "problem_id": problem.id,
+            "answer": result.answer,
+            "gold": problem.gold,
+            "correct": config.task.score(problem, result.answer),
+            "confidence": result.confidence,
+            "exhausted": result.exhausted,
+            "truncated": sum(1 for c in result.candidates if c.metadata.get("finish_reason") == "length"),
+            "candidates": len(result.candidates),
+            "usage": result.usage.to_dict(),
+            "seconds": round(seconds, 3),
+        }
+        async with lock:
+            with journal.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+            rows.append(row)
+            finished += 1
+            if progress:
+                progress(finished, total)
+
+    await asyncio.gather(*(one(*item) for item in todo))
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (strategy, budget), in first-seen order."""
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["strategy"], r["budget"]), []).append(r)
+    table = []
+    for (spec, budget), rs in groups.items():
+        n = len(rs)
+        correct = sum(1 for r in rs if r["correct"])
+        low, high = wilson(correct, n)
+        candidates = sum(r["candidates"] for r in rs)
+        table.append({
+            "strategy": spec,
+            "budget": budget,
+            "problems": n,
+            "accuracy": correct / n,
+            "ci95": [round(low, 3), round(high, 3)],
+            "mean_tokens": sum(r["usage"]["total_tokens"] for r in rs) / n,
+            "mean_calls": sum(r["usage"]["calls"] for r in rs) / n,
+            "cost": sum(r["usage"]["cost"] for r in rs),
+            "mean_seconds": sum(r["seconds"] for r in rs) / n,
+            "hit_budget": sum(1 for r in rs if r["exhausted"]) / n,
+            "truncated": (sum(r["truncated"] for r in rs) / candidates) if candidates else 0.0,
+            "cache_hits": sum(r["usage"]["cache_hits"] for r in rs),
+        })
+    return table
+
+
+def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[dict[str, Any]]:
+    """Write summary.json, summary.md and (with several budgets or strategies) accuracy_vs_tokens.png."""
+    table = summarize(rows)
+    (out / "summary.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
+    lines = [
+        f"# {title}",
+        "",
+        "| strategy | budget/problem | n | accuracy | 95% CI | mean tokens | mean calls | cost $ | mean s "
+        "| hit budget | truncated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in table:
+        lines.append(
+            f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['accuracy']:.1%} "
+            f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | {t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
+            f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"
+        )
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _plot(table, out / "accuracy_vs_tokens.png", title)
+    return table
+
+
+def _plot(table: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    for t in table:
+        by_strategy.setdefault(t["strategy"], []).append(t)
+    for spec, points in by_strategy.items():
+        points.sort(key=lambda t: t["mean_tokens"])
+        xs = [t["mean_tokens"] for t in points]
+        ys = [t["accuracy"] for t in points]
+        err = [[t["accuracy"] - t["ci95"][0] for t in points], [t["ci95"][1] - t["accuracy"] for t in points]]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=spec)
+    ax.set_xlabel("mean tokens per problem")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
