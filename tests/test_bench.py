@@ -1,0 +1,80 @@
+"""The harness: strategy specs, Wilson intervals, resume without repeating model calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from reasoners import Cache, ConfigError, LLMError, Problem
+from reasoners.bench import BenchConfig, parse_strategies, read_journal, run_bench, summarize, wilson
+from reasoners.datasets import Task
+from reasoners.testing import FakeLLM, FakeResponse
+
+
+def make_task(n: int) -> Task:
+    problems = [Problem(f"What is {i} plus 1?", gold=str(i + 1), id=f"p{i}") for i in range(n)]
+    return Task("toy", problems, lambda p, a: a == p.gold)
+
+
+def answer_right(req):
+    number = int(req.prompt.split("What is ")[1].split()[0])
+    return f"The answer is {number + 1}."
+
+
+def test_parse_strategies():
+    specs = parse_strategies("cot, sc:8 ,bon:2")
+    assert [s for s, _ in specs] == ["cot", "sc:8", "bon:2"]
+    assert specs[1][1].n == 8
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        parse_strategies("cot,magic")
+    with pytest.raises(ConfigError, match="N >= 1"):
+        parse_strategies("sc:zero")
+    with pytest.raises(ConfigError, match="does not take"):
+        parse_strategies("cot:3")
+
+
+def test_wilson_interval():
+    low, high = wilson(15, 30)
+    assert low == pytest.approx(0.331, abs=0.002) and high == pytest.approx(0.669, abs=0.002)
+    assert wilson(0, 10)[0] == 0.0
+
+
+def test_resume_repeats_no_model_call(tmp_path):
+    task = make_task(6)
+    calls = {"n": 0}
+
+    def dies_after_three(req):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            return FakeResponse(error=RuntimeError("killed"))
+        return FakeResponse(answer_right(req))
+
+    first = FakeLLM(dies_after_three, cache=Cache(tmp_path / "cache.sqlite"))
+    config = BenchConfig(task, parse_strategies("cot"), first, tmp_path, [None], concurrency=1)
+    with pytest.raises(LLMError):
+        asyncio.run(run_bench(config))
+    journal = read_journal(tmp_path / "results.jsonl")
+    assert [r["problem_id"] for r in journal] == ["p0", "p1", "p2"]
+
+    second = FakeLLM(answer_right, cache=Cache(tmp_path / "cache.sqlite"))
+    config = BenchConfig(task, parse_strategies("cot"), second, tmp_path, [None], concurrency=1)
+    rows = asyncio.run(run_bench(config))
+    ids = [r["problem_id"] for r in read_journal(tmp_path / "results.jsonl")]
+    assert sorted(ids) == [f"p{i}" for i in range(6)] and len(ids) == len(set(ids)) == len(rows)
+    asked = [r.prompt.split("What is ")[1].split()[0] for r in second.requests]
+    assert sorted(asked) == ["3", "4", "5"]  # finished problems were not asked again
+
+
+def test_summary_compares_at_matched_budgets(tmp_path):
+    task = make_task(4)
+    llm = FakeLLM(answer_right)
+    config = BenchConfig(task, parse_strategies("cot,sc:3"), llm, tmp_path, [60, 10_000], concurrency=4)
+    rows = asyncio.run(run_bench(config))
+    table = {(t["strategy"], t["budget"]): t for t in summarize(rows)}
+    assert table[("cot", 10_000)]["accuracy"] == 1.0
+    assert table[("sc:3", 10_000)]["mean_calls"] == 3.0
+    assert table[("sc:3", 60)]["hit_budget"] == 1.0  # 60 tokens fit one sample, not three
+    assert all(t["mean_tokens"] <= t["budget"] for t in table.values())
+    assert json.loads(json.dumps(table[("cot", 60)]))  # JSON-ready

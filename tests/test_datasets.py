@@ -1,0 +1,73 @@
+"""Task loaders on their real files, and from user files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reasoners import CapabilityError, ConfigError
+from reasoners.datasets import check_24, load_task
+
+
+def test_gsm8k_test_set_from_its_package():
+    task = load_task("gsm8k")
+    assert len(task.problems) == 1319
+    first = task.problems[0]
+    assert first.question.startswith("Janet\u2019s ducks lay 16 eggs per day")
+    assert first.gold == "18"
+    assert all(p.gold is not None and p.gold.lstrip("-").replace(".", "").isdigit() for p in task.problems)
+    assert task.score(first, "18.0") and not task.score(first, "17")
+
+
+def test_gsm8k_from_a_user_file(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"question": "1+1?", "answer": "One and one.\n#### 2"}) + "\n")
+    task = load_task("gsm8k", path=path)
+    assert [p.gold for p in task.problems] == ["2"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "q", "answer": "no marker"}) + "\n")
+    with pytest.raises(ConfigError, match="####"):
+        load_task("gsm8k", path=bad)
+
+
+def test_game24_from_its_package():
+    task = load_task("game24")
+    assert len(task.problems) == 1362
+    assert task.problems[0].metadata["numbers"] == [1, 1, 4, 6]
+    assert task.score(task.problems[0], "(1 + 1) * 4 * 6 / 2") is False
+    assert task.score(task.problems[0], "6 * 4 * 1 * 1")
+    assert not task.score(task.problems[0], "1 + 1 + 4 + 6")
+
+
+@pytest.mark.parametrize(
+    "numbers,expr,ok",
+    [
+        ([4, 9, 10, 13], "(10 - 4) * (13 - 9)", True),
+        ([4, 9, 10, 13], "(10 - 4) * (13 - 9) = 24", True),
+        ([3, 3, 8, 8], "8 / (3 - 8 / 3)", True),  # exact fractions, not floats
+        ([4, 9, 10, 13], "4 * 6", False),  # wrong numbers
+        ([1, 2, 3, 4], "1 * 2 * 3 * 4 * 1", False),  # a number used twice
+        ([1, 2, 3, 4], "__import__('os')", False),
+        ([1, 2, 3, 4], None, False),
+    ],
+)
+def test_check_24(numbers, expr, ok):
+    assert check_24(numbers, expr) is ok
+
+
+def test_humaneval_loads_but_refuses_to_score_without_sandbox():
+    task = load_task("humaneval")
+    assert len(task.problems) == 164
+    p = task.problems[0]
+    assert p.id == "HumanEval/0" and p.kind == "code" and "def has_close_elements" in p.question
+    with pytest.raises(CapabilityError, match="sandbox"):
+        task.score(p, "def has_close_elements(numbers, threshold): return True")
+
+
+def test_unknown_task_and_limits():
+    with pytest.raises(ConfigError, match="unknown task"):
+        load_task("mmlu")
+    assert len(load_task("gsm8k", limit=5).problems) == 5
+    with pytest.raises(ConfigError, match="not found"):
+        load_task("gsm8k", path="/no/such.jsonl")
