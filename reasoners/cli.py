@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the Result as JSON")
 
     bench = sub.add_parser("bench", help="compare strategies on a task at equal compute")
-    bench.add_argument("--task", required=True, help="gsm8k, game24 or humaneval")
+    bench.add_argument("--task", required=True, help="gsm8k, game24, countdown, sudoku, date_understanding, "
+                       "strategyqa or humaneval")
     bench.add_argument("--data", type=Path, help="read the task from this file instead of its package")
     bench.add_argument("--strategies", default="cot", help='comma-separated, e.g. "cot,sc:8,bon:4"')
     bench.add_argument("--model", default=DEFAULT_MODEL)

@@ -71,3 +71,46 @@ def test_unknown_task_and_limits():
     assert len(load_task("gsm8k", limit=5).problems) == 5
     with pytest.raises(ConfigError, match="not found"):
         load_task("gsm8k", path="/no/such.jsonl")
+
+
+def test_countdown_generated_and_checked():
+    import reasoning_gym
+
+    task = load_task("countdown", limit=5)
+    entries = list(reasoning_gym.create_dataset("countdown", size=5, seed=0))
+    assert len(task.problems) == 5
+    for problem, entry in zip(task.problems, entries):
+        assert problem.metadata["target"] == entry["metadata"]["target"]
+        assert task.score(problem, entry["answer"])  # the generator's own solution passes our checker
+        assert not task.score(problem, str(problem.metadata["target"]))  # numbers not used
+
+
+def test_sudoku_generated_and_checked(tmp_path):
+    import reasoning_gym
+
+    entries = list(reasoning_gym.create_dataset("sudoku", size=3, seed=0))
+    task = load_task("sudoku", limit=3)
+    for problem, entry in zip(task.problems, entries):
+        assert task.score(problem, entry["answer"])
+        rows = entry["answer"].splitlines()
+        rows[0], rows[1] = rows[1], rows[0]  # still a valid grid, but the givens no longer match
+        assert not task.score(problem, "\n".join(rows))
+    assert not task.score(task.problems[0], "no grid here")
+    # the same entries from a user's JSONL file
+    path = tmp_path / "sudoku.jsonl"
+    path.write_text("\n".join(json.dumps(e, default=list) for e in entries) + "\n")
+    again = load_task("sudoku", path=path)
+    assert [p.metadata["puzzle"] for p in again.problems] == [p.metadata["puzzle"] for p in task.problems]
+
+
+def test_bigbench_date_understanding_and_strategyqa():
+    dates = load_task("date_understanding")
+    assert len(dates.problems) == 369
+    first = dates.problems[0]
+    assert first.question.startswith("Yesterday was April 30, 2021")
+    assert first.choices["ABCDEF".index(first.gold)] == "05/01/2021"
+    assert len({p.gold for p in dates.problems}) > 1  # options are shuffled: "A" is no cue
+    qa = load_task("strategyqa")
+    assert len(qa.problems) == 2290
+    assert sorted(qa.problems[0].choices) == ["No", "Yes"]
+    assert qa.score(qa.problems[0], qa.problems[0].gold) and not qa.score(qa.problems[0], None)
