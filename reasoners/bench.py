@@ -13,6 +13,7 @@ journal at the end of every run.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 import time
@@ -33,25 +34,36 @@ __all__ = ["parse_strategies", "run_bench", "summarize", "wilson", "write_report
 JOURNAL = "results.jsonl"
 
 
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [p.strip() for p in [*parts, current] if p.strip()]
+
+
 def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
-    """``"cot,sc:8,bon:4"`` -> [(spec, strategy)]: a registered name, optionally ``:n`` samples."""
+    """``"cot,sc:8,bon(n=4,scorer=judge) | trlm"`` -> [(label, strategy)].
+
+    Each item is a pipeline spec (see :mod:`reasoners.spec`); ``name:N`` is short for ``name(n=N)``.
+    """
+    from .spec import parse_spec
+
     out = []
-    for raw in text.split(","):
-        spec = raw.strip()
-        if not spec:
-            continue
-        name, _, n = spec.partition(":")
-        if name not in REGISTRY:
-            raise ConfigError(f"unknown strategy {name!r} in {text!r}; choose from: {', '.join(sorted(REGISTRY))}")
-        kwargs: dict[str, Any] = {}
-        if n:
+    for spec in _split_top_level(text):
+        name, colon, n = spec.partition(":")
+        if colon and "(" not in spec:
             if not n.isdigit() or int(n) < 1:
                 raise ConfigError(f"bad sample count in {spec!r}: write name:N with N >= 1")
-            kwargs["n"] = int(n)
-        try:
-            out.append((spec, REGISTRY[name](**kwargs)))
-        except TypeError as e:
-            raise ConfigError(f"strategy {name!r} does not take ':N' ({e})") from e
+            if name in REGISTRY and "n" not in inspect.signature(REGISTRY[name]).parameters:
+                raise ConfigError(f"strategy {name!r} does not take ':N' (it has no n)")
+            out.append((spec, parse_spec(f"{name}(n={n})")))
+        else:
+            out.append((spec, parse_spec(spec)))
     if not out:
         raise ConfigError("no strategies given")
     return out

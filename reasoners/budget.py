@@ -3,7 +3,7 @@
 Every model request reserves ``prompt_tokens + n * max_tokens`` (and one call,
 and its worst-case cost) before it is sent, and settles to the actual usage
 afterwards. A request that does not fit is clamped to a smaller ``max_tokens``
-or refused with :class:`BudgetExhausted`. Child budgets draw from their parent:
+or, when nothing in flight could free room, refused with :class:`BudgetExhausted`. Child budgets draw from their parent:
 a reservation must fit every ancestor, and usage settles into all of them.
 
 Invariant (tested): settled usage never exceeds a limit, except that the prompt
@@ -16,6 +16,7 @@ One lock per budget tree keeps this exact under threads and asyncio tasks.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -41,6 +42,11 @@ class Reservation:
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.n * self.max_tokens
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _check_limit(name: str, value: float | None) -> None:
@@ -77,6 +83,8 @@ class Budget:
         self.min_completion_tokens = min_completion_tokens
         self.parent = _parent
         self._lock: threading.Lock = _parent._lock if _parent else threading.Lock()
+        self._root: Budget = _parent._root if _parent else self
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._started = time.monotonic()
         self.used = Usage()
         self._reserved_tokens = 0
@@ -183,6 +191,40 @@ class Budget:
                 b._reserved_cost += est_cost
             return r
 
+    async def areserve(
+        self,
+        *,
+        prompt_tokens: int,
+        max_tokens: int,
+        n: int = 1,
+        prompt_price: float = 0.0,
+        completion_price: float = 0.0,
+    ) -> Reservation:
+        """:meth:`reserve`, but a request that does not fit while others are in flight
+        waits for them to settle (they usually return most of what they held) and
+        tries again; it is refused only when nothing in flight could free room.
+        Without this, the first of several parallel samples would take the whole
+        remaining budget as its ``max_tokens`` and starve its siblings."""
+        while True:
+            try:
+                return self.reserve(
+                    prompt_tokens=prompt_tokens,
+                    max_tokens=max_tokens,
+                    n=n,
+                    prompt_price=prompt_price,
+                    completion_price=completion_price,
+                )
+            except BudgetExhausted as e:
+                if e.limit == "seconds":
+                    raise
+                with self._lock:
+                    if not any(b._reserved_calls for b in self._chain()):
+                        raise
+                    loop = asyncio.get_running_loop()
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    self._root._waiters.append((loop, waiter))
+                await waiter
+
     def settle(self, reservation: Reservation, usage: Usage | None) -> None:
         """Release ``reservation`` and record ``usage`` (None: the request failed and used nothing)."""
         with self._lock:
@@ -195,6 +237,9 @@ class Budget:
                 b._reserved_cost -= reservation.cost
                 if usage is not None:
                     b.used = b.used + usage
+            waiters, self._root._waiters = self._root._waiters, []
+        for loop, waiter in waiters:
+            loop.call_soon_threadsafe(_wake, waiter)
 
     # -- sub-budgets -----------------------------------------------------------------
 

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="answer one question with a strategy")
     run.add_argument("question")
     run.add_argument("--strategy", default="cot", help=f"one of: {', '.join(sorted(REGISTRY))} (default cot)")
+    run.add_argument("--pipeline", help='a spec such as "sc(n=8,base=cot(max_tokens=200)) | trlm" (overrides --strategy)')
     run.add_argument("--model", default=DEFAULT_MODEL, help=f"litellm model string (default {DEFAULT_MODEL})")
     run.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
     run.add_argument("--kind", default="number", choices=["number", "choice", "text", "code"],
@@ -81,8 +82,11 @@ def _check_trace_path(path: Path) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .llm.client import LLM
 
-    if args.strategy not in REGISTRY:
+    from .spec import parse_spec
+
+    if args.pipeline is None and args.strategy not in REGISTRY:
         raise ReasonersError(f"unknown strategy {args.strategy!r}; choose from: {', '.join(sorted(REGISTRY))}")
+    strategy = parse_spec(args.pipeline or args.strategy)
     if args.trace is not None:
         _check_trace_path(args.trace)
     budget = Budget(
@@ -97,7 +101,6 @@ def _run(args: argparse.Namespace) -> int:
         cache=cache,
     )
     problem = Problem(args.question, kind=args.kind, choices=args.choices)
-    strategy = REGISTRY[args.strategy]()
     result = strategy.run(problem, llm=llm, budget=budget, seed=args.seed)
     if args.trace is not None:
         args.trace.write_text(json.dumps(result.trace, indent=2), encoding="utf-8")

@@ -17,7 +17,7 @@ import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import BudgetExhausted, CapabilityError, ConfigError
 from .llm.client import LLM
@@ -26,13 +26,31 @@ from .strategies.base import Context
 from .strategies.cot import format_question
 from .trace import span
 
-__all__ = ["Scorer", "Verifier", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score"]
+__all__ = ["Scorer", "Verifier", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
+
+SCORERS: dict[str, type[Scorer]] = {}
+
+C = TypeVar("C", bound="type[Scorer]")
+
+
+def register_scorer(name: str) -> Callable[[C], C]:
+    """Class decorator: make a scorer available by ``name`` in specs (``bon(scorer=judge)``)."""
+
+    def deco(cls: C) -> C:
+        cls.name = name
+        SCORERS[name] = cls
+        return cls
+
+    return deco
 
 
 class Scorer(ABC):
     """Scores one candidate; :meth:`score_all` scores many concurrently."""
 
     name = "scorer"
+
+    def config(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def check(self, ctx: Context) -> None:
         """Raise :class:`CapabilityError` if this scorer cannot work here. Called before sampling."""
@@ -109,10 +127,9 @@ def parse_judge_score(text: str) -> float | None:
     return None
 
 
+@register_scorer("judge")
 class LLMJudge(Scorer):
     """A model rates each candidate 0-10 against ``rubric`` (pointwise). ``llm`` defaults to the run's model."""
-
-    name = "judge"
 
     def __init__(self, llm: LLM | None = None, *, rubric: str = JUDGE_RUBRIC, max_tokens: int = 128) -> None:
         self.llm = llm
@@ -139,10 +156,9 @@ class LLMJudge(Scorer):
         return parse_judge_score(reply.text)
 
 
+@register_scorer("mean_logprob")
 class MeanLogprob(Scorer):
     """The candidate's mean token logprob: the model's own length-normalised confidence."""
-
-    name = "mean_logprob"
 
     def check(self, ctx: Context) -> None:
         if ctx.llm.capabilities.logprobs is False:
@@ -157,6 +173,7 @@ TRLM_TEMPLATE = (
 )
 
 
+@register_scorer("trlm")
 class TRLMScorer(Scorer):
     """Time-reversed scoring (TRLM-Fo): log P(question | candidate) under a reverse prompt.
 
@@ -165,8 +182,6 @@ class TRLMScorer(Scorer):
     run's model) must support prompt logprobs; :meth:`check` refuses before
     anything is spent otherwise. The score is the total logprob of the question.
     """
-
-    name = "trlm"
 
     def __init__(self, llm: LLM | None = None, *, template: str = TRLM_TEMPLATE) -> None:
         if "{response}" not in template:

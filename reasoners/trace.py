@@ -17,7 +17,7 @@ import contextvars
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -72,8 +72,10 @@ class Span:
     start: float = field(default_factory=time.time)
     seconds: float = 0.0
     error: str | None = None
+    listener: Callable[[Span], None] | None = field(default=None, repr=False, compare=False)
 
     def add(self, child: Span) -> Span:
+        child.listener = self.listener
         self.children.append(child)
         return child
 
@@ -109,10 +111,14 @@ class Span:
 
 
 class Trace:
-    """The root of a run's call tree, exportable as JSON."""
+    """The root of a run's call tree, exportable as JSON.
 
-    def __init__(self, name: str = "run", **attrs: Any) -> None:
-        self.root = Span("run", name, attrs=dict(attrs))
+    ``listener``, if given, is called with every span as it ends (model calls
+    included): progress streaming uses it.
+    """
+
+    def __init__(self, name: str = "run", *, listener: Callable[[Span], None] | None = None, **attrs: Any) -> None:
+        self.root = Span("run", name, attrs=dict(attrs), listener=listener)
 
     @contextmanager
     def activate(self) -> Iterator[Span]:
@@ -158,3 +164,5 @@ def span(kind: str, name: str, **attrs: Any) -> Iterator[Span | None]:
     finally:
         s.seconds = time.perf_counter() - t0
         _current.reset(token)
+        if s.listener is not None:
+            s.listener(s)

@@ -161,3 +161,22 @@ def test_concurrent_requests_never_exceed_any_limit(tokens, calls, child_tokens,
             assert len(c.text.split()) <= max_tokens
     assert parent.used == own + kids[0].used + kids[1].used
     assert all(b._reserved_tokens == 0 and b._reserved_calls == 0 for b in budgets)
+
+
+def test_parallel_samples_wait_instead_of_starving():
+    # Each sample asks for max_tokens=512, far more than the budget: the first one
+    # reserves everything, and its siblings must wait for it to settle, not be refused.
+    llm = FakeLLM(["The answer is 3."], max_tokens=512)
+    budget = Budget(tokens=200)
+    out = llm.generate("q", n=3, temperature=0.5, budget=budget)
+    assert len(out) == 3
+    assert budget.used.total_tokens <= 200
+
+
+def test_refused_when_nothing_in_flight_can_free_room():
+    async def go():
+        b = Budget(tokens=10)
+        with pytest.raises(BudgetExhausted):
+            await b.areserve(prompt_tokens=20, max_tokens=5)
+
+    asyncio.run(go())

@@ -282,20 +282,23 @@ class LLM:
         else:
             done, start = [], 0
 
+        refused: list[BudgetExhausted] = []
+
         async def one(i: int) -> Completion | None:
             p = dict(params)
             if "seed" in p or (caps.seed and n > 1):
                 p["seed"] = int(p.get("seed") or 0) + i
             try:
                 out = await self._request(lm_model, messages, p, [i], prompt_tokens, budget)
-            except BudgetExhausted:
-                if i == 0:
-                    raise
+            except BudgetExhausted as e:
+                refused.append(e)
                 return None
             return out[0]
 
-        rest = await asyncio.gather(*(one(i) for i in range(start, n)))
-        return done + [c for c in rest if c is not None]
+        rest = [c for c in await asyncio.gather(*(one(i) for i in range(start, n))) if c is not None]
+        if refused and not done and not rest:
+            raise refused[0]
+        return done + rest
 
     async def _request(
         self,
@@ -309,7 +312,7 @@ class LLM:
         """One request for the samples ``indices`` (one request, native ``n`` when several)."""
         async with self._semaphore():
             prompt_price, completion_price = self._price()
-            reservation = budget.reserve(
+            reservation = await budget.areserve(
                 prompt_tokens=prompt_tokens + self._prompt_margin,
                 max_tokens=int(params["max_tokens"]),
                 n=len(indices),
@@ -502,7 +505,7 @@ class LLM:
             else int(litellm().token_counter(model=self.model, text=prompt + continuation))
         )
         async with self._semaphore():
-            reservation = budget.reserve(prompt_tokens=n_tokens, max_tokens=1, prompt_price=self._price()[0])
+            reservation = await budget.areserve(prompt_tokens=n_tokens, max_tokens=1, prompt_price=self._price()[0])
             key = cache_key("score", self._cache_model(), {"prompt": prompt, "continuation": continuation})
             with span("score", self.model, prompt=prompt, continuation=continuation) as s:
                 hit = self.cache.get(key) if self.cache is not None else None

@@ -71,10 +71,10 @@ class AutoCoT(Strategy):
 
     def __init__(
         self,
-        pool: Sequence[str] = (),
+        pool: Sequence[str] | str | Path = (),
         *,
         k: int = 8,
-        demos: Sequence[Demo] | None = None,
+        demos: Sequence[Demo] | str | Path | None = None,
         embedder: Embedder | None = None,
         kind: AnswerKind = "number",
         max_question_words: int = 60,
@@ -88,7 +88,12 @@ class AutoCoT(Strategy):
             raise ConfigError("AutoCoT needs a pool of questions or ready demos")
         if k < 1:
             raise ConfigError("AutoCoT k must be >= 1")
-        self.pool = list(pool)
+        self._sources = {
+            "pool": str(pool) if isinstance(pool, (str, Path)) else None,
+            "demos": str(demos) if isinstance(demos, (str, Path)) else None,
+        }
+        self.pool = _read_pool(pool) if isinstance(pool, (str, Path)) else list(pool)
+        self._default_embedder = embedder is None
         self.k = k
         self.embedder = embedder or TfidfEmbedder()
         self.kind = kind
@@ -99,8 +104,18 @@ class AutoCoT(Strategy):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = {}
-        if demos is not None:
+        if isinstance(demos, (str, Path)):
+            self._demos["*"] = _read_demos(demos)
+        elif demos is not None:
             self._demos["*"] = list(demos)
+
+    def spec_value(self, name: str, default: Any) -> Any:
+        """Values for spec strings: the pool and demos as the files they came from."""
+        if name in self._sources:
+            return self._sources[name] or (default if name == "demos" or not self.pool else self.pool)
+        if name == "embedder":
+            return None if self._default_embedder else self.embedder
+        return getattr(self, name, default)
 
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "seed": self.seed}
@@ -164,9 +179,22 @@ class AutoCoT(Strategy):
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> AutoCoT:
         """An AutoCoT that uses the demos saved at ``path``."""
-        try:
-            items = json.loads(Path(path).read_text(encoding="utf-8"))
-            demos = [Demo(**d) for d in items]
-        except (OSError, ValueError, TypeError) as e:
-            raise ConfigError(f"cannot read Auto-CoT demos from {path}: {e}") from e
-        return cls(demos=demos, **kwargs)
+        return cls(demos=path, **kwargs)
+
+
+def _read_demos(path: str | Path) -> list[Demo]:
+    try:
+        return [Demo(**d) for d in json.loads(Path(path).read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError) as e:
+        raise ConfigError(f"cannot read Auto-CoT demos from {path}: {e}") from e
+
+
+def _read_pool(path: str | Path) -> list[str]:
+    """Questions from a text file (one per line) or JSONL (a ``question`` field per line)."""
+    try:
+        lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if str(path).endswith(".jsonl"):
+            return [json.loads(ln)["question"] for ln in lines]
+        return lines
+    except (OSError, ValueError, KeyError) as e:
+        raise ConfigError(f"cannot read the Auto-CoT pool from {path}: {e}") from e

@@ -21,11 +21,13 @@ from ..llm.types import Completion, Score
 from ..problem import AnswerKind, Problem, Result
 from ..trace import Trace, span
 
-__all__ = ["Strategy", "Stage", "Context", "REGISTRY", "register"]
+__all__ = ["Strategy", "Stage", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
 
 REGISTRY: dict[str, type[Strategy]] = {}
+STAGES: dict[str, type[Stage]] = {}
 
 S = TypeVar("S", bound="type[Strategy]")
+T = TypeVar("T", bound="type[Stage]")
 
 
 def register(name: str) -> Callable[[S], S]:
@@ -34,6 +36,17 @@ def register(name: str) -> Callable[[S], S]:
     def deco(cls: S) -> S:
         cls.name = name
         REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def register_stage(name: str) -> Callable[[T], T]:
+    """Class decorator: make a stage available by ``name`` after ``|`` in specs."""
+
+    def deco(cls: T) -> T:
+        cls.name = name
+        STAGES[name] = cls
         return cls
 
     return deco
@@ -114,8 +127,12 @@ class Strategy(ABC):
         retriever: Any = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
+        trace: Trace | None = None,
     ) -> Result:
-        """Solve one question. ``result.usage`` is exactly what this run spent; ``result.trace`` its call tree."""
+        """Solve one question. ``result.usage`` is exactly what this run spent; ``result.trace`` its call tree.
+
+        Pass ``trace`` to record into your own :class:`Trace` (e.g. one with a listener).
+        """
         if not isinstance(llm, LLM):
             raise ConfigError(f"llm must be a reasoners.LLM, got {type(llm).__name__}")
         if isinstance(question, Problem):
@@ -123,7 +140,7 @@ class Strategy(ABC):
         else:
             problem = Problem(question, kind=kind or "number")
         run_budget = (budget if budget is not None else Budget()).child()
-        trace = Trace(self.name, model=llm.model, seed=seed)
+        trace = trace or Trace(self.name, model=llm.model, seed=seed)
         ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed))
         with trace.activate():
             result = await ctx.solve(self, problem)

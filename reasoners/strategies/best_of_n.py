@@ -8,7 +8,7 @@ from ..errors import ConfigError
 from ..answers import same_answer
 from ..problem import Candidate, Problem, Result
 from ..scorers import Scorer, TRLMScorer
-from .base import Context, Stage, Strategy, register
+from .base import Context, Stage, Strategy, register, register_stage
 from .cot import ChainOfThought
 from .sampling import draw_samples, sample_candidate
 
@@ -73,10 +73,9 @@ class BestOfN(Strategy):
         return result
 
 
+@register_stage("trlm")
 class TRLMRerank(Stage):
     """Re-rank any Result's candidates by TRLM reverse score: ``SelfConsistency(n=8) | TRLMRerank()``."""
-
-    name = "trlm"
 
     def __init__(self, scorer: TRLMScorer | None = None) -> None:
         self.scorer = scorer or TRLMScorer()

@@ -1,0 +1,208 @@
+"""Pipeline spec strings: ``"sc(n=8,base=autocot(k=8,pool=qs.txt)) | trlm"`` and back.
+
+Grammar::
+
+    pipeline := term ("|" term)*
+    term     := NAME ["(" [arg ("," arg)*] ")"]
+    arg      := NAME "=" value
+    value    := term | number | true | false | none | "quoted string" | bare-word
+
+The first term is a strategy; later terms are stages. Inside arguments, a
+parameter whose type is a strategy (``base``) or a scorer (``scorer``) takes a
+term; other bare words are strings. Names come from the registries that each
+strategy, stage and scorer joins once (``@register``), and parameters from
+their constructors, so a new strategy needs no parser change.
+``to_spec(obj)`` writes the spec back, leaving out parameters at their defaults.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+from .pipeline import Pipeline
+from .scorers import SCORERS, Scorer
+from .strategies.base import REGISTRY, STAGES, Stage, Strategy
+
+__all__ = ["parse_spec", "to_spec", "SpecError"]
+
+
+class SpecError(ConfigError):
+    """A spec that does not parse; the message points at the position."""
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][\w.\-/]*)|(?P<num>-?\d+(?:\.\d+)?)|(?P<str>\"(?:[^\"\\]|\\.)*\")|(?P<op>[(),=|]))")
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise SpecError(_where(text, len(text) - len(text[pos:].lstrip()), "unexpected character"))
+        kind = m.lastgroup or "op"
+        toks.append(_Tok(kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    toks.append(_Tok("end", "", len(text)))
+    return toks
+
+
+def _where(text: str, pos: int, message: str) -> str:
+    return f"{message} at position {pos}:\n  {text}\n  {' ' * pos}^"
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _lex(text)
+        self.i = 0
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def fail(self, message: str, tok: _Tok | None = None) -> SpecError:
+        return SpecError(_where(self.text, (tok or self.tok).pos, message))
+
+    def expect(self, text: str) -> None:
+        if self.tok.text != text or self.tok.kind not in ("op",):
+            raise self.fail(f"expected {text!r}, found {self.tok.text or 'the end'!r}")
+        self.i += 1
+
+    def pipeline(self) -> Strategy:
+        first = self.term(REGISTRY, "strategy")
+        stages = []
+        while self.tok.kind == "op" and self.tok.text == "|":
+            self.i += 1
+            stages.append(self.term(STAGES, "stage"))
+        if self.tok.kind != "end":
+            raise self.fail(f"unexpected {self.tok.text!r}")
+        assert isinstance(first, Strategy)
+        return Pipeline(first, stages) if stages else first
+
+    def term(self, registry: dict[str, type], role: str) -> Any:
+        tok = self.tok
+        if tok.kind != "name":
+            raise self.fail(f"expected a {role} name, found {tok.text or 'the end'!r}")
+        if tok.text not in registry:
+            raise self.fail(f"unknown {role} {tok.text!r} (known: {', '.join(sorted(registry))})", tok)
+        cls = registry[tok.text]
+        self.i += 1
+        params = inspect.signature(cls).parameters
+        kwargs: dict[str, Any] = {}
+        if self.tok.kind == "op" and self.tok.text == "(":
+            self.i += 1
+            while not (self.tok.kind == "op" and self.tok.text == ")"):
+                key = self.tok
+                if key.kind != "name":
+                    raise self.fail(f"expected a parameter name, found {key.text or 'the end'!r}")
+                if key.text not in params or key.text == "self":
+                    known = ", ".join(p for p in params if p != "self")
+                    raise self.fail(f"{tok.text} has no parameter {key.text!r} (known: {known})", key)
+                if key.text in kwargs:
+                    raise self.fail(f"parameter {key.text!r} given twice", key)
+                self.i += 1
+                self.expect("=")
+                kwargs[key.text] = self.value(_role_of(params[key.text]))
+                if self.tok.kind == "op" and self.tok.text == ",":
+                    self.i += 1
+                elif not (self.tok.kind == "op" and self.tok.text == ")"):
+                    raise self.fail(f"expected ',' or ')', found {self.tok.text or 'the end'!r}")
+            self.i += 1
+        try:
+            return cls(**kwargs)
+        except ConfigError as e:
+            raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {e}")) from e
+        except TypeError as e:
+            raise SpecError(_where(self.text, tok.pos, f"bad parameters for {tok.text}: {e}")) from e
+
+    def value(self, role: str | None) -> Any:
+        tok = self.tok
+        if role == "strategy":
+            return self.term(REGISTRY, "strategy")
+        if role == "scorer":
+            return self.term(SCORERS, "scorer")
+        self.i += 1
+        if tok.kind == "num":
+            return float(tok.text) if "." in tok.text else int(tok.text)
+        if tok.kind == "str":
+            return json.loads(tok.text)
+        if tok.kind == "name":
+            return {"true": True, "false": False, "none": None}.get(tok.text.lower(), tok.text)
+        raise self.fail(f"expected a value, found {tok.text or 'the end'!r}", tok)
+
+
+def _role_of(param: inspect.Parameter) -> str | None:
+    note = str(param.annotation)
+    if "Strategy" in note:
+        return "strategy"
+    if "Scorer" in note:
+        return "scorer"
+    return None
+
+
+def parse_spec(text: str) -> Strategy:
+    """Build the strategy (or pipeline) a spec string describes."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError("empty spec")
+    return _Parser(text).pipeline()
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (Strategy, Stage, Scorer)):
+        return to_spec(value)
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        bare = re.fullmatch(r"[A-Za-z_]\w*", value) and value.lower() not in ("true", "false", "none")
+        return value if bare else json.dumps(value)
+    raise ConfigError(f"cannot write {type(value).__name__} value {value!r} into a spec")
+
+
+def to_spec(obj: Strategy | Stage | Scorer) -> str:
+    """The spec string for ``obj``; parameters at their defaults are left out."""
+    if isinstance(obj, Pipeline):
+        return " | ".join([to_spec(obj.generator), *(to_spec(s) for s in obj.stages)])
+    try:
+        baseline: Any = type(obj)()
+    except (ConfigError, TypeError):
+        baseline = None
+    args = []
+    for name, param in inspect.signature(type(obj)).parameters.items():
+        if name == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        value = _value(obj, name, param.default)
+        default = param.default if baseline is None else _value(baseline, name, param.default)
+        if default is not inspect.Parameter.empty and _format_or_none(value) == _format_or_none(default):
+            continue
+        args.append(f"{name}={_format(value)}")
+    return f"{obj.name}({','.join(args)})" if args else obj.name
+
+
+def _value(obj: Any, name: str, default: Any) -> Any:
+    hook = getattr(obj, "spec_value", None)
+    return hook(name, default) if callable(hook) else getattr(obj, name, default)
+
+
+def _format_or_none(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)) and not value:
+        return None
+    try:
+        return _format(value)
+    except ConfigError:
+        return repr(value)
