@@ -51,3 +51,24 @@ def test_usage_error_from_argparse(capsys):
     with pytest.raises(SystemExit) as e:
         main(["run"])
     assert e.value.code == 2
+
+
+def test_bad_pipeline_spec_points_at_it(capsys):
+    code, _, err = run_cli(capsys, "run", "q?", "--pipeline", "sc(n=8) | cot", "--no-cache")
+    assert code == 2 and "unknown stage 'cot'" in err and "^" in err
+
+
+def test_pipeline_runs_on_a_fake_model(capsys, monkeypatch):
+    from reasoners.llm import client
+    from reasoners.testing import FakeModel
+
+    fake = FakeModel(["The answer is 12."], score=lambda p, c: -1.0)
+    original = client.LLM.__init__
+
+    def with_fake(self, model, **kw):
+        original(self, "fake/cli", **{**kw, "backend": fake})
+
+    monkeypatch.setattr(client.LLM, "__init__", with_fake)
+    code, out, _ = run_cli(capsys, "run", "q?", "--pipeline", "sc(n=3) | trlm", "--no-cache", "--json")
+    assert code == 0
+    assert '"answer": "12"' in out and len(fake.requests) == 3 and len(fake.scored) == 3
