@@ -32,7 +32,17 @@ from .problem import Candidate, Problem, Result
 from .embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
 from .pipeline import Pipeline, Stage
 from .scorers import LLMJudge, MeanLogprob, Scorer, TRLMScorer, Verifier
-from .strategies import AutoCoT, BestOfN, ChainOfThought, Context, Demo, SelfConsistency, Strategy, TRLMRerank
+from .strategies import (
+    FOBAR,
+    AutoCoT,
+    BestOfN,
+    ChainOfThought,
+    Context,
+    Demo,
+    SelfConsistency,
+    Strategy,
+    TRLMRerank,
+)
 from .trace import Trace
 from .usage import Usage
 
@@ -58,6 +68,7 @@ __all__ = [
     "SelfConsistency",
     "BestOfN",
     "AutoCoT",
+    "FOBAR",
     "TRLMRerank",
     "Pipeline",
     "Stage",

@@ -4,6 +4,7 @@ from .autocot import AutoCoT
 from .base import REGISTRY, Context, Strategy, register
 from .best_of_n import BestOfN, TRLMRerank
 from .cot import ChainOfThought, Demo
+from .fobar import FOBAR
 from .sampling import SelfConsistency
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "BestOfN",
     "TRLMRerank",
     "AutoCoT",
+    "FOBAR",
 ]

@@ -66,3 +66,21 @@ def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
     assert result.metadata["demos"] == len(demos)
     AutoCoT.save(tmp_path / "demos.json", demos)
     assert AutoCoT.load(tmp_path / "demos.json")._demos["*"] == demos
+
+
+def test_fobar_on_gsm8k(local_llm):
+    from reasoners import FOBAR
+
+    budget = Budget(tokens=6000)
+    fobar = FOBAR(SelfConsistency(base=ChainOfThought(max_tokens=128), n=3), chains=1, max_masks=2,
+                  backward_max_tokens=96)
+    result = fobar.run(gsm8k(18), llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 6000
+    forward = result.metadata["forward"]
+    assert abs(sum(forward.values()) - 1) < 1e-9
+    if len(forward) > 1:  # several candidates: the backward pass ran as planned
+        plan = result.metadata["plan"]
+        backward_calls = [n for n in _calls(result.trace, "llm") if "unknown variable x" in json.dumps(n["attrs"])]
+        assert len(backward_calls) == plan["total_chains"] > 0
+        assert set(result.metadata["backward"]) == set(forward)
+        assert result.answer in forward

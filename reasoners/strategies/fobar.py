@@ -1,0 +1,260 @@
+"""FOBAR (Jiang et al. 2024, "Forward-Backward Reasoning in Large Language Models for
+Mathematical Verification"): check each candidate answer by reasoning backwards.
+
+Forward, a sampler (self-consistency by default) proposes candidate answers with
+vote shares P_f. Backward, one number in the question is masked as ``x`` and the
+model is told the candidate is the answer: "If we know the answer to the above
+question is A, what is the value of unknown variable x?". A candidate that lets
+the model recover the masked numbers is likely right. With c_b(A) the backward
+chains that recover their number:
+
+    P_b(A) = (c_b(A) + eps/|C|) / (sum_A' c_b(A') + eps)
+    score(A) = P_f(A)^alpha * P_b(A)^(1 - alpha)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from ..answers import extract_number, extract_text, same_answer
+from ..errors import BudgetExhausted, ConfigError
+from ..masking import Mask, find_numbers
+from ..problem import Candidate, Problem, Result
+from ..trace import span
+from .base import Context, Strategy, register
+from .cot import ChainOfThought, Demo
+from .sampling import SelfConsistency
+
+__all__ = ["FOBAR", "BackwardPlan", "plan_backward", "combine"]
+
+BACKWARD_TEMPLATE = (
+    "{question}\nIf we know the answer to the above question is {answer}, "
+    "what is the value of unknown variable x?"
+)
+
+CHECK_TEMPLATE = (
+    "Question: {question}\nProposed answer: {answer}\n\nWork backwards: assume the proposed answer is "
+    "true and check it against every fact in the question. Is it consistent? Finish with "
+    "'The answer is yes.' or 'The answer is no.'"
+)
+
+
+@dataclass
+class BackwardPlan:
+    """Which numbers to mask and how many backward chains per (mask, candidate)."""
+
+    masks: list[Mask]
+    chains: int
+    candidates: int
+    estimated_tokens: int
+
+    @property
+    def total_chains(self) -> int:
+        return len(self.masks) * self.candidates * self.chains
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "masked": [m.text for m in self.masks],
+            "chains_per_mask_and_candidate": self.chains,
+            "candidates": self.candidates,
+            "total_chains": self.total_chains,
+            "estimated_tokens": self.estimated_tokens,
+        }
+
+
+def plan_backward(
+    masks: list[Mask],
+    candidates: int,
+    *,
+    chains: int,
+    max_masks: int,
+    tokens_per_chain: int,
+    tokens_left: int | None,
+) -> BackwardPlan:
+    """Fit masks x candidates x chains into ``tokens_left``: first fewer chains per pair
+    (down to 1), then fewer masked numbers (spread evenly over the question)."""
+    chosen = _spread(masks, max_masks)
+    m = chains
+    if tokens_left is not None and tokens_per_chain > 0:
+        affordable = tokens_left // tokens_per_chain
+        while m > 1 and len(chosen) * candidates * m > affordable:
+            m -= 1
+        while chosen and len(chosen) * candidates * m > affordable:
+            chosen = _spread(masks, len(chosen) - 1)
+    plan = BackwardPlan(chosen, m if chosen else 0, candidates, 0)
+    plan.estimated_tokens = plan.total_chains * tokens_per_chain
+    return plan
+
+
+def _spread(masks: list[Mask], k: int) -> list[Mask]:
+    if k <= 0:
+        return []
+    if len(masks) <= k:
+        return list(masks)
+    step = len(masks) / k
+    return [masks[int(i * step)] for i in range(k)]
+
+
+def combine(
+    forward: dict[str, float], backward: dict[str, int], *, alpha: float = 0.5, eps: float = 1e-8
+) -> dict[str, float]:
+    """Normalised FOBAR scores from forward shares and backward correct-chain counts."""
+    n = len(forward)
+    total_b = sum(backward.get(a, 0) for a in forward)
+    scores = {}
+    for a, p_f in forward.items():
+        p_b = (backward.get(a, 0) + eps / n) / (total_b + eps)
+        scores[a] = (p_f**alpha) * (p_b ** (1 - alpha))
+    z = sum(scores.values())
+    return {a: s / z for a, s in scores.items()} if z > 0 else scores
+
+
+@register("fobar")
+class FOBAR(Strategy):
+    """Forward sampling, backward verification by masked numbers (see the module docstring).
+
+    - ``forward``: a candidate-producing strategy (default ``SelfConsistency(n=8)``);
+      a candidate's forward probability is its vote share.
+    - ``chains`` backward samples per (masked number, candidate), at most ``max_masks``
+      masked numbers; both shrink to fit the budget left after the forward pass.
+    - ``alpha`` weighs forward against backward; ``eps`` smooths backward counts.
+    - ``demos``: few-shot examples for the backward questions (``Demo`` objects).
+    - For non-numeric problems, ``check_non_numeric=True`` asks the model whether each
+      candidate is consistent with the question (``chains`` yes/no samples) instead.
+    """
+
+    def __init__(
+        self,
+        forward: Strategy | None = None,
+        *,
+        chains: int = 4,
+        max_masks: int = 4,
+        alpha: float = 0.5,
+        eps: float = 1e-8,
+        temperature: float = 0.7,
+        backward_max_tokens: int = 256,
+        demos: list[Demo] | tuple[Demo, ...] = (),
+        include_dates: bool = False,
+        check_non_numeric: bool = False,
+    ) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"FOBAR alpha must be in [0, 1]; got {alpha}")
+        if chains < 1 or max_masks < 1:
+            raise ConfigError("FOBAR chains and max_masks must be >= 1")
+        if eps <= 0:
+            raise ConfigError("FOBAR eps must be > 0")
+        self.forward = forward or SelfConsistency(n=8)
+        self.chains = chains
+        self.max_masks = max_masks
+        self.alpha = alpha
+        self.eps = eps
+        self.temperature = temperature
+        self.backward_max_tokens = backward_max_tokens
+        self.demos = tuple(demos)
+        self.include_dates = include_dates
+        self.check_non_numeric = check_non_numeric
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        fwd = await ctx.solve(self.forward, problem)
+        candidates = [c for c in fwd.candidates if c.answer is not None]
+        forward = _shares(candidates, problem)
+        meta: dict[str, Any] = {"forward": forward}
+        if len(forward) <= 1 or fwd.exhausted:
+            return Result(fwd.answer, confidence=fwd.confidence, candidates=fwd.candidates,
+                          exhausted=fwd.exhausted, strategy=self.name, metadata=meta)
+        if problem.kind == "number":
+            backward, plan = await self._backward_numeric(problem, list(forward), ctx)
+            meta["plan"] = plan.to_dict()
+        elif self.check_non_numeric:
+            backward = await self._backward_check(problem, list(forward), ctx)
+        else:
+            return Result(fwd.answer, confidence=fwd.confidence, candidates=fwd.candidates,
+                          strategy=self.name, metadata=meta)
+        scores = combine(forward, backward, alpha=self.alpha, eps=self.eps)
+        best = min(scores, key=lambda a: (-scores[a], -forward[a], list(forward).index(a)))
+        meta.update(backward=backward, scores=scores)
+        ranked = sorted(candidates, key=lambda c: -scores.get(c.answer or "", 0.0))
+        for c in ranked:
+            c.score = scores.get(c.answer or "")
+        return Result(best, confidence=scores[best], candidates=ranked, exhausted=ctx.budget.exhausted,
+                      strategy=self.name, metadata=meta)
+
+    def backward_messages(self, masked_question: str, answer: str) -> list[dict[str, str]]:
+        cot = ChainOfThought(demos=self.demos)
+        return cot.messages(Problem(BACKWARD_TEMPLATE.format(question=masked_question, answer=answer)))
+
+    async def _backward_numeric(
+        self, problem: Problem, answers: list[str], ctx: Context
+    ) -> tuple[dict[str, int], BackwardPlan]:
+        masks = find_numbers(problem.question, include_dates=self.include_dates)
+        # Worst case per chain, so the plan never promises more than the budget holds.
+        longest = max(answers, key=len)
+        per_chain = ctx.llm.count_tokens(self.backward_messages(problem.question, longest)) + self.backward_max_tokens
+        plan = plan_backward(
+            masks, len(answers), chains=self.chains, max_masks=self.max_masks,
+            tokens_per_chain=per_chain, tokens_left=ctx.budget.tokens_left(),
+        )
+        counts = {a: 0 for a in answers}
+        with span("fobar.backward", self.name, plan=plan.to_dict()) as s:
+
+            async def check(job: int, mask: Mask, answer: str) -> bool:
+                masked = mask.apply(problem.question)
+                sub = ctx.fork(job, temperature=self.temperature)
+                try:
+                    [c] = await sub.generate(
+                        self.backward_messages(masked, answer),
+                        temperature=self.temperature,
+                        max_tokens=self.backward_max_tokens,
+                        seed=sub.seed,
+                    )
+                except BudgetExhausted:
+                    return False
+                return same_answer(extract_number(c.text), mask.value)
+
+            jobs = [(m, a) for m in plan.masks for a in answers for _ in range(plan.chains)]
+            results = await asyncio.gather(*(check(i, m, a) for i, (m, a) in enumerate(jobs)))
+            for (_, a), ok in zip(jobs, results):
+                counts[a] += int(ok)
+            if s is not None:
+                s.attrs["correct_chains"] = counts
+        return counts, plan
+
+    async def _backward_check(self, problem: Problem, answers: list[str], ctx: Context) -> dict[str, int]:
+        counts = {a: 0 for a in answers}
+
+        async def check(job: int, answer: str) -> bool:
+            sub = ctx.fork(job, temperature=self.temperature)
+            prompt = CHECK_TEMPLATE.format(question=problem.question, answer=answer)
+            try:
+                [c] = await sub.generate(prompt, temperature=self.temperature,
+                                         max_tokens=self.backward_max_tokens, seed=sub.seed)
+            except BudgetExhausted:
+                return False
+            verdict = (extract_text(c.text) or "").lower()
+            return verdict.startswith("yes")
+
+        jobs = [a for a in answers for _ in range(self.chains)]
+        with span("fobar.check", self.name, chains=len(jobs)):
+            for a, ok in zip(jobs, await asyncio.gather(*(check(i, a) for i, a in enumerate(jobs)))):
+                counts[a] += int(ok)
+        return counts
+
+
+def _shares(candidates: list[Candidate], problem: Problem) -> dict[str, float]:
+    """Forward probability of each distinct answer: its vote share, in first-seen order."""
+    counts: dict[str, int] = {}
+    keys: list[str] = []
+    for c in candidates:
+        key = next((k for k in keys if same_answer(k, c.answer, problem.kind)), None)
+        if key is None:
+            key = c.answer or ""
+            keys.append(key)
+        counts[key] = counts.get(key, 0) + 1
+        c.answer = key
+    total = sum(counts.values())
+    return {k: counts[k] / total for k in keys} if total else {}
+
+
+
