@@ -142,7 +142,7 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
             "problem_id": problem.id,
             "answer": result.answer,
             "gold": problem.gold,
-            "correct": config.task.score(problem, result.answer),
+            "correct": await config.task.ascore(problem, result.answer),
             "confidence": result.confidence,
             "exhausted": result.exhausted,
             "truncated": sum(1 for c in result.candidates if c.metadata.get("finish_reason") == "length"),

@@ -13,8 +13,8 @@ Every loader also reads the same data from a local file a user passes.
 | ``date_understanding`` | BIG-bench task file, extracted into ``reasoners/data/bigbench`` | BIG-bench ``task.json`` |
 | ``strategyqa`` | BIG-bench task file, extracted into ``reasoners/data/bigbench`` | BIG-bench ``task.json`` |
 
-HumanEval problems load with their tests; scoring them needs the code sandbox,
-which does not exist yet, so its scorer refuses rather than run model code here.
+HumanEval answers are scored by running the problem's unit tests in
+:class:`reasoners.sandbox.Sandbox` (a separate, limited process), never here.
 """
 
 from __future__ import annotations
@@ -23,19 +23,21 @@ import ast
 import csv
 import gzip
 import importlib.util
+import inspect
 import json
 import operator
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ._sync import run_sync
 from .answers import normalize_number, same_answer
-from .errors import CapabilityError, ConfigError
+from .errors import ConfigError
 from .problem import Problem
 
 __all__ = [
@@ -56,14 +58,22 @@ __all__ = [
 
 @dataclass
 class Task:
-    """A named list of problems and how to score an answer against a problem's gold."""
+    """A named list of problems and how to score an answer against a problem's gold.
+
+    ``scorer(problem, answer)`` returns a bool, or an awaitable of one (code tasks run
+    their tests in the sandbox).
+    """
 
     name: str
     problems: list[Problem]
-    scorer: Callable[[Problem, str | None], bool]
+    scorer: Callable[[Problem, str | None], bool | Awaitable[bool]]
+
+    async def ascore(self, problem: Problem, answer: str | None) -> bool:
+        out = self.scorer(problem, answer)
+        return bool(await out) if inspect.isawaitable(out) else bool(out)
 
     def score(self, problem: Problem, answer: str | None) -> bool:
-        return bool(self.scorer(problem, answer))
+        return run_sync(self.ascore(problem, answer), async_name="ascore")
 
 
 def _package_file(package: str, relative: str, install: str) -> Path:
@@ -212,10 +222,19 @@ def humaneval(path: str | Path | None = None, limit: int | None = None) -> Task:
         for row in (rows[:limit] if limit else rows)
     ]
 
-    def needs_sandbox(problem: Problem, answer: str | None) -> bool:
-        raise CapabilityError("scoring HumanEval runs model-written code, which needs the sandbox (not built yet)")
+    return Task("humaneval", problems, run_unit_tests)
 
-    return Task("humaneval", problems, needs_sandbox)
+
+async def run_unit_tests(problem: Problem, answer: str | None) -> bool:
+    """True when ``answer`` (code) passes the problem's tests, run in the sandbox, never here."""
+    from .sandbox import Sandbox
+
+    if not answer:
+        return False
+    entry = problem.metadata.get("entry_point")
+    program = answer if not entry or f"def {entry}" in answer else problem.question + answer
+    result = await Sandbox(timeout=float(problem.metadata.get("timeout", 10.0))).arun(program, problem.tests)
+    return result.passed
 
 
 # -- Countdown and Sudoku (reasoning-gym generators, our own exact checkers) -------------------

