@@ -35,6 +35,7 @@ from .scorers import LLMJudge, MeanLogprob, Scorer, TRLMScorer, Verifier
 from .strategies import (
     FOBAR,
     AutoCoT,
+    CodeChain,
     BestOfN,
     ChainOfThought,
     Context,
@@ -69,6 +70,7 @@ __all__ = [
     "BestOfN",
     "AutoCoT",
     "FOBAR",
+    "CodeChain",
     "TRLMRerank",
     "Pipeline",
     "Stage",

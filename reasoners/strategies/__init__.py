@@ -3,6 +3,7 @@
 from .autocot import AutoCoT
 from .base import REGISTRY, Context, Strategy, register
 from .best_of_n import BestOfN, TRLMRerank
+from .codechain import CodeChain
 from .cot import ChainOfThought, Demo
 from .fobar import FOBAR
 from .sampling import SelfConsistency
@@ -19,4 +20,5 @@ __all__ = [
     "TRLMRerank",
     "AutoCoT",
     "FOBAR",
+    "CodeChain",
 ]

@@ -1,0 +1,185 @@
+"""CodeChain (Le et al. 2024, "CodeChain: Towards Modular Code Generation Through Chain of
+Self-revisions with Representative Sub-modules").
+
+Round 0 asks for modular code: first the helper functions' headers and
+docstrings, then the implementation. Samples that pass the public tests (run in
+the sandbox) are split into their functions with ``ast``; the functions are
+embedded and clustered (k-means), and the function nearest each centroid
+becomes a reusable "representative sub-module". Each revision round shows these
+to the model and samples again, with fewer clusters every round. The answer is
+a solution of the last round that passes the public tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+from typing import Any
+
+import numpy as np
+
+from ..answers import extract_code
+from ..embedders import Embedder, TfidfEmbedder
+from ..errors import ConfigError
+from ..problem import Candidate, Problem, Result
+from ..sandbox import Sandbox
+from ..trace import span
+from .autocot import cluster_order
+from .base import Context, Strategy, register
+
+__all__ = ["CodeChain", "extract_functions", "public_tests_from_docstring"]
+
+MODULAR_INSTRUCTION = (
+    "Solve the problem in Python with modular code. First write the headers and docstrings of the "
+    "helper functions you need (as a plan), then write the complete implementation, helpers included, "
+    "in one ```python code block."
+)
+
+REVISION_INSTRUCTION = (
+    "Here are sub-modules from earlier good solutions; reuse or adapt them if they help:\n\n"
+    "```python\n{modules}\n```\n\n" + MODULAR_INSTRUCTION
+)
+
+
+def extract_functions(code: str) -> list[str]:
+    """Source of every top-level function in ``code`` (empty if it does not parse)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    out = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            segment = ast.get_source_segment(code, node)
+            if segment:
+                out.append(segment)
+    return out
+
+
+def public_tests_from_docstring(prompt: str, entry_point: str) -> list[str]:
+    """Asserts from ``>>> entry(args)`` examples and their expected output lines in a docstring."""
+    tests = []
+    lines = prompt.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*>>>\s*(.+)$", line)
+        if not m or entry_point not in m.group(1):
+            continue
+        expected = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if expected and not expected.startswith(">>>") and not expected.startswith('"""'):
+            tests.append(f"assert ({m.group(1).strip()}) == ({expected})")
+    return tests
+
+
+@register("codechain")
+class CodeChain(Strategy):
+    """Modular generation and self-revision with clustered representative sub-modules.
+
+    ``n`` samples per round, ``rounds`` revision rounds after round 0, ``clusters``
+    the first round's k (shrinking by ``shrink`` each round, at least 1). Public tests
+    come from ``problem.metadata["public_tests"]`` or the prompt's docstring examples.
+    """
+
+    def __init__(
+        self,
+        *,
+        n: int = 8,
+        rounds: int = 2,
+        clusters: int = 4,
+        shrink: int = 1,
+        temperature: float = 0.7,
+        max_tokens: int | None = None,
+        embedder: Embedder | None = None,
+        sandbox: Sandbox | None = None,
+        seed: int = 0,
+    ) -> None:
+        if n < 1 or rounds < 0 or clusters < 1 or shrink < 0:
+            raise ConfigError("CodeChain needs n >= 1, rounds >= 0, clusters >= 1, shrink >= 0")
+        self.n = n
+        self.rounds = rounds
+        self.clusters = clusters
+        self.shrink = shrink
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.embedder = embedder or TfidfEmbedder()
+        self.sandbox = sandbox or Sandbox(timeout=10)
+        self.seed = seed
+
+    def config(self) -> dict[str, Any]:
+        return {"n": self.n, "rounds": self.rounds, "clusters": self.clusters, "shrink": self.shrink}
+
+    def messages(self, problem: Problem, modules: list[str]) -> list[dict[str, str]]:
+        instruction = REVISION_INSTRUCTION.format(modules="\n\n".join(modules)) if modules else MODULAR_INSTRUCTION
+        return [{"role": "user", "content": f"{problem.question.strip()}\n\n{instruction}"}]
+
+    def public_tests(self, problem: Problem) -> list[str]:
+        given = problem.metadata.get("public_tests")
+        if given:
+            return list(given)
+        entry = problem.metadata.get("entry_point", "")
+        return public_tests_from_docstring(problem.question, entry) if entry else []
+
+    def _program(self, problem: Problem, code: str) -> str:
+        entry = problem.metadata.get("entry_point")
+        return code if not entry or f"def {entry}" in code else problem.question + code
+
+    async def _round(self, problem: Problem, ctx: Context, modules: list[str], r: int) -> list[Candidate]:
+        opts: dict[str, Any] = {"temperature": self.temperature}
+        if self.max_tokens:
+            opts["max_tokens"] = self.max_tokens
+        # Distinct seeds per round, so a round whose prompt did not change still draws new samples.
+        seed = (ctx.seed * 1_000_003 + r) * 1_000
+        completions = await ctx.generate(self.messages(problem, modules), n=self.n, seed=seed, **opts)
+        tests = self.public_tests(problem)
+
+        async def judge(text: str, i: int) -> Candidate:
+            code = extract_code(text) or ""
+            result = await self.sandbox.arun(self._program(problem, code), tests) if code else None
+            passed = bool(result and result.passed)
+            return Candidate(text=text, answer=code or None, score=1.0 if passed else 0.0,
+                             source=f"codechain.r{r}#{i}",
+                             metadata={"round": r, "public_passed": passed,
+                                       "reason": result.reason if result else "no code"})
+
+        return list(await asyncio.gather(*(judge(c.text, i) for i, c in enumerate(completions))))
+
+    async def _representatives(self, passing: list[Candidate], k: int) -> list[str]:
+        functions = [f for c in passing for f in extract_functions(c.answer or "")]
+        unique = list(dict.fromkeys(functions))
+        if not unique:
+            return []
+        if len(unique) <= k:
+            return unique
+        emb = await self.embedder.aembed(unique)
+        if not np.isfinite(emb).all():
+            return unique[:k]
+        return [unique[members[0]] for members in cluster_order(emb, k, self.seed)]
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        if problem.kind != "code":
+            raise ConfigError("CodeChain solves code problems (Problem(kind='code'))")
+        modules: list[str] = []
+        history: list[dict[str, Any]] = []
+        best: list[Candidate] = []
+        all_candidates: list[Candidate] = []
+        for r in range(self.rounds + 1):
+            with span("codechain.round", f"round {r}", modules=len(modules)) as s:
+                candidates = await self._round(problem, ctx, modules, r)
+                all_candidates += candidates
+                passing = [c for c in candidates if c.metadata["public_passed"]]
+                if passing:
+                    best = passing
+                k = max(1, self.clusters - self.shrink * r)
+                if passing:  # a round with no passing solution keeps the previous set
+                    modules = await self._representatives(passing, k)
+                history.append({"round": r, "passed": len(passing), "samples": len(candidates), "k": k,
+                                "representatives": modules})
+                if s is not None:
+                    s.attrs.update(history[-1])
+        final = best or [c for c in all_candidates if c.answer] or all_candidates
+        answer = final[0].answer if final else None
+        last = all_candidates[-self.n :] if all_candidates else []
+        confidence = sum(1 for c in last if c.metadata.get("public_passed")) / len(last) if last else 0.0
+        ranked = final + [c for c in all_candidates if c not in final]
+        return Result(answer, confidence=confidence, candidates=ranked, strategy=self.name,
+                      metadata={"rounds": history, "public_tests": len(self.public_tests(problem))})

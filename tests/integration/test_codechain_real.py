@@ -1,0 +1,21 @@
+"""CodeChain on a real HumanEval problem with the embedded model: public tests run in the sandbox."""
+
+from __future__ import annotations
+
+from reasoners import Budget, CodeChain
+from reasoners.datasets import load_task
+
+
+def test_codechain_on_humaneval(local_llm):
+    task = load_task("humaneval", limit=3)
+    problem = task.problems[2]  # truncate_number: a one-liner
+    budget = Budget(tokens=6000)
+    result = CodeChain(n=2, rounds=1, clusters=2, max_tokens=200).run(problem, llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 6000
+    rounds = result.metadata["rounds"]
+    assert result.metadata["public_tests"] >= 1
+    assert [r["samples"] for r in rounds] == [2, 2] or result.exhausted
+    for c in result.candidates:  # every sample was judged in the sandbox
+        assert c.metadata["reason"] in ("ok", "failed", "crash", "timeout", "no code", "memory", "cpu")
+    if any(r["passed"] for r in rounds):
+        assert result.candidates[0].metadata["public_passed"]
