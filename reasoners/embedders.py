@@ -37,6 +37,9 @@ class TfidfEmbedder(Embedder):
         self.dim = dim
         self.seed = seed
 
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "seed": self.seed}
+
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -164,6 +164,9 @@ class Sandbox:
         self.max_processes = max_processes
         self.python = python or _interpreter()
 
+    def config(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "python"}
+
     def _isolation(self) -> list[str]:
         steps = ["process", "env", "tmpdir", "rlimits", "pgroup"]
         if os.geteuid() == 0:

@@ -27,6 +27,7 @@ from .errors import ConfigError
 from .pipeline import Pipeline
 from .scorers import SCORERS, Scorer
 from .strategies.base import REGISTRY, STAGES, Stage, Strategy
+from .trace import plain
 
 __all__ = ["parse_spec", "to_spec", "SpecError"]
 
@@ -188,7 +189,7 @@ def to_spec(obj: Strategy | Stage | Scorer) -> str:
             continue
         value = _value(obj, name, param.default)
         default = param.default if baseline is None else _value(baseline, name, param.default)
-        if default is not inspect.Parameter.empty and _format_or_none(value) == _format_or_none(default):
+        if default is not inspect.Parameter.empty and _same(value, default):
             continue
         args.append(f"{name}={_format(value)}")
     return f"{obj.name}({','.join(args)})" if args else obj.name
@@ -199,10 +200,8 @@ def _value(obj: Any, name: str, default: Any) -> Any:
     return hook(name, default) if callable(hook) else getattr(obj, name, default)
 
 
-def _format_or_none(value: Any) -> str | None:
-    if isinstance(value, (list, tuple)) and not value:
-        return None
-    try:
-        return _format(value)
-    except ConfigError:
-        return repr(value)
+def _same(value: Any, default: Any) -> bool:
+    """Equal for spec purposes: empty sequences match, objects compare by their config."""
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)) or default is None and value == ():
+        return tuple(value) == tuple(default or ())
+    return bool(plain(value) == plain(default))
