@@ -27,6 +27,7 @@ def test_every_registered_name_round_trips(tmp_path):
         "autocot": f'autocot(pool="{pool}",k=2,max_steps=4)',
         "fobar": "fobar(forward=sc(n=4),chains=2,alpha=0.3)",
         "codechain": "codechain(n=4,rounds=1,clusters=3)",
+        "probtree": "probtree(k=2,max_depth=1,confidence=vote,votes=2)",
     }
     assert set(examples) == set(REGISTRY)
     for name, spec in examples.items():

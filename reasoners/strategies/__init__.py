@@ -6,6 +6,7 @@ from .best_of_n import BestOfN, TRLMRerank
 from .codechain import CodeChain
 from .cot import ChainOfThought, Demo
 from .fobar import FOBAR
+from .probtree import ProbTree
 from .sampling import SelfConsistency
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "AutoCoT",
     "FOBAR",
     "CodeChain",
+    "ProbTree",
 ]

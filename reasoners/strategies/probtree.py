@@ -1,0 +1,290 @@
+"""ProbTree (Cao et al. 2023, "Probabilistic Tree-of-thought Reasoning for Answering
+Knowledge-intensive Complex Questions").
+
+The model first decomposes the question into a tree of sub-questions (JSON;
+later siblings may refer to earlier answers as ``<1>``, ``<2>``). The tree is
+answered bottom-up. Every node gets a closed-book answer (the model's own
+knowledge) and an open-book one (from retrieved passages, "Unknown" allowed);
+inner nodes also get a child-aggregation answer (from their children's
+question-answer pairs). Each answer's confidence is the mean token logprob of
+its reasoning; the most confident answer is kept, so the tree uses retrieval
+where the model is unsure and its own knowledge where retrieval is noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+
+from ..answers import normalize
+from ..errors import BudgetExhausted, CapabilityError, ConfigError
+from ..llm.types import Completion
+from ..problem import Candidate, Problem, Result
+from ..trace import span
+from .base import Context, Strategy, register
+
+__all__ = ["ProbTree", "parse_tree", "answer_confidence", "UNSCORED"]
+
+UNSCORED = -1e9  # unknown, no answer, or cut off: ranks below any real confidence
+
+DECOMPOSE = (
+    "Decompose the question into a tree of simpler sub-questions, written as JSON. Each key is a "
+    "question and its value is the list of sub-questions that answer it; a sub-question may refer to "
+    "the answer of an earlier sibling as <1>, <2>, .... Questions that need no decomposition are not "
+    "keys. Example:\n"
+    'Question: Who is the spouse of the director of Titanic?\n'
+    '{{"Who is the spouse of the director of Titanic?": ["Who directed Titanic?", "Who is the spouse of <1>?"]}}\n'
+    "Question: {question}\n"
+)
+CLOSED_BOOK = (
+    "Answer the question from your own knowledge. Reason briefly, then finish with "
+    "'So the answer is: <answer>.'\nQuestion: {question}"
+)
+OPEN_BOOK = (
+    "Answer the question using only the passages below. Reason briefly, then finish with "
+    "'So the answer is: <answer>.' If the passages do not tell, finish with 'So the answer is: Unknown.'\n\n"
+    "{passages}\n\nQuestion: {question}"
+)
+AGGREGATE = (
+    "Answer the question using the answers to its sub-questions. Reason briefly, then finish with "
+    "'So the answer is: <answer>.'\n\n{pairs}\n\nQuestion: {question}"
+)
+_MARKER = re.compile(r"(?:so\s+)?the\s+answer\s+is\s*:?\s*", re.I)
+
+
+@dataclass
+class Node:
+    id: str
+    question: str
+    children: list[str] = field(default_factory=list)
+    decomposition_confidence: float = 0.0
+    candidates: list[Candidate] = field(default_factory=list)
+    answer: str | None = None
+    confidence: float = UNSCORED
+
+
+def _repair(text: str) -> Any:
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("no JSON object")
+    blob = text[start : end + 1]
+    for attempt in (blob, re.sub(r",\s*([\]}])", r"\1", blob.replace("'", '"'))):
+        try:
+            return json.loads(attempt)
+        except ValueError:
+            continue
+    raise ValueError("not valid JSON, even after repair")
+
+
+def parse_tree(question: str, text: str, *, max_depth: int = 2, max_children: int = 4) -> tuple[nx.DiGraph, str]:
+    """The decomposition in ``text`` as a DiGraph rooted at node ``"0"``, and a note on what was done.
+
+    Malformed output is repaired (single quotes, trailing commas) or falls back to a
+    one-node tree. Depth and breadth beyond the limits are cut.
+    """
+    graph = nx.DiGraph()
+    graph.add_node("0", question=question)
+    try:
+        data = _repair(text)
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v) for k, v in data.items()
+        ):
+            raise ValueError("expected {question: [sub-question, ...]}")
+    except ValueError as e:
+        return graph, f"fallback to one node: {e}"
+    if not data:
+        return graph, "fallback to one node: empty decomposition"
+    children_of = {k.strip(): v for k, v in data.items()}
+    root_key = question.strip() if question.strip() in children_of else next(iter(children_of))
+
+    def grow(node: str, key: str, depth: int) -> None:
+        if depth >= max_depth:
+            return
+        for i, sub in enumerate(children_of.get(key, [])[:max_children]):
+            child = f"{node}.{i + 1}"
+            graph.add_node(child, question=sub.strip())
+            graph.add_edge(node, child)
+            grow(child, sub.strip(), depth + 1)
+
+    grow("0", root_key, 0)
+    note = "parsed" if root_key == question.strip() else f"parsed; root taken from key {root_key!r}"
+    return graph, note
+
+
+def _token_spans(completion: Completion) -> list[tuple[int, int, float]]:
+    spans, pos = [], 0
+    for t in completion.logprobs or []:
+        spans.append((pos, pos + len(t.token), t.logprob))
+        pos += len(t.token)
+    return spans
+
+
+def _mean_in(spans: list[tuple[int, int, float]], start: int, end: int) -> float | None:
+    values = [lp for s, e, lp in spans if s < end and e > start]
+    return sum(values) / len(values) if values else None
+
+
+def list_confidences(completion: Completion) -> dict[str, float]:
+    """Mean token logprob of each key's child list in a decomposition (0 when unknown)."""
+    text, spans, out = completion.text, _token_spans(completion), {}
+    for m in re.finditer(r'"([^"]+)"\s*:\s*\[', text):
+        close = text.find("]", m.end())
+        if close > 0:
+            value = _mean_in(spans, m.end() - 1, close + 1)
+            out[m.group(1).strip()] = value if value is not None else 0.0
+    return out
+
+
+def answer_confidence(completion: Completion) -> tuple[str | None, float]:
+    """The answer after the last marker and the mean logprob of the reasoning before it.
+
+    Unknown, a missing marker, or a cut-off generation score :data:`UNSCORED`.
+    """
+    markers = list(_MARKER.finditer(completion.text))
+    if not markers or completion.truncated:
+        return None, UNSCORED
+    answer = completion.text[markers[-1].end() :].strip().split("\n")[0].strip().rstrip(".").strip()
+    if not answer or answer.lower().startswith("unknown"):
+        return None, UNSCORED
+    spans = _token_spans(completion)
+    value = _mean_in(spans, 0, markers[-1].start()) if spans else None
+    if value is None:
+        value = _mean_in(spans, 0, len(completion.text)) if spans else 0.0
+    return answer, float(value if value is not None else 0.0)
+
+
+def _substitute(question: str, sibling_answers: list[str | None]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        i = int(m.group(1)) - 1
+        if 0 <= i < len(sibling_answers):
+            return sibling_answers[i] or "unknown"
+        return m.group(0)
+
+    return re.sub(r"<(\d+)>", repl, question)
+
+
+@register("probtree")
+class ProbTree(Strategy):
+    """Probabilistic tree-of-thought with retrieval (see the module docstring).
+
+    - ``k`` passages per open-book answer, fewer if they do not fit ``max_context_tokens``.
+    - ``max_depth`` / ``max_children`` bound the tree (and so the cost).
+    - ``confidence="logprob"`` needs token logprobs and refuses before spending
+      without them; ``confidence="vote"`` instead samples ``votes`` answers per
+      source and uses the winner's share.
+    """
+
+    def __init__(
+        self,
+        *,
+        k: int = 3,
+        max_depth: int = 2,
+        max_children: int = 4,
+        max_tokens: int = 160,
+        max_context_tokens: int = 1536,
+        confidence: Literal["logprob", "vote"] = "logprob",
+        votes: int = 3,
+    ) -> None:
+        if k < 1 or max_depth < 0 or max_children < 1 or votes < 1:
+            raise ConfigError("ProbTree needs k >= 1, max_depth >= 0, max_children >= 1, votes >= 1")
+        if confidence not in ("logprob", "vote"):
+            raise ConfigError("ProbTree confidence must be 'logprob' or 'vote'")
+        self.k = k
+        self.max_depth = max_depth
+        self.max_children = max_children
+        self.max_tokens = max_tokens
+        self.max_context_tokens = max_context_tokens
+        self.confidence = confidence
+        self.votes = votes
+
+    async def _ask(self, ctx: Context, prompt: str, source: str) -> Candidate:
+        """One source's answer with its confidence."""
+        if self.confidence == "vote":
+            outs = await ctx.generate(prompt, n=self.votes, temperature=0.7, max_tokens=self.max_tokens)
+            answers = [answer_confidence(c)[0] for c in outs]
+            counts = Counter(normalize(a, "text") for a in answers if a)
+            if not counts:
+                return Candidate(outs[0].text, None, score=UNSCORED, source=source)
+            key, votes = counts.most_common(1)[0]
+            winner = next(a for a in answers if a and normalize(a, "text") == key)
+            return Candidate(outs[0].text, winner, score=votes / len(outs), source=source)
+        [c] = await ctx.generate(prompt, logprobs=True, temperature=0.0, max_tokens=self.max_tokens)
+        answer, conf = answer_confidence(c)
+        return Candidate(c.text, answer, mean_logprob=c.mean_logprob, score=conf, source=source)
+
+    async def _passages(self, ctx: Context, question: str) -> str | None:
+        if ctx.retriever is None:
+            return None
+        docs = await ctx.retriever.aretrieve(question, self.k)
+        while docs:  # shrink k until the passages fit the context
+            text = "\n\n".join(f"[{i + 1}] {d.title}: {d.text}" if d.title else f"[{i + 1}] {d.text}"
+                               for i, d in enumerate(docs))
+            if ctx.llm.count_tokens(text) <= self.max_context_tokens:
+                return text
+            docs = docs[:-1]
+        return None
+
+    async def _answer(self, ctx: Context, graph: nx.DiGraph, node: str, question: str) -> Node:
+        children = list(graph.successors(node))
+        child_nodes: list[Node] = []
+        for child in children:  # in order: later siblings may refer to earlier answers
+            q = _substitute(graph.nodes[child]["question"], [c.answer for c in child_nodes])
+            child_nodes.append(await self._answer(ctx, graph, child, q))
+        result = Node(node, question, children, graph.nodes[node].get("decomposition_confidence", 0.0))
+        try:
+            passages = await self._passages(ctx, question)
+            asks = [self._ask(ctx, CLOSED_BOOK.format(question=question), "closed_book")]
+            if passages:
+                asks.append(self._ask(ctx, OPEN_BOOK.format(passages=passages, question=question), "open_book"))
+            result.candidates.extend(await asyncio.gather(*asks))
+            if child_nodes:
+                pairs = "\n".join(f"Q: {c.question}\nA: {c.answer or 'unknown'}" for c in child_nodes)
+                aggregate = await self._ask(ctx, AGGREGATE.format(pairs=pairs, question=question), "child_aggregation")
+                if aggregate.score is not None and aggregate.score > UNSCORED:
+                    parts = [aggregate.score, result.decomposition_confidence, *[c.confidence for c in child_nodes]]
+                    aggregate.score = sum(parts) / len(parts)  # the paper's average of the three
+                result.candidates.append(aggregate)
+        except BudgetExhausted:
+            pass  # anytime: keep what this node got
+        best = max(result.candidates, key=lambda c: c.score if c.score is not None else UNSCORED, default=None)
+        if best is not None and best.answer is not None:
+            result.answer, result.confidence = best.answer, float(best.score or 0.0)
+        graph.nodes[node].update(answer=result.answer, confidence=result.confidence, question_asked=question,
+                                 candidates=[{"source": c.source, "answer": c.answer, "score": c.score}
+                                             for c in result.candidates])
+        return result
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        if self.confidence == "logprob" and ctx.llm.capabilities.logprobs is False:
+            raise CapabilityError(
+                f"ProbTree scores answers by token logprobs, which {ctx.llm.model} does not return; "
+                "use ProbTree(confidence='vote') to score by vote share instead"
+            )
+        with span("probtree.decompose", self.name) as s:
+            [decomposition] = await ctx.generate(
+                DECOMPOSE.format(question=problem.question), logprobs=self.confidence == "logprob",
+                temperature=0.0, max_tokens=256,
+            )
+            graph, note = parse_tree(problem.question, decomposition.text,
+                                     max_depth=self.max_depth, max_children=self.max_children)
+            confidences = list_confidences(decomposition)
+            for n in graph.nodes:
+                graph.nodes[n]["decomposition_confidence"] = confidences.get(graph.nodes[n]["question"], 0.0)
+            if s is not None:
+                s.attrs.update(parse=note, nodes=graph.number_of_nodes())
+        root = await self._answer(ctx, graph, "0", problem.question)
+        tree = [{"id": n, **{k: v for k, v in graph.nodes[n].items()}} for n in nx.dfs_preorder_nodes(graph, "0")]
+        with span("probtree.tree", self.name, tree=tree):
+            pass
+        ranked = sorted(root.candidates, key=lambda c: -(c.score if c.score is not None else UNSCORED))
+        confidence = math.exp(root.confidence) if self.confidence == "logprob" and root.answer else (
+            root.confidence if root.answer else 0.0)
+        return Result(root.answer, confidence=confidence, candidates=ranked, exhausted=root.answer is None and
+                      ctx.budget.exhausted, strategy=self.name, metadata={"tree": tree, "parse": note})
