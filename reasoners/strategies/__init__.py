@@ -7,6 +7,7 @@ from .codechain import CodeChain
 from .cot import ChainOfThought, Demo
 from .fobar import FOBAR
 from .probtree import ProbTree
+from .search import BacktrackSearch, LinearBacktrack
 from .sampling import SelfConsistency
 
 __all__ = [
@@ -23,4 +24,6 @@ __all__ = [
     "FOBAR",
     "CodeChain",
     "ProbTree",
+    "BacktrackSearch",
+    "LinearBacktrack",
 ]
