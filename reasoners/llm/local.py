@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import hashlib
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._packages import package_file
 from ..errors import ConfigError, ContextWindowError
 from ..usage import Usage
 from .providers import InProcessModel, RawCompletion
@@ -55,14 +55,7 @@ def smollm2_path() -> Path:
 
 
 def _packaged_file(package: str, filename: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the weights package {package!r} is not installed; run: {INSTALL_HINT}")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / filename
-        if path.is_file():
-            return path
-    raise ConfigError(f"{filename} not found inside the installed {package!r} package; reinstall it: {INSTALL_HINT}")
+    return package_file(package, filename, INSTALL_HINT)
 
 
 def models_dir() -> Path:

@@ -26,30 +26,27 @@ __all__ = ["Strategy", "Stage", "Context", "REGISTRY", "STAGES", "register", "re
 REGISTRY: dict[str, type[Strategy]] = {}
 STAGES: dict[str, type[Stage]] = {}
 
-S = TypeVar("S", bound="type[Strategy]")
-T = TypeVar("T", bound="type[Stage]")
+K = TypeVar("K", bound=type)
 
 
-def register(name: str) -> Callable[[S], S]:
-    """Class decorator: make a strategy available by ``name`` to the CLI and specs."""
+def registrar(registry: dict[str, Any]) -> Callable[[str], Callable[[K], K]]:
+    """A class decorator factory that names a class and files it in ``registry``."""
 
-    def deco(cls: S) -> S:
-        cls.name = name
-        REGISTRY[name] = cls
-        return cls
+    def register(name: str) -> Callable[[K], K]:
+        def deco(cls: K) -> K:
+            setattr(cls, "name", name)
+            registry[name] = cls
+            return cls
 
-    return deco
+        return deco
+
+    return register
 
 
-def register_stage(name: str) -> Callable[[T], T]:
-    """Class decorator: make a stage available by ``name`` after ``|`` in specs."""
-
-    def deco(cls: T) -> T:
-        cls.name = name
-        STAGES[name] = cls
-        return cls
-
-    return deco
+register = registrar(REGISTRY)
+"""``@register("name")``: make a strategy available by name to the CLI and specs."""
+register_stage = registrar(STAGES)
+"""``@register_stage("name")``: make a stage available after ``|`` in specs."""
 
 
 @dataclass
