@@ -13,7 +13,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 def _examples():
     for page in PAGES:
-        for i, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S)):
+        for i, block in enumerate(re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)):
             if block.lstrip().startswith("# not run"):
                 continue
             yield pytest.param(block, id=f"{page.relative_to(ROOT)}#{i}")
