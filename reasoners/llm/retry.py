@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_exponential_jitter
@@ -51,7 +50,3 @@ class RetryPolicy:
             sleep=asyncio.sleep,
             reraise=True,
         )
-
-    @staticmethod
-    def attempt_number(attempt: Any) -> int:
-        return int(attempt.retry_state.attempt_number)
