@@ -1,13 +1,15 @@
 """Scorers rank candidates for best-of-N and re-ranking stages. Higher is better.
 
 - :class:`Verifier`: a function of the answer (and text) you supply, e.g. a checker or unit tests.
+- :class:`PuzzleChecker`: the exact checker of a puzzle problem (Countdown, Game of 24, Sudoku).
 - :class:`LLMJudge`: a model rates each candidate 0-10 against a rubric.
 - :class:`MeanLogprob`: the candidate's mean token logprob (length-normalised likelihood).
 - :class:`TRLMScorer`: time-reversed scoring, log P(question | answer) under a reverse prompt.
 
 A scorer that cannot work with the backend says so in :meth:`Scorer.check`,
 before anything is spent. A failure on one candidate gives it no score (it
-ranks last) and is recorded in the trace; running out of budget stops scoring.
+ranks last) and is recorded in the trace; running out of budget, or a scorer that
+cannot apply to the problem (a ConfigError), stops scoring.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from typing import Any
 from .errors import BudgetExhausted, CapabilityError, ConfigError
 from .llm.client import LLM
 from .problem import Candidate, Problem
+from .puzzles import puzzle_for
 from .strategies.base import Context, registrar
 from .strategies.cot import format_question
 from .trace import span
 
-__all__ = ["Scorer", "Verifier", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
+__all__ = ["Scorer", "Verifier", "PuzzleChecker", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
 
 SCORERS: dict[str, type[Scorer]] = {}
 register_scorer = registrar(SCORERS)
@@ -54,8 +57,8 @@ class Scorer(ABC):
             async def one(c: Candidate) -> float | None | BaseException:
                 try:
                     return await self.score(problem, c, ctx)
-                except (BudgetExhausted, CapabilityError):
-                    raise
+                except (BudgetExhausted, CapabilityError, ConfigError):
+                    raise  # out of budget, or a scorer that cannot work on this problem at all
                 except Exception as e:  # a scorer failure must not sink the whole run
                     return e
 
@@ -91,6 +94,17 @@ class Verifier(Scorer):
         if inspect.isawaitable(out):
             out = await out
         return None if out is None else float(out)
+
+
+@register_scorer("checker")
+class PuzzleChecker(Scorer):
+    """1.0 when the candidate's answer solves the puzzle exactly, else 0.0 (see :mod:`reasoners.puzzles`).
+
+    The parallel side of the backtracking comparison: ``bon(base=linear(backtrack=false), scorer=checker)``.
+    """
+
+    async def score(self, problem: Problem, candidate: Candidate, ctx: Context) -> float | None:
+        return 1.0 if puzzle_for(problem).check(candidate.answer) else 0.0
 
 
 JUDGE_RUBRIC = (

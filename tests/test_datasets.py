@@ -121,3 +121,23 @@ def test_bigbench_date_understanding_and_strategyqa():
     assert len(qa.problems) == 2290
     assert sorted(qa.problems[0].choices) == ["No", "Yes"]
     assert qa.score(qa.problems[0], qa.problems[0].gold) and not qa.score(qa.problems[0], None)
+
+
+def test_task_options_reach_the_generator():
+    task = load_task("sudoku(min_empty=4, max_empty=6)", limit=4)
+    assert task.name == "sudoku(min_empty=4, max_empty=6)"
+    blanks = [sum(row.count(0) for row in p.metadata["puzzle"]) for p in task.problems]
+    assert all(4 <= b <= 6 for b in blanks)
+    countdown = load_task("countdown(min_numbers=3,max_numbers=3,seed=2)", limit=3)
+    assert all(len(p.metadata["numbers"]) == 3 for p in countdown.problems)
+    assert countdown.problems[0].metadata != load_task("countdown(min_numbers=3,max_numbers=3)", limit=1).problems[0].metadata
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("sudoku(colour=1)", "colour"), ("sudoku(min_empty=90)", "min_empty"), ("gsm8k(x=1)", "no option x"),
+     ("sudoku(4)", "key=value"), ("nope", "unknown task")],
+)
+def test_bad_task_options_are_named(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        load_task(spec, limit=2)

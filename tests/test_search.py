@@ -6,7 +6,7 @@ import json
 from fractions import Fraction
 
 from reasoners import BacktrackSearch, Budget, LinearBacktrack, Problem
-from reasoners.strategies.search import ArithmeticState, parse_steps
+from reasoners.puzzles import Arithmetic, Sudoku, parse_steps
 from reasoners.testing import FakeLLM
 
 PUZZLE = Problem("Make 24 from 4 9 10 13.", kind="text", metadata={"numbers": [4, 9, 10, 13]})
@@ -54,12 +54,12 @@ def test_search_returns_best_state_when_budget_runs_out():
 
 
 def test_state_rules_are_exact():
-    s = ArithmeticState.start([3, 3, 8, 8], 24)
-    s = s.apply(Fraction(8), "/", Fraction(3), Fraction(8, 3))
+    puzzle = Arithmetic([3, 3, 8, 8], 24)
+    s = puzzle.start().apply(Fraction(8), "/", Fraction(3), Fraction(8, 3))
     s = s.apply(Fraction(3), "-", Fraction(8, 3), Fraction(1, 3))
     s = s.apply(Fraction(8), "/", Fraction(1, 3), Fraction(24))
-    assert s is not None and s.solved and s.expressions[0] == "(8 / (3 - (8 / 3)))"
-    start = ArithmeticState.start([1, 2], 24)
+    assert s is not None and puzzle.solved(s) and puzzle.answer(s) == "(8 / (3 - (8 / 3)))"
+    start = Arithmetic([1, 2], 24).start()
     assert start.apply(Fraction(1), "+", Fraction(2), Fraction(4)) is None  # wrong arithmetic
     assert start.apply(Fraction(5), "+", Fraction(2), Fraction(7)) is None  # 5 is not available
     assert start.apply(Fraction(1), "/", Fraction(0), Fraction(0)) is None
@@ -80,3 +80,81 @@ def test_countdown_targets():
     llm = FakeLLM(["The answer is: 82 + 20 + 67 - 50"])
     assert LinearBacktrack().run(p, llm=llm).answer == "82 + 20 + 67 - 50"
     assert json.dumps(LinearBacktrack().run(p, llm=llm).to_dict())
+
+
+# -- Sudoku ----------------------------------------------------------------------------------
+
+SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
+BLANKS = {5, 39, 60, 75, 78}  # filling r9c7 (cell 78) with 2 leaves r9c4 with no legal digit
+GRID = [[0 if r * 9 + c in BLANKS else int(SOLUTION[r * 9 + c]) for c in range(9)] for r in range(9)]
+SUDOKU = Problem("Solve the Sudoku.", kind="text", metadata={"puzzle": GRID})
+
+
+def _grid_in(prompt: str) -> str:
+    return "".join(ch for ch in prompt.split("numbered 1-9):\n")[1].split("\nFill")[0] if ch in "_123456789")
+
+
+def sudoku_script(req):
+    grid = _grid_in(req.prompt)
+    if grid.count("_") == len(BLANKS):  # the start: a legal move into a dead end first, then the right one
+        return "r9c7 = 2\nr9c7 = 1\nr1c1 = 9\nr1c6 = 5"  # r1c1 is not empty; r1c6 = 5 repeats a digit
+    i = grid.index("_")
+    return f"r{i // 9 + 1}c{i % 9 + 1} = {SOLUTION[i]}"
+
+
+def test_sudoku_rules():
+    puzzle = Sudoku(GRID)
+    start = puzzle.start()
+    assert puzzle.legal(start, 78) == {1, 2} and puzzle.legal(start, 5) == {8}
+    children = puzzle.children(start, "r9c7 = 2, R9C7: 1, r1c1 = 9, r1c6 = 5, r1c6 = 8")
+    assert [step for step, _ in children] == ["r9c7 = 2", "r9c7 = 1", "r1c6 = 8"]
+    assert puzzle.dead(children[0][1]) and not puzzle.dead(children[1][1])
+    assert puzzle.distance(start) == 5 and not puzzle.solved(start)
+    full = "\n".join(" ".join(SOLUTION[r * 9:(r + 1) * 9]) for r in range(9))
+    assert puzzle.check(full) and puzzle.parse_final("Done. The answer is:\n" + full) == full
+    broken = full.replace("5 3 4", "3 5 4", 1)
+    assert not puzzle.check(broken)
+
+
+def test_search_solves_sudoku_pruning_the_dead_move():
+    llm = FakeLLM(sudoku_script)
+    result = BacktrackSearch(proposals=4).run(SUDOKU, llm=llm)
+    assert result.confidence == 1.0 and Sudoku(GRID).check(result.answer)
+    tree = next(n for n in _walk(result.trace) if n["kind"] == "search")["attrs"]["tree"]
+    dead = [n for n in tree["nodes"] if n.get("dead")]
+    assert [n["step"] for n in dead] == ["r9c7 = 2"]  # the dead end is never expanded
+    assert result.metadata["expansions"] == len(BLANKS) and len(llm.requests) == len(BLANKS)
+
+
+def test_best_of_n_with_the_checker_picks_the_valid_attempt():
+    from reasoners import BestOfN
+    from reasoners.scorers import PuzzleChecker
+
+    attempts = ["The answer is: 4 * 6", "The answer is: (10 - 4) * (13 - 9)", "The answer is: 24"]
+    llm = FakeLLM(attempts)  # scripted by sample seed
+    bon = BestOfN(LinearBacktrack(backtrack=False), n=3, scorer=PuzzleChecker())
+    result = bon.run(PUZZLE, llm=llm)
+    assert result.answer == "(10 - 4) * (13 - 9)"
+    assert sorted(c.score for c in result.candidates) == [0.0, 0.0, 1.0]
+    assert "each exactly once" in llm.requests[0].prompt and "backtrack" not in llm.requests[0].prompt
+
+
+def test_checker_refuses_a_problem_that_is_not_a_puzzle():
+    import pytest
+
+    from reasoners import BestOfN, ConfigError
+    from reasoners.scorers import PuzzleChecker
+
+    with pytest.raises(ConfigError, match="puzzle"):
+        BestOfN(n=2, scorer=PuzzleChecker()).run("What is 2 + 2?", llm=FakeLLM(["The answer is 4."]))
+
+
+def test_a_node_without_valid_steps_is_asked_again_before_it_is_dead():
+    replies = iter(["no idea", "4 * 6 = 24"])
+    problem = Problem("Make 24.", kind="text", metadata={"numbers": [4, 6]})
+    llm = FakeLLM(lambda req: next(replies))
+    assert BacktrackSearch(retries=1).run(problem, llm=llm).answer == "(4 * 6)"
+    assert len({r.seed for r in llm.requests}) == 2  # the retry is a fresh sample
+    never = FakeLLM(lambda req: "no idea")
+    result = BacktrackSearch(retries=2).run(problem, llm=never)
+    assert result.answer is None and len(never.requests) == 3 and not result.exhausted

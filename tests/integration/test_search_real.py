@@ -21,3 +21,40 @@ def test_linear_on_game24(local_llm):
     result = LinearBacktrack(max_tokens=200).run(task.problems[0], llm=local_llm, budget=Budget(tokens=600))
     assert result.usage.calls == 1
     assert (result.answer is None) == (result.confidence == 0.0)
+
+
+def _search_tree(node):
+    if node.get("kind") == "search":
+        return node["attrs"]["tree"]
+    for child in node.get("children", []):
+        if (found := _search_tree(child)) is not None:
+            return found
+    return None
+
+
+def test_search_on_sudoku_within_budget(local_llm):
+    from reasoners.puzzles import Sudoku
+
+    task = load_task("sudoku(min_empty=2,max_empty=3)", limit=1)
+    problem = task.problems[0]
+    budget = Budget(tokens=1500)
+    result = BacktrackSearch(proposals=3, max_tokens=48, max_expansions=6).run(problem, llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 1500
+    puzzle = Sudoku(problem.metadata["puzzle"])
+    tree = _search_tree(result.trace)
+    assert tree["nodes"][0]["state"] == puzzle.describe(puzzle.start())
+    assert result.metadata["expansions"] == result.usage.calls  # one model call per expansion
+    assert (result.answer is None) or task.score(problem, result.answer)
+
+
+def test_best_of_n_with_checker_on_countdown(local_llm):
+    from reasoners import BestOfN
+    from reasoners.scorers import PuzzleChecker
+
+    task = load_task("countdown(min_numbers=3,max_numbers=3,min_target=10,max_target=50)", limit=1)
+    budget = Budget(tokens=900)
+    bon = BestOfN(LinearBacktrack(backtrack=False, max_tokens=150), n=3, scorer=PuzzleChecker())
+    result = bon.run(task.problems[0], llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 900 and 1 <= result.usage.calls <= 3
+    assert all(c.score in (0.0, 1.0) for c in result.candidates)
+    assert (result.answer is None) == all(c.score == 0.0 for c in result.candidates)
