@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the Result as JSON")
 
     bench = sub.add_parser("bench", help="compare strategies on a task at equal compute")
-    bench.add_argument("--task", required=True, help="gsm8k, game24, countdown, sudoku, date_understanding, "
+    bench.add_argument("--task", required=True, help="gsm8k, game24, countdown, sudoku, date_understanding, mbpp, "
                        "strategyqa or humaneval")
     bench.add_argument("--data", type=Path, help="read the task from this file instead of its package")
     bench.add_argument("--strategies", default="cot", help='comma-separated, e.g. "cot,sc:8,bon:4"')

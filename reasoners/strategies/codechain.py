@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..answers import extract_code
+from ..datasets import code_program
 from ..embedders import Embedder, TfidfEmbedder
 from ..errors import ConfigError
 from ..problem import Candidate, Problem, Result
@@ -119,10 +120,6 @@ class CodeChain(Strategy):
         entry = problem.metadata.get("entry_point", "")
         return public_tests_from_docstring(problem.question, entry) if entry else []
 
-    def _program(self, problem: Problem, code: str) -> str:
-        entry = problem.metadata.get("entry_point")
-        return code if not entry or f"def {entry}" in code else problem.question + code
-
     async def _round(self, problem: Problem, ctx: Context, modules: list[str], r: int) -> list[Candidate]:
         opts: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens:
@@ -134,7 +131,7 @@ class CodeChain(Strategy):
 
         async def judge(text: str, i: int) -> Candidate:
             code = extract_code(text) or ""
-            result = await self.sandbox.arun(self._program(problem, code), tests) if code else None
+            result = await self.sandbox.arun(code_program(problem, code), tests) if code else None
             passed = bool(result and result.passed)
             return Candidate(text=text, answer=code or None, score=1.0 if passed else 0.0,
                              source=f"codechain.r{r}#{i}",

@@ -19,3 +19,15 @@ def test_codechain_on_humaneval(local_llm):
         assert c.metadata["reason"] in ("ok", "failed", "crash", "timeout", "no code", "memory", "cpu")
     if any(r["passed"] for r in rounds):
         assert result.candidates[0].metadata["public_passed"]
+
+
+def test_codechain_on_mbpp_uses_its_first_test_as_public(local_llm):
+    task = load_task("mbpp", limit=1)
+    problem = task.problems[0]
+    budget = Budget(tokens=3000)
+    result = CodeChain(n=2, rounds=0, max_tokens=200).run(problem, llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 3000 and result.metadata["public_tests"] == 1
+    for c in result.candidates:  # public verdict from the sandbox, hidden verdict from the task: both real runs
+        assert c.metadata["reason"] in ("ok", "failed", "crash", "timeout", "no code", "memory", "cpu")
+    if result.answer is not None and task.score(problem, result.answer):
+        assert result.candidates[0].metadata["public_passed"]
