@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from .problem import AnswerKind
 
 __all__ = [
+    "token_f1",
     "extract_answer",
     "extract_number",
     "extract_choice",
@@ -193,6 +194,17 @@ def normalize(answer: str | None, kind: AnswerKind = "number") -> str | None:
 def same_answer(a: str | None, b: str | None, kind: AnswerKind = "number") -> bool:
     na, nb = normalize(a, kind), normalize(b, kind)
     return na is not None and na == nb
+
+
+def token_f1(prediction: str | None, gold: str | None) -> float:
+    """SQuAD-style token F1 of two free-text answers (lowercased, no punctuation or articles)."""
+    pred = (normalize(prediction, "text") or "").split()
+    ref = (normalize(gold, "text") or "").split()
+    common = sum(min(pred.count(w), ref.count(w)) for w in set(pred) & set(ref))
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
 
 
 @dataclass

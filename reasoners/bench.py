@@ -132,8 +132,9 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
         nonlocal finished
         async with sem:
             t0 = time.perf_counter()
+            retriever = config.task.retriever(problem) if config.task.retriever else None
             result = await strategy.arun(
-                problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed
+                problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed, retriever=retriever
             )
             seconds = time.perf_counter() - t0
         row = {
@@ -143,6 +144,7 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
             "answer": result.answer,
             "gold": problem.gold,
             "correct": await config.task.ascore(problem, result.answer),
+            "metrics": {name: metric(problem, result.answer) for name, metric in config.task.metrics.items()},
             "confidence": result.confidence,
             "exhausted": result.exhausted,
             "truncated": sum(1 for c in result.candidates if c.metadata.get("finish_reason") == "length"),
@@ -186,25 +188,31 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "hit_budget": sum(1 for r in rs if r["exhausted"]) / n,
             "truncated": (sum(r["truncated"] for r in rs) / candidates) if candidates else 0.0,
             "cache_hits": sum(r["usage"]["cache_hits"] for r in rs),
+            **{f"mean_{m}": sum(r["metrics"][m] for r in rs) / n for m in rs[0].get("metrics", {})},
         })
     return table
+
+
+_FIXED = ("mean_tokens", "mean_calls", "mean_seconds")
 
 
 def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[dict[str, Any]]:
     """Write summary.json, summary.md and (with several budgets or strategies) accuracy_vs_tokens.png."""
     table = summarize(rows)
     (out / "summary.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
+    extra = [k for k in (table[0] if table else {}) if k.startswith("mean_") and k not in _FIXED]
     lines = [
         f"# {title}",
         "",
-        "| strategy | budget/problem | n | accuracy | 95% CI | mean tokens | mean calls | cost $ | mean s "
-        "| hit budget | truncated |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| strategy | budget/problem | n | accuracy | 95% CI | " + "".join(f"{k} | " for k in extra)
+        + "mean tokens | mean calls | cost $ | mean s | hit budget | truncated |",
+        "|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|---|---|---|",
     ]
     for t in table:
         lines.append(
             f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['accuracy']:.1%} "
-            f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | {t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
+            f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | " + "".join(f"{t.get(k, 0.0):.3f} | " for k in extra)
+            + f"{t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
             f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

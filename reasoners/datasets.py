@@ -13,6 +13,7 @@ Every loader also reads the same data from a local file a user passes.
 | ``sudoku`` | ``reasoning-gym`` generator (seeded) | JSONL of reasoning-gym entries |
 | ``date_understanding`` | BIG-bench task file, extracted into ``reasoners/data/bigbench`` | BIG-bench ``task.json`` |
 | ``strategyqa`` | BIG-bench task file, extracted into ``reasoners/data/bigbench`` | BIG-bench ``task.json`` |
+| ``multihop`` | bundled two-fact set from QASC in BIG-bench (``reasoners/data/multihop``), 60 | HotpotQA / 2WikiMultihopQA JSON, MuSiQue JSONL, or the bundled shape |
 
 HumanEval and MBPP answers are scored by running the problem's unit tests in
 :class:`reasoners.sandbox.Sandbox` (a separate, limited process), never here.
@@ -30,14 +31,14 @@ import random
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ._packages import package_file
 from ._sync import run_sync
-from .answers import normalize_number, same_answer
+from .answers import normalize_number, same_answer, token_f1
 from .errors import ConfigError
 from .problem import Problem
 
@@ -53,6 +54,7 @@ __all__ = [
     "sudoku",
     "date_understanding",
     "strategyqa",
+    "multihop",
     "check_24",
     "check_sudoku",
     "parse_task_spec",
@@ -64,12 +66,16 @@ class Task:
     """A named list of problems and how to score an answer against a problem's gold.
 
     ``scorer(problem, answer)`` returns a bool, or an awaitable of one (code tasks run
-    their tests in the sandbox).
+    their tests in the sandbox). ``metrics`` are further per-answer numbers the
+    benchmark averages (e.g. token F1); ``retriever(problem)`` gives the retriever a
+    run on that problem uses (retrieval tasks).
     """
 
     name: str
     problems: list[Problem]
     scorer: Callable[[Problem, str | None], bool | Awaitable[bool]]
+    metrics: dict[str, Callable[[Problem, str | None], float]] = field(default_factory=dict)
+    retriever: Callable[[Problem], Any] | None = None
 
     async def ascore(self, problem: Problem, answer: str | None) -> bool:
         out = self.scorer(problem, answer)
@@ -402,6 +408,84 @@ def strategyqa(path: str | Path | None = None, limit: int | None = None) -> Task
     return _bigbench("strategyqa", path, limit)
 
 
+# -- Multi-hop QA: the bundled two-fact set, HotpotQA, 2WikiMultihopQA, MuSiQue ----------------
+
+MULTIHOP_FILE = Path(__file__).resolve().parent / "data" / "multihop" / "qasc_twohop.json"
+
+
+def _read_any_json(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"data file not found: {path}")
+    if path.suffix in (".jsonl", ".gz"):
+        return _read_jsonl(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return _read_jsonl(path)  # JSON lines under a .json name
+
+
+def _multihop_rows(data: Any, source: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """(questions with per-question passages when the format has them, shared corpus or None)."""
+    if isinstance(data, dict) and "questions" in data and "passages" in data:  # the bundled shape
+        corpus = [{"id": p["id"], "text": p["text"], "title": p.get("title", "")} for p in data["passages"]]
+        return [{**q, "aliases": q.get("aliases", [])} for q in data["questions"]], corpus
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        raise ConfigError(f"{source}: expected HotpotQA/2Wiki JSON (a list), MuSiQue JSONL, or the bundled shape")
+    rows = []
+    for i, r in enumerate(data):
+        if "context" in r:  # HotpotQA and 2WikiMultihopQA: [[title, [sentences]], ...]
+            passages = [{"id": f"{title}", "title": title, "text": " ".join(sentences)} for title, sentences in r["context"]]
+            supporting = sorted({title for title, _ in r.get("supporting_facts", [])})
+        elif "paragraphs" in r:  # MuSiQue
+            passages = [{"id": str(p.get("idx", j)), "title": p.get("title", ""), "text": p["paragraph_text"]}
+                        for j, p in enumerate(r["paragraphs"])]
+            supporting = [str(p.get("idx", j)) for j, p in enumerate(r["paragraphs"]) if p.get("is_supporting")]
+        else:
+            raise ConfigError(f"{source}: row {i} has neither 'context' (HotpotQA/2Wiki) nor 'paragraphs' (MuSiQue)")
+        if "question" not in r or "answer" not in r:
+            raise ConfigError(f"{source}: row {i} needs 'question' and 'answer'")
+        rows.append({"id": str(r.get("_id", r.get("id", i))), "question": r["question"], "answer": r["answer"],
+                     "aliases": list(r.get("answer_aliases", [])), "supporting": supporting, "passages": passages})
+    return rows, None
+
+
+def _best_match(problem: Problem, answer: str | None, metric: Callable[[str | None, str | None], float]) -> float:
+    golds = [problem.gold, *problem.metadata.get("aliases", [])]
+    return max(metric(answer, g) for g in golds)
+
+
+def multihop(path: str | Path | None = None, limit: int | None = None) -> Task:
+    """Multi-hop QA scored by exact match (``metrics``: token F1), with a BM25 retriever per run.
+
+    Without ``path``: the bundled 60-question two-fact set (QASC via BIG-bench; see
+    ``reasoners/data/multihop/README.md``) over its shared 344-passage corpus. With
+    ``path``: a HotpotQA or 2WikiMultihopQA JSON file (each question retrieves from its
+    own ``context`` paragraphs) or a MuSiQue JSONL file (its ``paragraphs``).
+    """
+    from retrievers import BM25Retriever
+
+    source = Path(path) if path else MULTIHOP_FILE
+    rows, corpus = _multihop_rows(_read_any_json(source), source)
+    problems = [
+        Problem(r["question"], kind="text", gold=str(r["answer"]), id=str(r.get("id", i)),
+                metadata={"aliases": r["aliases"], "supporting": r.get("supporting", []),
+                          **({"passages": r["passages"]} if "passages" in r else {})})
+        for i, r in enumerate(rows[:limit] if limit else rows)
+    ]
+    shared = BM25Retriever(corpus, stopwords=True) if corpus else None
+
+    def retriever(problem: Problem) -> BM25Retriever:
+        return shared if shared is not None else BM25Retriever(problem.metadata["passages"], stopwords=True)
+
+    return Task(
+        "multihop",
+        problems,
+        lambda p, a: _best_match(p, a, lambda x, g: float(same_answer(x, g, "text"))) == 1.0,
+        metrics={"f1": lambda p, a: _best_match(p, a, token_f1)},
+        retriever=retriever,
+    )
+
+
 TASKS: dict[str, Callable[..., Task]] = {
     "gsm8k": gsm8k,
     "game24": game24,
@@ -411,6 +495,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "sudoku": sudoku,
     "date_understanding": date_understanding,
     "strategyqa": strategyqa,
+    "multihop": multihop,
 }
 
 

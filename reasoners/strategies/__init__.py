@@ -7,6 +7,7 @@ from .codechain import CodeChain
 from .cot import ChainOfThought, Demo
 from .fobar import FOBAR
 from .probtree import ProbTree
+from .rag import RetrieveThenAnswer
 from .search import BacktrackSearch, LinearBacktrack
 from .sampling import SelfConsistency
 
@@ -24,6 +25,7 @@ __all__ = [
     "FOBAR",
     "CodeChain",
     "ProbTree",
+    "RetrieveThenAnswer",
     "BacktrackSearch",
     "LinearBacktrack",
 ]

@@ -29,6 +29,7 @@ from ..llm.types import Completion
 from ..problem import Candidate, Problem, Result
 from ..trace import span
 from .base import Context, Strategy, register
+from .rag import retrieve_passages
 
 __all__ = ["ProbTree", "parse_tree", "answer_confidence", "UNSCORED"]
 
@@ -220,16 +221,8 @@ class ProbTree(Strategy):
         return Candidate(c.text, answer, mean_logprob=c.mean_logprob, score=conf, source=source)
 
     async def _passages(self, ctx: Context, question: str) -> str | None:
-        if ctx.retriever is None:
-            return None
-        docs = await ctx.retriever.aretrieve(question, self.k)
-        while docs:  # shrink k until the passages fit the context
-            text = "\n\n".join(f"[{i + 1}] {d.title}: {d.text}" if d.title else f"[{i + 1}] {d.text}"
-                               for i, d in enumerate(docs))
-            if ctx.llm.count_tokens(text) <= self.max_context_tokens:
-                return text
-            docs = docs[:-1]
-        return None
+        text, _ = await retrieve_passages(ctx, question, self.k, self.max_context_tokens)
+        return text or None
 
     async def _answer(self, ctx: Context, graph: nx.DiGraph, node: str, question: str) -> Node:
         children = list(graph.successors(node))
