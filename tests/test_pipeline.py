@@ -28,8 +28,9 @@ def test_every_registered_name_round_trips(tmp_path):
         "fobar": "fobar(forward=sc(n=4),chains=2,alpha=0.3)",
         "codechain": "codechain(n=4,rounds=1,clusters=3)",
         "probtree": "probtree(k=2,max_depth=1,confidence=vote,votes=2)",
-        "search": "search(proposals=3,order=logprob,max_expansions=20)",
-        "linear": "linear(max_tokens=512)",
+        "search": "search(proposals=3,order=logprob,max_expansions=20,retries=0)",
+        "linear": "linear(max_tokens=512,backtrack=false)",
+        "rag": "rag(base=sc(n=3),k=2)",
     }
     assert set(examples) == set(REGISTRY)
     for name, spec in examples.items():

@@ -29,3 +29,22 @@ def test_probtree_answers_with_retrieval(local_llm):
         scored = [c for c in node["candidates"] if c["answer"] is not None]
         if scored:
             assert node["answer"] == max(scored, key=lambda c: c["score"])["answer"]
+
+
+def test_rag_and_probtree_on_the_bundled_multihop_set(local_llm, tmp_path):
+    import asyncio
+
+    from reasoners.bench import BenchConfig, parse_strategies, run_bench, summarize
+    from reasoners.datasets import load_task
+
+    task = load_task("multihop", limit=2)
+    strategies = parse_strategies("rag(k=3),probtree(k=2,max_depth=1,max_children=2,max_tokens=64)")
+    rows = asyncio.run(run_bench(BenchConfig(task, strategies, local_llm, tmp_path, [6000], concurrency=1)))
+    assert len(rows) == 4
+    for row in rows:
+        assert row["usage"]["total_tokens"] <= 6000 and 0.0 <= row["metrics"]["f1"] <= 1.0
+        if row["correct"]:
+            assert row["metrics"]["f1"] == 1.0
+    table = {t["strategy"]: t for t in summarize(rows)}
+    assert table["rag(k=3)"]["mean_calls"] == 1.0  # single-step retrieval: one answer call
+    assert table["probtree(k=2,max_depth=1,max_children=2,max_tokens=64)"]["mean_calls"] >= 3
