@@ -39,6 +39,7 @@ from typing import Any
 from ._packages import package_file
 from ._sync import run_sync
 from .answers import normalize_number, same_answer, token_f1
+from .code import run_unit_tests
 from .errors import ConfigError
 from .problem import Problem
 
@@ -221,30 +222,6 @@ def humaneval(path: str | Path | None = None, limit: int | None = None) -> Task:
     ]
 
     return Task("humaneval", problems, run_unit_tests)
-
-
-def code_program(problem: Problem, code: str) -> str:
-    """The program to test for a code answer.
-
-    ``metadata["entry_point"]`` means the question is the function's head (HumanEval):
-    an answer that does not define it completes the question. ``metadata["setup"]``
-    (MBPP's ``test_setup_code``) goes first.
-    """
-    entry = problem.metadata.get("entry_point")
-    program = code if not entry or f"def {entry}" in code else problem.question + code
-    setup = problem.metadata.get("setup") or ""
-    return f"{setup}\n{program}" if setup.strip() else program
-
-
-async def run_unit_tests(problem: Problem, answer: str | None) -> bool:
-    """True when ``answer`` (code) passes the problem's tests, run in the sandbox, never here."""
-    from .sandbox import Sandbox
-
-    if not answer:
-        return False
-    sandbox = Sandbox(timeout=float(problem.metadata.get("timeout", 10.0)))
-    result = await sandbox.arun(code_program(problem, answer), problem.tests)
-    return result.passed
 
 
 # -- MBPP ------------------------------------------------------------------------------------

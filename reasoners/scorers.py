@@ -2,6 +2,7 @@
 
 - :class:`Verifier`: a function of the answer (and text) you supply, e.g. a checker or unit tests.
 - :class:`PuzzleChecker`: the exact checker of a puzzle problem (Countdown, Game of 24, Sudoku).
+- :class:`PublicTests`: the share of a code problem's public tests a candidate passes (sandboxed).
 - :class:`LLMJudge`: a model rates each candidate 0-10 against a rubric.
 - :class:`MeanLogprob`: the candidate's mean token logprob (length-normalised likelihood).
 - :class:`TRLMScorer`: time-reversed scoring, log P(question | answer) under a reverse prompt.
@@ -23,13 +24,15 @@ from typing import Any
 
 from .errors import BudgetExhausted, CapabilityError, ConfigError
 from .llm.client import LLM
+from .code import public_tests, run_tests
 from .problem import Candidate, Problem
 from .puzzles import puzzle_for
+from .sandbox import Sandbox
 from .strategies.base import Context, registrar
 from .strategies.cot import format_question
 from .trace import span
 
-__all__ = ["Scorer", "Verifier", "PuzzleChecker", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
+__all__ = ["Scorer", "Verifier", "PuzzleChecker", "PublicTests", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
 
 SCORERS: dict[str, type[Scorer]] = {}
 register_scorer = registrar(SCORERS)
@@ -105,6 +108,25 @@ class PuzzleChecker(Scorer):
 
     async def score(self, problem: Problem, candidate: Candidate, ctx: Context) -> float | None:
         return 1.0 if puzzle_for(problem).check(candidate.answer) else 0.0
+
+
+@register_scorer("tests")
+class PublicTests(Scorer):
+    """The share of the problem's public tests (see :func:`reasoners.code.public_tests`) the candidate's
+    code passes, run in the sandbox. Direct sampling filtered by tests: ``bon(scorer=tests)``."""
+
+    def __init__(self, *, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+
+    async def score(self, problem: Problem, candidate: Candidate, ctx: Context) -> float | None:
+        tests = public_tests(problem)
+        if problem.kind != "code" or not tests:
+            raise ConfigError("the tests scorer needs a code problem with public tests "
+                              "(metadata['public_tests'] or >>> examples in the docstring)")
+        if not candidate.answer:
+            return 0.0
+        result = await run_tests(problem, candidate.answer, tests, Sandbox(timeout=self.timeout))
+        return result.passed_count / len(tests)
 
 
 JUDGE_RUBRIC = (

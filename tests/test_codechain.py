@@ -7,7 +7,8 @@ import pytest
 from reasoners import CodeChain, ConfigError, Problem
 from reasoners.datasets import load_task
 from reasoners.embedders import Embedder
-from reasoners.strategies.codechain import extract_functions, public_tests_from_docstring
+from reasoners.code import public_tests_from_docstring
+from reasoners.strategies.codechain import extract_functions
 from reasoners.testing import FakeLLM
 
 PROMPT = 'def double_all(xs):\n    """Double each number.\n    >>> double_all([1, 2])\n    [2, 4]\n    """\n'
@@ -75,3 +76,21 @@ def test_round_without_passing_keeps_previous_modules():
 def test_needs_a_code_problem():
     with pytest.raises(ConfigError, match="code"):
         CodeChain(n=1).run("What is 2 + 2?", llm=FakeLLM(["x"]))
+
+
+def test_public_tests_scorer_ranks_by_share_passed_in_the_sandbox():
+    from reasoners import BestOfN, ConfigError, Problem
+    from reasoners.scorers import PublicTests
+
+    problem = Problem("Double a number.\nYour code should pass this test:\nassert double(2) == 4", kind="code",
+                      tests=["assert double(2) == 4", "assert double(5) == 10"],
+                      metadata={"public_tests": ["assert double(2) == 4", "assert double(0) == 0"]})
+    samples = ["```python\ndef double(x):\n    return 4\n```",       # passes 1 of 2 public tests
+               "```python\ndef double(x):\n    return x * 2\n```",   # passes both
+               "no code at all"]
+    llm = FakeLLM(samples)
+    result = BestOfN(n=3, scorer=PublicTests()).run(problem, llm=llm)
+    assert "return x * 2" in result.answer
+    assert [c.score for c in result.candidates] == [1.0, 0.5, 0.0]
+    with pytest.raises(ConfigError, match="public tests"):
+        BestOfN(n=1, scorer=PublicTests()).run(Problem("Say hi.", kind="code"), llm=FakeLLM(["print(1)"]))

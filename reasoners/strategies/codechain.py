@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import re
 from typing import Any
 
 import numpy as np
 
 from ..answers import extract_code
-from ..datasets import code_program
+from ..code import public_tests, run_tests
 from ..embedders import Embedder, TfidfEmbedder
 from ..errors import ConfigError
 from ..problem import Candidate, Problem, Result
@@ -29,7 +28,7 @@ from ..trace import span
 from .autocot import cluster_order
 from .base import Context, Strategy, register
 
-__all__ = ["CodeChain", "extract_functions", "public_tests_from_docstring"]
+__all__ = ["CodeChain", "extract_functions"]
 
 MODULAR_INSTRUCTION = (
     "Solve the problem in Python with modular code. First write the headers and docstrings of the "
@@ -56,20 +55,6 @@ def extract_functions(code: str) -> list[str]:
             if segment:
                 out.append(segment)
     return out
-
-
-def public_tests_from_docstring(prompt: str, entry_point: str) -> list[str]:
-    """Asserts from ``>>> entry(args)`` examples and their expected output lines in a docstring."""
-    tests = []
-    lines = prompt.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r"\s*>>>\s*(.+)$", line)
-        if not m or entry_point not in m.group(1):
-            continue
-        expected = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if expected and not expected.startswith(">>>") and not expected.startswith('"""'):
-            tests.append(f"assert ({m.group(1).strip()}) == ({expected})")
-    return tests
 
 
 @register("codechain")
@@ -113,13 +98,6 @@ class CodeChain(Strategy):
         instruction = REVISION_INSTRUCTION.format(modules="\n\n".join(modules)) if modules else MODULAR_INSTRUCTION
         return [{"role": "user", "content": f"{problem.question.strip()}\n\n{instruction}"}]
 
-    def public_tests(self, problem: Problem) -> list[str]:
-        given = problem.metadata.get("public_tests")
-        if given:
-            return list(given)
-        entry = problem.metadata.get("entry_point", "")
-        return public_tests_from_docstring(problem.question, entry) if entry else []
-
     async def _round(self, problem: Problem, ctx: Context, modules: list[str], r: int) -> list[Candidate]:
         opts: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens:
@@ -127,11 +105,11 @@ class CodeChain(Strategy):
         # Distinct seeds per round, so a round whose prompt did not change still draws new samples.
         seed = (ctx.seed * 1_000_003 + r) * 1_000
         completions = await ctx.generate(self.messages(problem, modules), n=self.n, seed=seed, **opts)
-        tests = self.public_tests(problem)
+        tests = public_tests(problem)
 
         async def judge(text: str, i: int) -> Candidate:
             code = extract_code(text) or ""
-            result = await self.sandbox.arun(code_program(problem, code), tests) if code else None
+            result = await run_tests(problem, code, tests, self.sandbox) if code else None
             passed = bool(result and result.passed)
             return Candidate(text=text, answer=code or None, score=1.0 if passed else 0.0,
                              source=f"codechain.r{r}#{i}",
@@ -179,4 +157,4 @@ class CodeChain(Strategy):
         confidence = sum(1 for c in last if c.metadata.get("public_passed")) / len(last) if last else 0.0
         ranked = final + [c for c in all_candidates if c not in final]
         return Result(answer, confidence=confidence, candidates=ranked, strategy=self.name,
-                      metadata={"rounds": history, "public_tests": len(self.public_tests(problem))})
+                      metadata={"rounds": history, "public_tests": len(public_tests(problem))})
