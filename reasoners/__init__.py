@@ -31,7 +31,7 @@ from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
 from .problem import Candidate, Problem, Result
 from .embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
 from .pipeline import Pipeline, Stage
-from .scorers import LLMJudge, MeanLogprob, Scorer, TRLMScorer, Verifier
+from .scorers import LLMJudge, MeanLogprob, PublicTests, PuzzleChecker, Scorer, TRLMScorer, Verifier
 from .strategies import (
     FOBAR,
     AutoCoT,
@@ -84,6 +84,8 @@ __all__ = [
     "Stage",
     "Scorer",
     "Verifier",
+    "PuzzleChecker",
+    "PublicTests",
     "LLMJudge",
     "MeanLogprob",
     "TRLMScorer",

@@ -32,7 +32,17 @@ from .strategies.base import Context, registrar
 from .strategies.cot import format_question
 from .trace import span
 
-__all__ = ["Scorer", "Verifier", "PuzzleChecker", "PublicTests", "LLMJudge", "MeanLogprob", "TRLMScorer", "parse_judge_score", "SCORERS"]
+__all__ = [
+    "Scorer",
+    "Verifier",
+    "PuzzleChecker",
+    "PublicTests",
+    "LLMJudge",
+    "MeanLogprob",
+    "TRLMScorer",
+    "parse_judge_score",
+    "SCORERS",
+]
 
 SCORERS: dict[str, type[Scorer]] = {}
 register_scorer = registrar(SCORERS)
