@@ -13,17 +13,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from reasoners import LLM  # noqa: E402
 from reasoners.llm.local import smollm2_path  # noqa: E402
+from reasoners.testing import llama_server_argv, running_server  # noqa: E402
 
 PROMPTS = [
     "Explain why the sky is blue.",
@@ -48,26 +46,8 @@ def main() -> None:
     out: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     out["embedded"] = tokens_per_second(LLM("local/smollm2"))
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with running_server(llama_server_argv(smollm2_path()), seconds=240) as url:
         out["server"] = tokens_per_second(LLM("openai/smollm2", api_base=url, api_key="none"))
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
 
     cmd = [os.path.join(os.path.dirname(sys.executable), "reasoners"), "run", "What is 6 times 7?", "--no-cache"]
     t0 = time.perf_counter()
