@@ -165,12 +165,14 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per (strategy, budget), in first-seen order."""
+    """One line per (strategy, budget): strategies in first-seen order, budgets ascending (none last)."""
     groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["strategy"], r["budget"]), []).append(r)
+    order = {spec: i for i, spec in reversed(list(enumerate(r["strategy"] for r in rows)))}
     table = []
-    for (spec, budget), rs in groups.items():
+    for spec, budget in sorted(groups, key=lambda k: (order[k[0]], k[1] is None, k[1] or 0)):
+        rs = groups[(spec, budget)]
         n = len(rs)
         correct = sum(1 for r in rs if r["correct"])
         low, high = wilson(correct, n)

@@ -78,3 +78,14 @@ def test_summary_compares_at_matched_budgets(tmp_path):
     assert table[("sc:3", 60)]["hit_budget"] == 1.0  # 60 tokens fit one sample, not three
     assert all(t["mean_tokens"] <= t["budget"] for t in table.values())
     assert json.loads(json.dumps(table[("cot", 60)]))  # JSON-ready
+
+
+def test_summary_orders_budgets_ascending_whatever_the_journal_order():
+    def row(spec, budget):
+        return {"strategy": spec, "budget": budget, "problem_id": "p", "correct": False, "candidates": 1,
+                "truncated": 0, "exhausted": False, "seconds": 1.0,
+                "usage": {"total_tokens": 1, "calls": 1, "cost": 0.0, "cache_hits": 0}}
+
+    rows = [row("b", 300), row("a", 1000), row("b", None), row("a", 300), row("b", 600)]
+    assert [(t["strategy"], t["budget"]) for t in summarize(rows)] == [
+        ("b", 300), ("b", 600), ("b", None), ("a", 300), ("a", 1000)]
