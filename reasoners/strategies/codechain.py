@@ -22,6 +22,7 @@ from ..answers import extract_code
 from ..code import public_tests, run_tests
 from ..embedders import Embedder, TfidfEmbedder
 from ..errors import ConfigError
+from ..llm.types import Completion
 from ..problem import Candidate, Problem, Result
 from ..sandbox import Sandbox
 from ..trace import span
@@ -107,16 +108,16 @@ class CodeChain(Strategy):
         completions = await ctx.generate(self.messages(problem, modules), n=self.n, seed=seed, **opts)
         tests = public_tests(problem)
 
-        async def judge(text: str, i: int) -> Candidate:
-            code = extract_code(text) or ""
+        async def judge(c: Completion, i: int) -> Candidate:
+            code = extract_code(c.text) or ""
             result = await run_tests(problem, code, tests, self.sandbox) if code else None
             passed = bool(result and result.passed)
-            return Candidate(text=text, answer=code or None, score=1.0 if passed else 0.0,
+            return Candidate(text=c.text, answer=code or None, score=1.0 if passed else 0.0,
                              source=f"codechain.r{r}#{i}",
-                             metadata={"round": r, "public_passed": passed,
+                             metadata={"round": r, "public_passed": passed, "finish_reason": c.finish_reason,
                                        "reason": result.reason if result else "no code"})
 
-        return list(await asyncio.gather(*(judge(c.text, i) for i, c in enumerate(completions))))
+        return list(await asyncio.gather(*(judge(c, i) for i, c in enumerate(completions))))
 
     async def _representatives(self, passing: list[Candidate], k: int) -> list[str]:
         functions = [f for c in passing for f in extract_functions(c.answer or "")]
