@@ -426,9 +426,8 @@ def _multihop_rows(data: Any, source: Path) -> tuple[list[dict[str, Any]], list[
     return rows, None
 
 
-def _best_match(problem: Problem, answer: str | None, metric: Callable[[str | None, str | None], float]) -> float:
-    golds = [problem.gold, *problem.metadata.get("aliases", [])]
-    return max(metric(answer, g) for g in golds)
+def _golds(problem: Problem) -> list[str | None]:
+    return [problem.gold, *problem.metadata.get("aliases", [])]
 
 
 def multihop(path: str | Path | None = None, limit: int | None = None) -> Task:
@@ -457,8 +456,8 @@ def multihop(path: str | Path | None = None, limit: int | None = None) -> Task:
     return Task(
         "multihop",
         problems,
-        lambda p, a: _best_match(p, a, lambda x, g: float(same_answer(x, g, "text"))) == 1.0,
-        metrics={"f1": lambda p, a: _best_match(p, a, token_f1)},
+        lambda p, a: any(same_answer(a, g, "text") for g in _golds(p)),
+        metrics={"f1": lambda p, a: max(token_f1(a, g) for g in _golds(p))},
         retriever=retriever,
     )
 

@@ -343,7 +343,7 @@ class LLM:
                             got[i] = c
                             if self.cache is not None:
                                 self.cache.put(keys[i], c.to_dict())
-                except BaseException as e:
+                except BaseException:
                     budget.settle(reservation, _sum_usage(got.values()) if got else None)
                     if s is not None:
                         s.attrs["attempts"] = attempts

@@ -220,10 +220,6 @@ class ProbTree(Strategy):
         answer, conf = answer_confidence(c)
         return Candidate(c.text, answer, mean_logprob=c.mean_logprob, score=conf, source=source)
 
-    async def _passages(self, ctx: Context, question: str) -> str | None:
-        text, _ = await retrieve_passages(ctx, question, self.k, self.max_context_tokens)
-        return text or None
-
     async def _answer(self, ctx: Context, graph: nx.DiGraph, node: str, question: str) -> Node:
         children = list(graph.successors(node))
         child_nodes: list[Node] = []
@@ -232,7 +228,7 @@ class ProbTree(Strategy):
             child_nodes.append(await self._answer(ctx, graph, child, q))
         result = Node(node, question, children, graph.nodes[node].get("decomposition_confidence", 0.0))
         try:
-            passages = await self._passages(ctx, question)
+            passages, _ = await retrieve_passages(ctx, question, self.k, self.max_context_tokens)
             asks = [self._ask(ctx, CLOSED_BOOK.format(question=question), "closed_book")]
             if passages:
                 asks.append(self._ask(ctx, OPEN_BOOK.format(passages=passages, question=question), "open_book"))
