@@ -31,3 +31,17 @@ def test_codechain_on_mbpp_uses_its_first_test_as_public(local_llm):
         assert c.metadata["reason"] in ("ok", "failed", "crash", "timeout", "no code", "memory", "cpu")
     if result.answer is not None and task.score(problem, result.answer):
         assert result.candidates[0].metadata["public_passed"]
+
+
+def test_direct_sampling_filtered_by_public_tests_on_mbpp(local_llm):
+    from reasoners import BestOfN
+    from reasoners.scorers import PublicTests
+
+    task = load_task("mbpp", limit=1)
+    problem = task.problems[0]
+    budget = Budget(tokens=2000)
+    result = BestOfN(n=2, scorer=PublicTests()).run(problem, llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 2000 and 1 <= result.usage.calls <= 2
+    assert all(c.score in (0.0, 1.0) for c in result.candidates)  # one public test: passed or not, in the sandbox
+    ranked = [c.score for c in result.candidates]
+    assert ranked == sorted(ranked, reverse=True)
