@@ -145,3 +145,54 @@ def test_api_key_never_in_trace_cache_or_logs(tmp_path, caplog):
     assert SECRET.encode() not in path.read_bytes()
     assert SECRET not in caplog.text
     assert SECRET not in repr(llm)
+
+
+def test_more_samples_after_cached_ones_are_not_the_same_seed_again(tmp_path):
+    # A seeded server draws choices 0..k-1 for seed s; asking n=4 again with seed s for samples 4-7
+    # would repeat samples 0-3, so the missing ones go alone with seeds s+4..s+7.
+    with StubServer(default=Reply.ok("x")) as srv:
+        llm = client(srv, cache=Cache(tmp_path / "c.sqlite"))
+        llm.generate("hi", n=4, temperature=0.9, seed=10)
+        out = llm.generate("hi", n=8, temperature=0.9, seed=10)
+    assert len(out) == 8 and [c.cached for c in out] == [True] * 4 + [False] * 4
+    later = srv.requests[1:]
+    assert sorted(r["seed"] for r in later) == [14, 15, 16, 17]
+    assert all(r.get("n", 1) == 1 for r in later)
+
+
+def test_identical_concurrent_calls_share_one_request(tmp_path):
+    import asyncio
+
+    with StubServer(default=Reply.ok("x", delay=0.3)) as srv:
+        llm = client(srv, cache=Cache(tmp_path / "c.sqlite"))
+
+        async def both():
+            a, b = Budget(), Budget()
+            small, big = await asyncio.gather(
+                llm.agenerate("hi", n=4, temperature=0.9, seed=1, budget=a),
+                llm.agenerate("hi", n=8, temperature=0.9, seed=1, budget=b),
+            )
+            return small, big, a, b
+
+        small, big, a, b = asyncio.run(both())
+    assert len(small) == 4 and len(big) == 8
+    # 4 samples drawn once, shared; the other 4 with their own seeds: 5 requests, not 6 (or 2 with 12 samples)
+    drawn = sum(int(r.get("n", 1)) for r in srv.requests)
+    assert drawn == 8
+    assert sum(c.cached for c in small + big) == 4
+    # each caller is charged for every sample it got, shared ones included (as for cache hits)
+    assert a.used.completion_tokens == sum(c.usage.completion_tokens for c in small)
+    assert b.used.cache_hits == 4 or a.used.cache_hits == 4
+
+
+def test_no_sharing_without_a_cache():
+    import asyncio
+
+    with StubServer(default=Reply.ok("x", delay=0.2)) as srv:
+        llm = client(srv)
+
+        async def both():
+            return await asyncio.gather(llm.agenerate("hi", n=2, seed=1), llm.agenerate("hi", n=2, seed=1))
+
+        asyncio.run(both())
+    assert sum(int(r.get("n", 1)) for r in srv.requests) == 4

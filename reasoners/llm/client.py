@@ -122,6 +122,9 @@ class LLM:
             weakref.WeakKeyDictionary()
         )
         self._prices: tuple[float, float] | None = None
+        self._in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Completion]]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._prompt_margin = 0
         self._token_counts: dict[str, int] = {}
 
@@ -273,7 +276,7 @@ class LLM:
         prompt_tokens = self.count_tokens(messages)
 
         if n > 1 and caps.n is not False:
-            done = await self._request(lm_model, messages, params, list(range(n)), prompt_tokens, budget)
+            done = await self._request(lm_model, messages, params, list(range(n)), prompt_tokens, budget, native=True)
             if caps.n is None:  # first multi-sample request doubles as the probe for `n`
                 self._resolved = (lm_model, caps.merged({"n": len(done) == n}))
             if len(done) == n or caps.n is True or not done:
@@ -308,8 +311,11 @@ class LLM:
         indices: list[int],
         prompt_tokens: int,
         budget: Budget,
+        *,
+        native: bool = False,
     ) -> list[Completion]:
-        """One request for the samples ``indices`` (one request, native ``n`` when several)."""
+        """The samples ``indices`` of one request: from the cache, from an identical call
+        already in flight, or fetched (see :meth:`_fetch`); ``native`` marks an ``n`` request."""
         async with self._semaphore():
             prompt_price, completion_price = self._price()
             reservation = await budget.areserve(
@@ -335,14 +341,16 @@ class LLM:
                 t0 = time.perf_counter()
                 attempts = 0
                 try:
-                    if missing:
-                        fresh, attempts = await self._send(lm_model, messages, params, len(missing), budget)
-                        self._learn_margin(prompt_tokens, fresh[0].usage.prompt_tokens)
-                        for i, c in zip(missing, fresh):
-                            c.index = i
-                            got[i] = c
-                            if self.cache is not None:
-                                self.cache.put(keys[i], c.to_dict())
+                    while missing:  # again only for samples whose shared call failed
+                        shared, own = self._claim(keys, missing)
+                        fetched, waited = await asyncio.gather(
+                            self._fetch(lm_model, messages, params, own, keys, prompt_tokens, budget, native=native),
+                            self._wait_shared(shared),
+                        )
+                        attempts += fetched[1]
+                        got.update(fetched[0])
+                        got.update(waited)
+                        missing = [i for i in shared if i not in got]
                 except BaseException:
                     budget.settle(reservation, _sum_usage(got.values()) if got else None)
                     if s is not None:
@@ -360,6 +368,79 @@ class LLM:
                         latency=time.perf_counter() - t0,
                     )
             return out
+
+    def _claim(
+        self, keys: dict[int, str], missing: list[int]
+    ) -> tuple[dict[int, asyncio.Future[Completion]], dict[int, asyncio.Future[Completion]]]:
+        """Split ``missing`` into samples an identical call is fetching right now (their futures)
+        and samples this call fetches (new futures, announced before any await so that a call
+        arriving meanwhile waits for them). Only with a cache: without one, calls never share."""
+        loop = asyncio.get_running_loop()
+        if self.cache is None:
+            return {}, {i: loop.create_future() for i in missing}
+        pending = self._in_flight.setdefault(loop, {})
+        shared = {i: pending[keys[i]] for i in missing if keys[i] in pending}
+        own = {i: pending.setdefault(keys[i], loop.create_future()) for i in missing if i not in shared}
+        return shared, own
+
+    async def _wait_shared(self, shared: dict[int, asyncio.Future[Completion]]) -> dict[int, Completion]:
+        """The shared samples, as cache hits; those whose call failed are left out."""
+        if shared:
+            await asyncio.wait(shared.values())
+        out = {}
+        for i, future in shared.items():
+            if not future.cancelled() and future.exception() is None:
+                c = Completion.from_dict(future.result().to_dict())
+                c.cached, c.usage.cache_hits = True, 1
+                out[i] = c
+        return out
+
+    async def _fetch(
+        self,
+        lm_model: str,
+        messages: Messages,
+        params: dict[str, Any],
+        futures: dict[int, asyncio.Future[Completion]],
+        keys: dict[int, str],
+        prompt_tokens: int,
+        budget: Budget,
+        *,
+        native: bool,
+    ) -> tuple[dict[int, Completion], int]:
+        """Send the samples of ``futures``, cache them and resolve the futures for calls waiting on them.
+
+        One request asks for them all, unless it would repeat samples already drawn: a seeded
+        ``n`` request for samples 8-15 (0-7 cached) would return 0-7 again, so each such sample
+        goes alone with seed ``seed + index``, as on backends without ``n``.
+        """
+        if not futures:
+            return {}, 0
+        indices = list(futures)
+        got: dict[int, Completion] = {}
+        try:
+            if native and "seed" in params and indices != list(range(len(indices))):
+                sent = await asyncio.gather(*(
+                    self._send(lm_model, messages, {**params, "seed": int(params["seed"]) + i}, 1, budget)
+                    for i in indices
+                ))
+                fresh, attempts = [c for cs, _ in sent for c in cs], sum(a for _, a in sent)
+            else:
+                fresh, attempts = await self._send(lm_model, messages, params, len(indices), budget)
+            self._learn_margin(prompt_tokens, fresh[0].usage.prompt_tokens)
+            for i, c in zip(indices, fresh):
+                c.index = i
+                got[i] = c
+                if self.cache is not None:
+                    self.cache.put(keys[i], c.to_dict())
+                futures[i].set_result(c)
+            return got, attempts
+        finally:
+            pending = self._in_flight.get(asyncio.get_running_loop(), {})
+            for i, future in futures.items():
+                if not future.done():
+                    future.cancel()  # waiters fetch it themselves
+                if pending.get(keys[i]) is future:
+                    del pending[keys[i]]
 
     def _learn_margin(self, counted: int, actual: int) -> None:
         """Raise the margin added to counted prompts to the largest undercount seen so far.
