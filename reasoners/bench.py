@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,8 @@ class BenchConfig:
     budgets: list[int | None]
     seed: int = 0
     concurrency: int = 4
+    budgets_for: dict[str, list[int | None]] = field(default_factory=dict)
+    """Budgets for particular strategy specs instead of ``budgets`` (e.g. a cap matching another's spend)."""
 
 
 async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
@@ -118,8 +120,8 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
     todo = [
         (spec, strategy, budget, problem)
         for problem in config.task.problems
-        for budget in config.budgets
         for spec, strategy in config.strategies
+        for budget in config.budgets_for.get(spec, config.budgets)
         if _key(spec, budget, problem.id) not in done
     ]
     total, finished = len(todo) + len(done), len(done)

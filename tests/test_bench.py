@@ -89,3 +89,13 @@ def test_summary_orders_budgets_ascending_whatever_the_journal_order():
     rows = [row("b", 300), row("a", 1000), row("b", None), row("a", 300), row("b", 600)]
     assert [(t["strategy"], t["budget"]) for t in summarize(rows)] == [
         ("b", 300), ("b", 600), ("b", None), ("a", 300), ("a", 1000)]
+
+
+def test_a_strategy_can_have_its_own_budgets(tmp_path):
+    task = make_task(2)
+    config = BenchConfig(task, parse_strategies("cot,sc:3"), FakeLLM(answer_right), tmp_path, [None],
+                         budgets_for={"sc:3": [60, 10_000]})
+    rows = asyncio.run(run_bench(config))
+    runs = sorted({(r["strategy"], r["budget"]) for r in rows}, key=str)
+    assert runs == [("cot", None), ("sc:3", 10_000), ("sc:3", 60)]
+    assert len(rows) == 6

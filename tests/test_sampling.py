@@ -264,7 +264,9 @@ def test_autocot_picks_the_nearest_passing_question_per_cluster(tmp_path):
     assert any("near the centre" in p for p in first_prompts)
     assert not any("far away" in p for p in first_prompts)
     assert not any(p.startswith("long long") for p in first_prompts)
-    demos = auto._demos["fake/fake"]
+    assert auto.built("other/model") is None
+    demos = auto.built("fake/fake")
+    assert demos is not None
     assert [d.question for d in demos] == [POOL[1], POOL[5]]
     assert [d.answer for d in demos] == ["2", "3"]
     assert demos[0].rationale == "First add.\nThen subtract."
@@ -277,7 +279,7 @@ def test_autocot_picks_the_nearest_passing_question_per_cluster(tmp_path):
     assert len(llm.requests) == calls + 1
     path = tmp_path / "demos.json"
     AutoCoT.save(path, demos)
-    assert AutoCoT.load(path)._demos["*"] == demos
+    assert AutoCoT.load(path).built("any/model") == demos
 
 
 def test_autocot_as_base_of_self_consistency():

@@ -163,6 +163,13 @@ class AutoCoT(Strategy):
         self._demos[key] = demos
         return demos
 
+    def built(self, model: str) -> list[Demo] | None:
+        """The demos in use for ``model`` (an LLM's ``model`` string) once built or given, else None."""
+        entry = self._demos.get("*", self._demos.get(model))
+        if isinstance(entry, list):
+            return entry
+        return entry.result() if entry is not None and entry.done() and entry.exception() is None else None
+
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         demos = await self.demos_for(ctx)
         cot = ChainOfThought(demos=demos, temperature=self.temperature, max_tokens=self.max_tokens)

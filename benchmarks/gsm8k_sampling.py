@@ -1,0 +1,158 @@
+"""GSM8K at matched tokens: CoT, self-consistency, best-of-N with each scorer, Auto-CoT + SC, FOBAR.
+
+One run serves two comparisons: the sampling strategies (CoT greedy, SC@4/8/16,
+best-of-8 with a verifier function, the mean-logprob scorer, an LLM judge and
+TRLM, Auto-CoT + SC@8) and FOBAR against SC@k at matched tokens. Every sampling
+strategy draws the same T=0.7 samples (same prompts, same seeds), and the cache
+(with identical concurrent calls shared) draws each sample once: SC@4 and SC@8
+are the first 4 and 8 of SC@16's samples, best-of-8 scores SC@8's samples, and
+FOBAR's forward pass is SC@8. FOBAR runs under a per-problem token cap
+(``--fobar-budget``, default: about SC@16's spend), so its backward questions
+are planned into the tokens SC@16 spends on its second 8 samples.
+
+The model is Qwen2.5-Coder-1.5B-Instruct (``make install-qwen``) behind llama.cpp's
+own server with 8 parallel slots (``benchmarks/build_llama_server.sh``): it
+batches the parallel samples, ~2.3x the tokens/s of one stream here. That server
+cannot score prompt tokens, so TRLM scores with the same GGUF in-process.
+
+    .venv/bin/python benchmarks/gsm8k_sampling.py --limit 50 --out benchmarks/results/gsm8k_qwen_sampling
+
+The journal and cache in ``--out`` make the run resumable: stop it at any time
+and start it again; problems run in order, every strategy on a problem before the
+next problem, so a partial run is still a comparison on the same problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import operator
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from reasoners import (
+    FOBAR,
+    LLM,
+    AutoCoT,
+    BestOfN,
+    Cache,
+    ChainOfThought,
+    LLMJudge,
+    MeanLogprob,
+    Problem,
+    SelfConsistency,
+    TRLMScorer,
+    Verifier,
+)
+from reasoners.bench import BenchConfig, run_bench, write_report
+from reasoners.datasets import load_task
+from reasoners.llm.local import QWEN_NAME, resolve_local_path
+from reasoners.testing import running_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_STEP = re.compile(r"((?:\(?\s*-?\d[\d,]*(?:\.\d+)?\s*\)?\s*[-+*/]\s*)+\(?\s*-?\d[\d,]*(?:\.\d+)?\s*\)?)\s*=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
+
+
+def _value(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_value(node.operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_value(node.left), _value(node.right))
+    raise ValueError("not arithmetic")
+
+
+def arithmetic_check(answer: str | None, text: str, problem: Problem) -> float:
+    """A verifier function for word problems: 0 without a numeric answer; else half for a
+    whole-number answer (GSM8K's are) plus half times the share of written steps
+    ``a op b = c`` whose arithmetic holds (all of it when the text has none)."""
+    try:
+        value = float((answer or "").replace(",", ""))
+    except ValueError:
+        return 0.0
+    plain = re.sub(r"\\times|\\cdot|×", "*", text).replace("\\div", "/").replace("÷", "/")
+    checked = held = 0
+    for left, right in _STEP.findall(plain):
+        try:
+            got = _value(ast.parse(left.replace(",", ""), mode="eval").body)
+            want = float(right.replace(",", ""))
+        except (ValueError, SyntaxError, ZeroDivisionError):
+            continue
+        checked += 1
+        held += abs(got - want) <= 0.01 * max(1.0, abs(want))
+    return 0.5 * value.is_integer() + 0.5 * (held / checked if checked else 1.0)
+
+
+def server_binary(path: str | None) -> str:
+    if path:
+        return path
+    script = ROOT / "benchmarks" / "build_llama_server.sh"
+    return subprocess.run([str(script), sys.executable], check=True, capture_output=True, text=True).stdout.strip()
+
+
+async def main(args: argparse.Namespace) -> None:
+    everything = load_task("gsm8k")
+    task = load_task("gsm8k", limit=args.limit)
+    pool = [p.question for p in everything.problems[args.limit:]]  # Auto-CoT clusters unlabeled questions
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Cache(out / "cache.sqlite")
+    demos_file = out / "autocot_demos.json"
+    autocot = AutoCoT(demos=demos_file) if demos_file.exists() else AutoCoT(pool=pool, k=8)
+    scoring = LLM(f"local/{QWEN_NAME}", cache=cache)  # TRLM needs prompt logprobs: in-process
+    gguf = resolve_local_path(QWEN_NAME)
+    argv = [server_binary(args.server), "-m", str(gguf), "--host", "127.0.0.1", "--port", "{port}",
+            "-c", str(8 * 4096), "-np", "8", "-t", str(args.threads), "--alias", "qwen"]
+    with running_server(argv, seconds=300) as url:
+        llm = LLM("openai/qwen", api_base=url, api_key="none", temperature=0.0, max_tokens=args.max_tokens,
+                  cache=cache, timeout=1800)
+        strategies = [
+            ("cot", ChainOfThought()),
+            ("sc:4", SelfConsistency(n=4)),
+            ("sc:8", SelfConsistency(n=8)),
+            ("sc:16", SelfConsistency(n=16)),
+            ("bon(n=8,scorer=verifier)", BestOfN(n=8, scorer=Verifier(arithmetic_check))),
+            ("bon(n=8,scorer=mean_logprob)", BestOfN(n=8, scorer=MeanLogprob())),
+            ("bon(n=8,scorer=judge)", BestOfN(n=8, scorer=LLMJudge())),
+            ("bon(n=8,scorer=trlm)", BestOfN(n=8, scorer=TRLMScorer(llm=scoring))),
+            ("fobar(forward=sc:8)", FOBAR(forward=SelfConsistency(n=8))),
+            ("sc(n=8,base=autocot(k=8))", SelfConsistency(base=autocot, n=8)),
+        ]
+        config = BenchConfig(task, strategies, llm, out, [None], concurrency=args.concurrency,
+                             budgets_for={"fobar(forward=sc:8)": [args.fobar_budget]})
+        bar = tqdm(unit="run", desc="gsm8k", file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        rows = await run_bench(config, progress=progress)
+        bar.close()
+    built = autocot.built(llm.model)
+    if built is not None and not demos_file.exists():
+        AutoCoT.save(demos_file, built)
+    done = len({r["problem_id"] for r in rows})
+    title = f"gsm8k, {done} problems, Qwen2.5-Coder-1.5B (llama.cpp server)"
+    for t in write_report(rows, out, title=title):
+        print(f"{t['strategy']:>30} budget={t['budget'] or 'none'}: {t['accuracy']:.1%} "
+              f"[{t['ci95'][0]:.1%}, {t['ci95'][1]:.1%}], {t['mean_tokens']:.0f} tokens")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=50, help="first N GSM8K test problems")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/gsm8k_qwen_sampling")
+    parser.add_argument("--server", help="a llama-server binary (default: build one with build_llama_server.sh)")
+    parser.add_argument("--max-tokens", type=int, default=640)
+    parser.add_argument("--fobar-budget", type=int, default=8000, help="FOBAR's tokens per problem")
+    parser.add_argument("--concurrency", type=int, default=4, help="strategy runs in flight")
+    parser.add_argument("--threads", type=int, default=2)
+    asyncio.run(main(parser.parse_args()))
