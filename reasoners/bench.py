@@ -192,9 +192,18 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "hit_budget": sum(1 for r in rs if r["exhausted"]) / n,
             "truncated": (sum(r["truncated"] for r in rs) / candidates) if candidates else 0.0,
             "cache_hits": sum(r["usage"]["cache_hits"] for r in rs),
-            **{f"mean_{m}": sum(r["metrics"][m] for r in rs) / n for m in rs[0].get("metrics", {})},
+            **_metric_means(rs),
         })
     return table
+
+
+def _metric_means(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """``mean_<metric>`` over the rows that recorded it (journals from older runs have none)."""
+    values: dict[str, list[float]] = {}
+    for r in rows:
+        for name, value in (r.get("metrics") or {}).items():
+            values.setdefault(name, []).append(value)
+    return {f"mean_{name}": sum(v) / len(v) for name, v in sorted(values.items())}
 
 
 _FIXED = ("mean_tokens", "mean_calls", "mean_seconds")

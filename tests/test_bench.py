@@ -99,3 +99,13 @@ def test_a_strategy_can_have_its_own_budgets(tmp_path):
     runs = sorted({(r["strategy"], r["budget"]) for r in rows}, key=str)
     assert runs == [("cot", None), ("sc:3", 10_000), ("sc:3", 60)]
     assert len(rows) == 6
+
+
+def test_metric_means_skip_rows_without_metrics():
+    base = {"strategy": "cot", "budget": None, "correct": True, "candidates": 1, "exhausted": False,
+            "truncated": 0, "seconds": 1.0,
+            "usage": {"total_tokens": 10, "calls": 1, "cost": 0.0, "cache_hits": 0}}
+    rows = [dict(base, problem_id="a"), dict(base, problem_id="b", metrics={"f1": 0.5}),
+            dict(base, problem_id="c", metrics={"f1": 1.0})]
+    [line] = summarize(rows)
+    assert line["mean_f1"] == 0.75 and line["problems"] == 3
