@@ -343,13 +343,14 @@ class LLM:
                 try:
                     while missing:  # again only for samples whose shared call failed
                         shared, own = self._claim(keys, missing)
-                        fetched, waited = await asyncio.gather(
-                            self._fetch(lm_model, messages, params, own, keys, prompt_tokens, budget, native=native),
-                            self._wait_shared(shared),
-                        )
-                        attempts += fetched[1]
-                        got.update(fetched[0])
-                        got.update(waited)
+                        fetch = self._fetch(lm_model, messages, params, own, keys, prompt_tokens, budget, native=native)
+                        if shared:
+                            (fetched, tries), waited = await asyncio.gather(fetch, self._wait_shared(shared))
+                            got.update(waited)
+                        else:
+                            fetched, tries = await fetch
+                        attempts += tries
+                        got.update(fetched)
                         missing = [i for i in shared if i not in got]
                 except BaseException:
                     budget.settle(reservation, _sum_usage(got.values()) if got else None)
