@@ -29,6 +29,7 @@ import ast
 import asyncio
 import operator
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -152,7 +153,8 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/gsm8k_qwen_sampling")
     parser.add_argument("--server", help="a llama-server binary (default: build one with build_llama_server.sh)")
     parser.add_argument("--max-tokens", type=int, default=640)
-    parser.add_argument("--fobar-budget", type=int, default=8000, help="FOBAR's tokens per problem")
+    parser.add_argument("--fobar-budget", type=int, default=6400, help="FOBAR's tokens per problem (SC@16 spends ~6400)")
     parser.add_argument("--concurrency", type=int, default=4, help="strategy runs in flight")
     parser.add_argument("--threads", type=int, default=2)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on kill, too
     asyncio.run(main(parser.parse_args()))
