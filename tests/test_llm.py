@@ -79,6 +79,20 @@ def test_cache_keeps_samples_apart_and_extends(tmp_path):
     assert len(cache) == 5
 
 
+def test_budget_clamped_request_replays_a_sample_that_stopped_within_the_cap(tmp_path):
+    cache = Cache(tmp_path / "c.sqlite")
+    first = FakeLLM(["short answer", "a much longer answer than the cap allows here"], cache=cache)
+    first.generate("q", max_tokens=50)
+    first.generate("r", max_tokens=50)
+    again = FakeLLM(["NEW one two three four five six seven"], cache=cache)
+    # budgets that leave room for only a few completion tokens
+    [short] = again.generate("q", max_tokens=50, budget=Budget(tokens=8))
+    assert short.text == "short answer" and short.cached  # stopped after 2 tokens: the same under the cap
+    [long] = again.generate("r", max_tokens=50, budget=Budget(tokens=8))
+    assert long.text.startswith("NEW") and long.truncated and not long.cached  # longer than the cap: drawn again
+    assert len(again.requests) == 1
+
+
 def test_corrupted_cache_degrades_with_warning(tmp_path, caplog):
     path = tmp_path / "bad.sqlite"
     path.write_bytes(b"this is not a sqlite database" * 100)

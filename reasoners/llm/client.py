@@ -325,6 +325,7 @@ class LLM:
                 prompt_price=prompt_price,
                 completion_price=completion_price,
             )
+            asked = int(params["max_tokens"])
             params = {**params, "max_tokens": reservation.max_tokens}
             request = {"messages": messages, **params}
             keys = {i: cache_key("chat", self._cache_model(), request, i) for i in indices}
@@ -332,6 +333,9 @@ class LLM:
             if self.cache is not None:
                 for i, key in keys.items():
                     hit = self.cache.get(key)
+                    if hit is None and reservation.max_tokens < asked:
+                        hit = self._fits(cache_key("chat", self._cache_model(), {**request, "max_tokens": asked}, i),
+                                         reservation.max_tokens)
                     if hit is not None:
                         c = Completion.from_dict(hit)
                         c.cached, c.usage.cache_hits = True, 1
@@ -369,6 +373,18 @@ class LLM:
                         latency=time.perf_counter() - t0,
                     )
             return out
+
+    def _fits(self, key: str, limit: int) -> dict[str, Any] | None:
+        """The sample cached for the full ``max_tokens`` when the budget granted only ``limit``:
+        usable if it stopped by itself within ``limit`` tokens, since a lower cap changes
+        nothing before the cap. So a budgeted run replays an unbudgeted run's samples."""
+        assert self.cache is not None
+        hit = self.cache.get(key)
+        if hit is None or hit.get("finish_reason") == "length":
+            return None
+        logprobs = hit.get("logprobs")
+        length = len(logprobs) if logprobs else int((hit.get("usage") or {}).get("completion_tokens", limit + 1))
+        return hit if length <= limit else None
 
     def _claim(
         self, keys: dict[int, str], missing: list[int]
