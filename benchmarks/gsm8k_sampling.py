@@ -112,7 +112,7 @@ async def main(args: argparse.Namespace) -> None:
     gguf = resolve_local_path(QWEN_NAME)
     argv = [server_binary(args.server), "-m", str(gguf), "--host", "127.0.0.1", "--port", "{port}",
             "-c", str(8 * 4096), "-np", "8", "-t", str(args.threads), "--alias", "qwen"]
-    with running_server(argv, seconds=300) as url:
+    with running_server(argv, seconds=300, port=args.port) as url:  # a fixed URL: the cache keys include it
         llm = LLM("openai/qwen", api_base=url, api_key="none", temperature=0.0, max_tokens=args.max_tokens,
                   cache=cache, timeout=1800)
         strategies = [
@@ -156,5 +156,6 @@ if __name__ == "__main__":
     parser.add_argument("--fobar-budget", type=int, default=6400, help="FOBAR's tokens per problem (SC@16 spends ~6400)")
     parser.add_argument("--concurrency", type=int, default=4, help="strategy runs in flight")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8765, help="the server's port (part of the cache keys)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on kill, too
     asyncio.run(main(parser.parse_args()))

@@ -231,15 +231,19 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None, seconds: f
 
 
 @contextlib.contextmanager
-def running_server(argv: Sequence[str], *, seconds: float = 120.0, quiet: bool = True) -> Iterator[str]:
-    """Start a server process on a free 127.0.0.1 port, yield its ``/v1`` URL, stop it (and its group) after.
+def running_server(
+    argv: Sequence[str], *, seconds: float = 120.0, quiet: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Start a server process on 127.0.0.1, yield its ``/v1`` URL, stop it (and its group) after.
 
     ``argv`` may use ``{port}``: ``running_server([sys.executable, "-m", "reasoners.stub_server",
-    "--port", "{port}"])``.
+    "--port", "{port}"])``. The port is a free one unless given; give one when a cache
+    must replay across runs (cache keys include the server's URL).
     """
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
     out = subprocess.DEVNULL if quiet else None
     proc = subprocess.Popen([a.format(port=port) for a in argv], stdout=out, stderr=out, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
