@@ -107,7 +107,7 @@ async def main(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cache = Cache(out / "cache.sqlite")
     demos_file = out / "autocot_demos.json"
-    autocot = AutoCoT(demos=demos_file) if demos_file.exists() else AutoCoT(pool=pool, k=8)
+    autocot = AutoCoT(demos=demos_file) if demos_file.exists() else AutoCoT(pool=pool, k=8, max_tries=10)
     scoring = LLM(f"local/{QWEN_NAME}", cache=cache)  # TRLM needs prompt logprobs: in-process
     gguf = resolve_local_path(QWEN_NAME)
     argv = [server_binary(args.server), "-m", str(gguf), "--host", "127.0.0.1", "--port", "{port}",

@@ -322,3 +322,16 @@ def test_problem_kind_flows_to_extraction():
     llm = FakeLLM(["Birds fly. The answer is (B)."] * 3)
     p = Problem("Which flies?", kind="choice", choices=["dog", "bird"])
     assert SelfConsistency(n=3).run(p, llm=llm).answer == "B"
+
+
+def test_autocot_max_tries_bounds_the_calls_per_cluster():
+    llm = autocot_llm()
+    auto = AutoCoT(POOL, k=2, embedder=FixedEmbedder(VECTORS), max_tries=1)
+    auto.run("New question?", llm=llm)
+    # A: only the nearest is tried (it fails the steps filter); B: the long question costs no try,
+    # the next one has no answer, and the cluster gives up before the one that would pass.
+    assert [d.question for d in auto.built("fake/fake")] == []
+    tried = [r.prompt for r in llm.requests if "New question" not in r.prompt]
+    assert len(tried) == 2 and not any("a bit further" in p or "that works" in p for p in tried)
+    with pytest.raises(ConfigError, match="max_tries"):
+        AutoCoT(POOL, max_tries=0)

@@ -79,6 +79,7 @@ class AutoCoT(Strategy):
         kind: AnswerKind = "number",
         max_question_words: int = 60,
         max_steps: int = 5,
+        max_tries: int | None = None,
         demo_max_tokens: int = 256,
         seed: int = 0,
         temperature: float | None = None,
@@ -99,6 +100,9 @@ class AutoCoT(Strategy):
         self.kind = kind
         self.max_question_words = max_question_words
         self.max_steps = max_steps
+        if max_tries is not None and max_tries < 1:
+            raise ConfigError("AutoCoT max_tries must be >= 1 (or None: try the whole cluster)")
+        self.max_tries = max_tries
         self.demo_max_tokens = demo_max_tokens
         self.seed = seed
         self.temperature = temperature
@@ -118,7 +122,8 @@ class AutoCoT(Strategy):
         return getattr(self, name, default)
 
     def config(self) -> dict[str, Any]:
-        return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "seed": self.seed}
+        return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "max_tries": self.max_tries,
+                "seed": self.seed}
 
     async def build(self, ctx: Context) -> list[Demo]:
         """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped)."""
@@ -133,10 +138,14 @@ class AutoCoT(Strategy):
 
     async def _pick(self, members: list[int], ctx: Context) -> Demo | None:
         zero_shot = ChainOfThought(temperature=0.0, max_tokens=self.demo_max_tokens)
+        tries = 0
         for i in members:
             question = self.pool[i]
             if len(question.split()) > self.max_question_words:
                 continue
+            if self.max_tries is not None and tries >= self.max_tries:
+                return None
+            tries += 1
             result = await ctx.solve(zero_shot, Problem(question, kind=self.kind))
             if result.exhausted:
                 return None
