@@ -159,13 +159,12 @@ class AutoCoT(Strategy):
 
     async def demos_for(self, ctx: Context) -> list[Demo]:
         """The demos for ``ctx.llm``, building them once per model."""
-        if "*" in self._demos:
-            return self._demos["*"]  # type: ignore[return-value]
         key = ctx.llm.model
+        ready = self.built(key)
+        if ready is not None:
+            return ready
         entry = self._demos.get(key)
-        if isinstance(entry, list):
-            return entry
-        if entry is None or (entry.done() and entry.exception() is not None):
+        if not isinstance(entry, asyncio.Future) or entry.done():  # never built, or the build failed
             entry = asyncio.ensure_future(self.build(ctx))
             self._demos[key] = entry
         demos = await entry

@@ -58,14 +58,15 @@ def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
     auto = AutoCoT(pool, k=2, demo_max_tokens=160, max_tokens=120)
     budget = Budget(tokens=12000)
     result = auto.run(gsm8k(0), llm=local_llm, budget=budget)
-    demos = auto._demos[local_llm.model]
+    demos = auto.built(local_llm.model)
+    assert demos is not None
     assert budget.used.total_tokens <= 12000
     assert len(demos) <= 2 and all(d.question in pool for d in demos)
     for d in demos:
         assert len(d.question.split()) <= 60 and d.answer
     assert result.metadata["demos"] == len(demos)
     AutoCoT.save(tmp_path / "demos.json", demos)
-    assert AutoCoT.load(tmp_path / "demos.json")._demos["*"] == demos
+    assert AutoCoT.load(tmp_path / "demos.json").built(local_llm.model) == demos
 
 
 def test_fobar_on_gsm8k(local_llm):
