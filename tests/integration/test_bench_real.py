@@ -29,3 +29,18 @@ def test_bench_writes_table_and_plot(tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0
     assert len((out / "results.jsonl").read_text().splitlines()) == 8
+
+
+def test_one_strategy_with_its_own_budget(local_llm, tmp_path):
+    import asyncio
+
+    from reasoners.bench import BenchConfig, parse_strategies, run_bench
+    from reasoners.datasets import load_task
+
+    task = load_task("gsm8k", path=DATA, limit=1)
+    config = BenchConfig(task, parse_strategies("cot,sc:2"), local_llm, tmp_path, [None], concurrency=1,
+                         budgets_for={"sc:2": [300]})
+    rows = asyncio.run(run_bench(config))
+    assert {(r["strategy"], r["budget"]) for r in rows} == {("cot", None), ("sc:2", 300)}
+    [sc] = [r for r in rows if r["strategy"] == "sc:2"]
+    assert sc["usage"]["total_tokens"] <= 300

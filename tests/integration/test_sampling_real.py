@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
-from reasoners import AutoCoT, BestOfN, Budget, ChainOfThought, Problem, SelfConsistency, TRLMScorer
+from reasoners import LLM, AutoCoT, BestOfN, Budget, Cache, ChainOfThought, Problem, SelfConsistency, TRLMScorer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_first30.jsonl"
 ITEMS = [json.loads(line) for line in DATA.read_text().splitlines()]
@@ -85,3 +86,42 @@ def test_fobar_on_gsm8k(local_llm):
         assert len(backward_calls) == plan["total_chains"] > 0
         assert set(result.metadata["backward"]) == set(forward)
         assert result.answer in forward
+
+
+def _cached_client(real_llm: LLM, path: Path) -> LLM:
+    """The same model as ``real_llm``, with its own cache."""
+    return LLM(real_llm.model, api_base=real_llm.api_base, api_key="none" if real_llm.api_base else None,
+               cache=Cache(path))
+
+
+def test_strategies_side_by_side_draw_each_sample_once(real_llm, tmp_path):
+    llm = _cached_client(real_llm, tmp_path / "c.sqlite")
+    base = ChainOfThought(max_tokens=40)
+
+    async def both():
+        return await asyncio.gather(SelfConsistency(base=base, n=2).arun(gsm8k(3), llm=llm),
+                                    SelfConsistency(base=base, n=4).arun(gsm8k(3), llm=llm))
+
+    small, big = asyncio.run(both())
+    drawn = sum(r.usage.calls - r.usage.cache_hits for r in (small, big))
+    assert drawn == 4 and small.usage.cache_hits + big.usage.cache_hits == 2
+    assert [c.text for c in small.candidates] == [c.text for c in big.candidates[:2]]
+
+
+def test_budgeted_run_replays_an_unbudgeted_sample_that_fits(local_llm, tmp_path):
+    llm = _cached_client(local_llm, tmp_path / "c.sqlite")
+    [full] = llm.generate("Say hello.", max_tokens=200)
+    assert full.finish_reason == "stop" and full.usage.completion_tokens < 150
+    # room for fewer than 200 completion tokens, but more than this sample used
+    budget = Budget(tokens=full.usage.prompt_tokens + 60 + full.usage.completion_tokens)
+    [again] = llm.generate("Say hello.", max_tokens=200, budget=budget)
+    assert again.cached and again.text == full.text
+
+
+def test_autocot_max_tries_bounds_the_build(local_llm):
+    pool = [item["question"] for item in ITEMS[5:13]]
+    auto = AutoCoT(pool, k=2, demo_max_tokens=64, max_tries=1, max_tokens=48)
+    result = auto.run(gsm8k(0), llm=local_llm, budget=Budget(tokens=6000))
+    build = _calls(result.trace, "llm")[:-1]  # the last call answers the question
+    assert 1 <= len(build) <= 2  # one try per cluster (a pool question over 60 words costs none)
+    assert result.metadata["demos"] == len(auto.built(local_llm.model) or [])
