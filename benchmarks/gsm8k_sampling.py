@@ -34,8 +34,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from reasoners import (
     FOBAR,
     LLM,
@@ -50,7 +48,7 @@ from reasoners import (
     TRLMScorer,
     Verifier,
 )
-from reasoners.bench import BenchConfig, run_bench, write_report
+from reasoners.bench import BenchConfig, progress_bar, run_bench, write_report
 from reasoners.datasets import load_task
 from reasoners.llm.local import QWEN_NAME, resolve_local_path
 from reasoners.testing import running_server
@@ -129,14 +127,8 @@ async def main(args: argparse.Namespace) -> None:
         ]
         config = BenchConfig(task, strategies, llm, out, [None], concurrency=args.concurrency,
                              budgets_for={"fobar(forward=sc:8)": [args.fobar_budget]})
-        bar = tqdm(unit="run", desc="gsm8k", file=sys.stderr)
-
-        def progress(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
-
-        rows = await run_bench(config, progress=progress)
-        bar.close()
+        with progress_bar("gsm8k") as progress:
+            rows = await run_bench(config, progress=progress)
     built = autocot.built(llm.model)
     if built is not None and not demos_file.exists():
         AutoCoT.save(demos_file, built)

@@ -16,8 +16,10 @@ import asyncio
 import inspect
 import json
 import math
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from .llm.client import LLM
 from .problem import Problem
 from .strategies import REGISTRY, Strategy
 
-__all__ = ["parse_strategies", "run_bench", "summarize", "wilson", "write_report"]
+__all__ = ["parse_strategies", "progress_bar", "run_bench", "summarize", "wilson", "write_report"]
 
 JOURNAL = "results.jsonl"
 
@@ -164,6 +166,23 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
 
     await asyncio.gather(*(one(*item) for item in todo))
     return rows
+
+
+@contextmanager
+def progress_bar(desc: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr, as the ``progress`` callback for :func:`run_bench`."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit="run", desc=desc, file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

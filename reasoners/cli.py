@@ -124,10 +124,7 @@ def _run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tqdm import tqdm
-
-    from .bench import BenchConfig, run_bench, write_report
-    from .bench import parse_strategies
+    from .bench import BenchConfig, parse_strategies, progress_bar, run_bench, write_report
     from .datasets import load_task
     from .llm.client import LLM
 
@@ -150,15 +147,8 @@ def _bench(args: argparse.Namespace) -> int:
     )
     concurrency = args.concurrency or (1 if args.model.startswith("local/") else 8)
     config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency)
-    bar = tqdm(unit="run", desc=f"{task.name}", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    rows = asyncio.run(run_bench(config, progress=progress))
-    bar.close()
+    with progress_bar(task.name) as progress:
+        rows = asyncio.run(run_bench(config, progress=progress))
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"
     for t in write_report(rows, args.out, title=title):
         print(

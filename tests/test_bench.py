@@ -8,7 +8,7 @@ import json
 import pytest
 
 from reasoners import Cache, ConfigError, LLMError, Problem
-from reasoners.bench import BenchConfig, parse_strategies, read_journal, run_bench, summarize, wilson
+from reasoners.bench import BenchConfig, parse_strategies, progress_bar, read_journal, run_bench, summarize, wilson
 from reasoners.datasets import Task
 from reasoners.testing import FakeLLM, FakeResponse
 
@@ -109,3 +109,10 @@ def test_metric_means_skip_rows_without_metrics():
             dict(base, problem_id="c", metrics={"f1": 1.0})]
     [line] = summarize(rows)
     assert line["mean_f1"] == 0.75 and line["problems"] == 3
+
+
+def test_progress_bar_shows_runs_done_of_total(capsys):
+    with progress_bar("gsm8k") as progress:
+        progress(3, 7)
+    err = capsys.readouterr().err
+    assert "gsm8k" in err and "3/7" in err
