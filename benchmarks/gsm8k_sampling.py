@@ -6,7 +6,9 @@ TRLM, Auto-CoT + SC@8) and FOBAR against SC@k at matched tokens. Every sampling
 strategy draws the same T=0.7 samples (same prompts, same seeds), and the cache
 (with identical concurrent calls shared) draws each sample once: SC@4 and SC@8
 are the first 4 and 8 of SC@16's samples, best-of-8 scores SC@8's samples, and
-FOBAR's forward pass is SC@8. FOBAR runs under a per-problem token cap
+FOBAR's forward pass is SC@8. Auto-CoT keeps rationales of up to 8 lines
+(``--autocot-max-steps``): the published 5 suits GPT-3's one step per line, and
+none of Qwen's markdown rationales (80 tried, 10 per cluster) passed it. FOBAR runs under a per-problem token cap
 (``--fobar-budget``, default: about SC@16's spend), so its backward questions
 are planned into the tokens SC@16 spends on its second 8 samples.
 
@@ -105,7 +107,11 @@ async def main(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cache = Cache(out / "cache.sqlite")
     demos_file = out / "autocot_demos.json"
-    autocot = AutoCoT(demos=demos_file) if demos_file.exists() else AutoCoT(pool=pool, k=8, max_tries=10)
+    steps = args.autocot_max_steps
+    if demos_file.exists():
+        autocot = AutoCoT(demos=demos_file)
+    else:
+        autocot = AutoCoT(pool=pool, k=8, max_tries=10, max_steps=steps)
     scoring = LLM(f"local/{QWEN_NAME}", cache=cache)  # TRLM needs prompt logprobs: in-process
     gguf = resolve_local_path(QWEN_NAME)
     argv = [server_binary(args.server), "-m", str(gguf), "--host", "127.0.0.1", "--port", "{port}",
@@ -123,7 +129,7 @@ async def main(args: argparse.Namespace) -> None:
             ("bon(n=8,scorer=judge)", BestOfN(n=8, scorer=LLMJudge())),
             ("bon(n=8,scorer=trlm)", BestOfN(n=8, scorer=TRLMScorer(llm=scoring))),
             ("fobar(forward=sc:8)", FOBAR(forward=SelfConsistency(n=8))),
-            ("sc(n=8,base=autocot(k=8))", SelfConsistency(base=autocot, n=8)),
+            (f"sc(n=8,base=autocot(k=8,max_steps={steps}))", SelfConsistency(base=autocot, n=8)),
         ]
         config = BenchConfig(task, strategies, llm, out, [None], concurrency=args.concurrency,
                              budgets_for={"fobar(forward=sc:8)": [args.fobar_budget]})
@@ -146,6 +152,8 @@ if __name__ == "__main__":
     parser.add_argument("--server", help="a llama-server binary (default: build one with build_llama_server.sh)")
     parser.add_argument("--max-tokens", type=int, default=640)
     parser.add_argument("--fobar-budget", type=int, default=6400, help="FOBAR's tokens per problem (SC@16 spends ~6400)")
+    parser.add_argument("--autocot-max-steps", type=int, default=8,
+                        help="Auto-CoT's rationale filter (published: 5; Qwen writes markdown, ~1.6 lines per step)")
     parser.add_argument("--concurrency", type=int, default=4, help="strategy runs in flight")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765, help="the server's port (part of the cache keys)")

@@ -292,6 +292,22 @@ def test_autocot_as_base_of_self_consistency():
 def test_count_steps():
     assert count_steps("a.\nb.\nc.\nThe answer is 3.") == 3
     assert count_steps("First this. Then that. The answer is 2.") == 2
+    # markdown: delimiter-only lines (display math, code fences, rules) are not steps
+    markdown = "Multiply:\n\\[\n3 \\times 4 = 12\n\\]\n$$\n12 + 1 = 13\n$$\n```\nprint(13)\n```\n---\nThe answer is 13."
+    assert count_steps(markdown) == 4
+
+
+def test_autocot_skips_a_rationale_cut_off_by_max_tokens():
+    def reply(req):
+        if "near" in req.prompt:  # cut off after 6 words, with a number in it
+            return "Add 2 and 3 to get 5, then times 7 gives 35. The answer is 35."
+        return "Add.\nThe answer is 4."
+
+    llm = FakeLLM(reply)
+    auto = AutoCoT(["Question near?", "Question far?"], k=1, embedder=FixedEmbedder([[0.0, 0.0], [1.0, 0.0]]),
+                   demo_max_tokens=6)
+    auto.run("New?", llm=llm)
+    assert [d.question for d in auto.built("fake/fake") or []] == ["Question far?"]
 
 
 def test_autocot_needs_a_pool():
@@ -327,10 +343,12 @@ def test_problem_kind_flows_to_extraction():
 def test_autocot_max_tries_bounds_the_calls_per_cluster():
     llm = autocot_llm()
     auto = AutoCoT(POOL, k=2, embedder=FixedEmbedder(VECTORS), max_tries=1)
-    auto.run("New question?", llm=llm)
     # A: only the nearest is tried (it fails the steps filter); B: the long question costs no try,
     # the next one has no answer, and the cluster gives up before the one that would pass.
-    assert [d.question for d in auto.built("fake/fake")] == []
+    # No demos at all is an error rather than silent zero-shot chain of thought.
+    with pytest.raises(ConfigError, match="no demos.*max_steps"):
+        auto.run("New question?", llm=llm)
+    assert auto.built("fake/fake") is None
     tried = [r.prompt for r in llm.requests if "New question" not in r.prompt]
     assert len(tried) == 2 and not any("a bit further" in p or "that works" in p for p in tried)
     with pytest.raises(ConfigError, match="max_tries"):

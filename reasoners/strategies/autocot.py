@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..embedders import Embedder, TfidfEmbedder
-from ..errors import ConfigError
+from ..errors import BudgetExhausted, ConfigError
 from ..problem import AnswerKind, Problem, Result
 from ..trace import span
 from .base import Context, Strategy, register
@@ -29,10 +29,16 @@ from .cot import ChainOfThought, Demo
 __all__ = ["AutoCoT", "count_steps", "cluster_order"]
 
 
+_MARKUP = re.compile(r"^\s*(?:\\\[|\\\]|\$\$|```\w*|-{3,}|\*{3,})\s*$")
+
+
 def count_steps(rationale: str) -> int:
-    """Reasoning steps: non-empty lines, or sentences when it is one paragraph; the answer line not counted."""
+    """Reasoning steps: non-empty lines, or sentences when it is one paragraph; the answer line not counted.
+
+    Lines that are only markup (display-math delimiters, code fences, rules) are not steps.
+    """
     body = re.split(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", rationale)[0]
-    lines = [ln for ln in body.splitlines() if ln.strip()]
+    lines = [ln for ln in body.splitlines() if ln.strip() and not _MARKUP.match(ln)]
     if len(lines) > 1:
         return len(lines)
     return len([s for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s.strip()])
@@ -126,7 +132,8 @@ class AutoCoT(Strategy):
                 "seed": self.seed}
 
     async def build(self, ctx: Context) -> list[Demo]:
-        """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped)."""
+        """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped;
+        none at all is a :class:`ConfigError`, since no demos would be plain zero-shot CoT)."""
         with span("autocot.build", "autocot", pool=len(self.pool), k=self.k) as s:
             embeddings = await self.embedder.aembed(self.pool)
             clusters = cluster_order(embeddings, self.k, self.seed)
@@ -134,6 +141,14 @@ class AutoCoT(Strategy):
             demos = [d for d in picks if d is not None]
             if s is not None:
                 s.attrs.update(clusters=clusters, demos=[asdict(d) for d in demos])
+        if not demos and ctx.budget.exhausted:
+            raise BudgetExhausted("AutoCoT ran out of budget before it had a demo", limit="tokens")
+        if not demos:  # without demos this would silently be zero-shot chain of thought
+            raise ConfigError(
+                f"AutoCoT built no demos for {ctx.llm.model}: no tried question in any of the {len(clusters)} "
+                f"clusters had a complete rationale of <= {self.max_steps} steps with an answer; "
+                "raise max_steps (models that write markdown use more lines per step), max_tries or demo_max_tokens"
+            )
         return demos
 
     async def _pick(self, members: list[int], ctx: Context) -> Demo | None:
@@ -151,6 +166,8 @@ class AutoCoT(Strategy):
                 return None
             if result.answer is None or not result.candidates:
                 continue
+            if result.candidates[0].metadata.get("finish_reason") == "length":
+                continue  # cut off: the rationale does not end in its answer
             rationale = _rationale(result.candidates[0].text)
             if count_steps(rationale) > self.max_steps:
                 continue
