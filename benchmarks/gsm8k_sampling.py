@@ -6,11 +6,12 @@ TRLM, Auto-CoT + SC@8) and FOBAR against SC@k at matched tokens. Every sampling
 strategy draws the same T=0.7 samples (same prompts, same seeds), and the cache
 (with identical concurrent calls shared) draws each sample once: SC@4 and SC@8
 are the first 4 and 8 of SC@16's samples, best-of-8 scores SC@8's samples, and
-FOBAR's forward pass is SC@8. Auto-CoT keeps rationales of up to 8 lines
-(``--autocot-max-steps``): the published 5 suits GPT-3's one step per line, and
-none of Qwen's markdown rationales (80 tried, 10 per cluster) passed it. FOBAR runs under a per-problem token cap
+FOBAR's forward pass is SC@8. FOBAR runs under a per-problem token cap
 (``--fobar-budget``, default: about SC@16's spend), so its backward questions
-are planned into the tokens SC@16 spends on its second 8 samples.
+are planned into the tokens SC@16 spends on its second 8 samples. Auto-CoT keeps
+rationales of up to 8 lines (``--autocot-max-steps``): the published 5 suits
+GPT-3's one step per line, and none of Qwen's markdown rationales (80 tried, 10
+per cluster) passed it.
 
 The model is Qwen2.5-Coder-1.5B-Instruct (``make install-qwen``) behind llama.cpp's
 own server with 8 parallel slots (``benchmarks/build_llama_server.sh``): it

@@ -310,6 +310,12 @@ def test_autocot_skips_a_rationale_cut_off_by_max_tokens():
     assert [d.question for d in auto.built("fake/fake") or []] == ["Question far?"]
 
 
+def test_autocot_out_of_budget_before_any_demo_is_an_exhausted_result():
+    auto = AutoCoT(POOL, k=2, embedder=FixedEmbedder(VECTORS))
+    result = auto.run("New question?", llm=autocot_llm(), budget=Budget(tokens=20))
+    assert result.exhausted and result.answer is None and auto.built("fake/fake") is None
+
+
 def test_autocot_needs_a_pool():
     with pytest.raises(ConfigError, match="pool"):
         AutoCoT()

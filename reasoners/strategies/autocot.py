@@ -138,11 +138,11 @@ class AutoCoT(Strategy):
             embeddings = await self.embedder.aembed(self.pool)
             clusters = cluster_order(embeddings, self.k, self.seed)
             picks = await asyncio.gather(*(self._pick(members, ctx) for members in clusters))
-            demos = [d for d in picks if d is not None]
+            demos = [d for d, _ in picks if d is not None]
             if s is not None:
                 s.attrs.update(clusters=clusters, demos=[asdict(d) for d in demos])
-        if not demos and ctx.budget.exhausted:
-            raise BudgetExhausted("AutoCoT ran out of budget before it had a demo", limit="tokens")
+        if not demos and any(out_of_budget for _, out_of_budget in picks):
+            raise BudgetExhausted("AutoCoT ran out of budget before it had a demo")
         if not demos:  # without demos this would silently be zero-shot chain of thought
             raise ConfigError(
                 f"AutoCoT built no demos for {ctx.llm.model}: no tried question in any of the {len(clusters)} "
@@ -151,7 +151,8 @@ class AutoCoT(Strategy):
             )
         return demos
 
-    async def _pick(self, members: list[int], ctx: Context) -> Demo | None:
+    async def _pick(self, members: list[int], ctx: Context) -> tuple[Demo | None, bool]:
+        """The cluster's demo (None if no tried question passed) and whether the budget ran out."""
         zero_shot = ChainOfThought(temperature=0.0, max_tokens=self.demo_max_tokens)
         tries = 0
         for i in members:
@@ -159,11 +160,11 @@ class AutoCoT(Strategy):
             if len(question.split()) > self.max_question_words:
                 continue
             if self.max_tries is not None and tries >= self.max_tries:
-                return None
+                return None, False
             tries += 1
             result = await ctx.solve(zero_shot, Problem(question, kind=self.kind))
             if result.exhausted:
-                return None
+                return None, True
             if result.answer is None or not result.candidates:
                 continue
             if result.candidates[0].metadata.get("finish_reason") == "length":
@@ -171,8 +172,8 @@ class AutoCoT(Strategy):
             rationale = _rationale(result.candidates[0].text)
             if count_steps(rationale) > self.max_steps:
                 continue
-            return Demo(question, rationale, result.answer)
-        return None
+            return Demo(question, rationale, result.answer), False
+        return None, False
 
     async def demos_for(self, ctx: Context) -> list[Demo]:
         """The demos for ``ctx.llm``, building them once per model."""
