@@ -151,7 +151,7 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
             "metrics": {name: metric(problem, result.answer) for name, metric in config.task.metrics.items()},
             "confidence": result.confidence,
             "exhausted": result.exhausted,
-            "truncated": sum(1 for c in result.candidates if c.metadata.get("finish_reason") == "length"),
+            "truncated": sum(1 for c in result.candidates if c.truncated),
             "candidates": len(result.candidates),
             "usage": result.usage.to_dict(),
             "seconds": round(seconds, 3),

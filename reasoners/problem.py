@@ -68,6 +68,11 @@ class Candidate:
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def truncated(self) -> bool:
+        """The completion stopped at its token limit (strategies record ``finish_reason`` in metadata)."""
+        return self.metadata.get("finish_reason") == "length"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

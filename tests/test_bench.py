@@ -116,3 +116,11 @@ def test_progress_bar_shows_runs_done_of_total(capsys):
         progress(3, 7)
     err = capsys.readouterr().err
     assert "gsm8k" in err and "3/7" in err
+
+
+def test_journal_counts_candidates_cut_off_at_max_tokens(tmp_path):
+    task = make_task(1)
+    llm = FakeLLM(lambda req: "Adding one to the number gives the answer. The answer is 1.")
+    config = BenchConfig(task, parse_strategies("cot(max_tokens=4),cot"), llm, tmp_path, [None], concurrency=1)
+    rows = asyncio.run(run_bench(config))
+    assert {r["strategy"]: r["truncated"] for r in rows} == {"cot(max_tokens=4)": 1, "cot": 0}

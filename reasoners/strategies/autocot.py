@@ -29,6 +29,7 @@ from .cot import ChainOfThought, Demo
 __all__ = ["AutoCoT", "count_steps", "cluster_order"]
 
 
+_ANSWER_SENTENCE = re.compile(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)")
 _MARKUP = re.compile(r"^\s*(?:\\\[|\\\]|\$\$|```\w*|-{3,}|\*{3,})\s*$")
 
 
@@ -37,7 +38,7 @@ def count_steps(rationale: str) -> int:
 
     Lines that are only markup (display-math delimiters, code fences, rules) are not steps.
     """
-    body = re.split(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", rationale)[0]
+    body = _ANSWER_SENTENCE.split(rationale)[0]
     lines = [ln for ln in body.splitlines() if ln.strip() and not _MARKUP.match(ln)]
     if len(lines) > 1:
         return len(lines)
@@ -61,7 +62,7 @@ def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
 
 def _rationale(text: str) -> str:
     """The reasoning before the final answer sentence."""
-    parts = re.split(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", text)
+    parts = _ANSWER_SENTENCE.split(text)
     return parts[0].strip() if len(parts) > 1 else text.strip()
 
 
@@ -141,9 +142,9 @@ class AutoCoT(Strategy):
             demos = [d for d, _ in picks if d is not None]
             if s is not None:
                 s.attrs.update(clusters=clusters, demos=[asdict(d) for d in demos])
-        if not demos and any(out_of_budget for _, out_of_budget in picks):
-            raise BudgetExhausted("AutoCoT ran out of budget before it had a demo")
         if not demos:  # without demos this would silently be zero-shot chain of thought
+            if any(out_of_budget for _, out_of_budget in picks):
+                raise BudgetExhausted("AutoCoT ran out of budget before it had a demo")
             raise ConfigError(
                 f"AutoCoT built no demos for {ctx.llm.model}: no tried question in any of the {len(clusters)} "
                 f"clusters had a complete rationale of <= {self.max_steps} steps with an answer; "
@@ -167,7 +168,7 @@ class AutoCoT(Strategy):
                 return None, True
             if result.answer is None or not result.candidates:
                 continue
-            if result.candidates[0].metadata.get("finish_reason") == "length":
+            if result.candidates[0].truncated:
                 continue  # cut off: the rationale does not end in its answer
             rationale = _rationale(result.candidates[0].text)
             if count_steps(rationale) > self.max_steps:
