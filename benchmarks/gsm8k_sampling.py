@@ -32,7 +32,6 @@ import ast
 import asyncio
 import operator
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -158,5 +157,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=4, help="strategy runs in flight")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765, help="the server's port (part of the cache keys)")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on kill, too
     asyncio.run(main(parser.parse_args()))

@@ -113,7 +113,11 @@ class BenchConfig:
 
 
 async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
-    """Run every (strategy, budget, problem) not yet in the journal; return all journal rows."""
+    """Run every (strategy, budget, problem) not yet in the journal; return all journal rows.
+
+    If a run raises, the runs already in flight finish and are journaled, none starts after,
+    and the first error is raised: rerunning resumes where it stopped.
+    """
     config.out.mkdir(parents=True, exist_ok=True)
     journal = config.out / JOURNAL
     rows = read_journal(journal)
@@ -131,15 +135,22 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
         progress(finished, total)
     sem = asyncio.Semaphore(config.concurrency)
     lock = asyncio.Lock()
+    failures: list[Exception] = []
 
     async def one(spec: str, strategy: Strategy, budget: int | None, problem: Problem) -> None:
         nonlocal finished
         async with sem:
+            if failures:  # after a failure, finish the runs in flight (their rows are kept) but start none
+                return
             t0 = time.perf_counter()
             retriever = config.task.retriever(problem) if config.task.retriever else None
-            result = await strategy.arun(
-                problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed, retriever=retriever
-            )
+            try:
+                result = await strategy.arun(
+                    problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed, retriever=retriever
+                )
+            except Exception as e:
+                failures.append(e)
+                return
             seconds = time.perf_counter() - t0
         row = {
             "strategy": spec,
@@ -165,6 +176,8 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
                 progress(finished, total)
 
     await asyncio.gather(*(one(*item) for item in todo))
+    if failures:
+        raise failures[0]
     return rows
 
 

@@ -236,6 +236,9 @@ def running_server(
 ) -> Iterator[str]:
     """Start a server process on 127.0.0.1, yield its ``/v1`` URL, stop it (and its group) after.
 
+    On Linux the server also gets SIGTERM if this process dies without cleaning up (killed,
+    or a SIGTERM with no handler), so no server outlives the test or benchmark that started it.
+
     ``argv`` may use ``{port}``: ``running_server([sys.executable, "-m", "reasoners.stub_server",
     "--port", "{port}"])``. The port is a free one unless given; give one when a cache
     must replay across runs (cache keys include the server's URL).
@@ -245,7 +248,9 @@ def running_server(
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
     out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen([a.format(port=port) for a in argv], stdout=out, stderr=out, start_new_session=True)
+    proc = subprocess.Popen(
+        [a.format(port=port) for a in argv], stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent
+    )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         wait_ready(url, proc, seconds)
@@ -256,6 +261,14 @@ def running_server(
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: have Linux send it SIGTERM when its parent dies (PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 def llama_server_argv(model: str | os.PathLike[str], alias: str = "smollm2", n_ctx: int = 4096) -> list[str]:

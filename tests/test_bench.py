@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reasoners import Cache, ConfigError, LLMError, Problem
+from reasoners import AuthError, Cache, ConfigError, LLMError, Problem
 from reasoners.bench import BenchConfig, parse_strategies, progress_bar, read_journal, run_bench, summarize, wilson
 from reasoners.datasets import Task
 from reasoners.testing import FakeLLM, FakeResponse
@@ -65,6 +65,21 @@ def test_resume_repeats_no_model_call(tmp_path):
     assert sorted(ids) == [f"p{i}" for i in range(6)] and len(ids) == len(set(ids)) == len(rows)
     asked = [r.prompt.split("What is ")[1].split()[0] for r in second.requests]
     assert sorted(asked) == ["3", "4", "5"]  # finished problems were not asked again
+
+
+def test_a_failure_keeps_the_runs_in_flight_and_starts_no_more(tmp_path):
+    def p0_fails(req):
+        if "What is 0 " in req.prompt:
+            return FakeResponse(error=AuthError("revoked"))  # not retried: fails while p1 is in flight
+        return FakeResponse(answer_right(req))
+
+    llm = FakeLLM(p0_fails)
+    config = BenchConfig(make_task(5), parse_strategies("cot"), llm, tmp_path, [None], concurrency=2)
+    with pytest.raises(LLMError):
+        asyncio.run(run_bench(config))
+    # p1 was in flight beside p0: it finished and was journaled; p2.. were never started
+    assert [r["problem_id"] for r in read_journal(tmp_path / "results.jsonl")] == ["p1"]
+    assert sorted(r.prompt.split("What is ")[1].split()[0] for r in llm.requests) == ["0", "1"]
 
 
 def test_summary_compares_at_matched_budgets(tmp_path):

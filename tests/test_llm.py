@@ -15,6 +15,9 @@ from reasoners import (
     Capabilities,
     CapabilityError,
     ConfigError,
+    ContextWindowError,
+    RateLimitError,
+    RetryPolicy,
     SyncInAsyncError,
     Trace,
 )
@@ -242,3 +245,15 @@ def test_unknown_local_model_names_choices():
         LLM("local/gpt5").generate("q")
     with pytest.raises(ConfigError, match="not found"):
         LLM("local/does/not/exist.gguf").generate("q")
+
+
+def test_in_process_model_errors_keep_their_class():
+    """litellm wraps whatever a custom provider raises as a connection error; ours come back as they were."""
+    fast = RetryPolicy(attempts=3, initial_wait=0.01, jitter=0.0)
+    too_long = FakeLLM([FakeResponse(error=ContextWindowError("4200 tokens do not fit"))], retry=fast)
+    with pytest.raises(ContextWindowError, match="4200 tokens"):
+        too_long.generate("q")
+    assert len(too_long.requests) == 1  # not retried: it would fail again
+    busy = FakeLLM([FakeResponse(error=RateLimitError("slow down", retry_after=0)), "The answer is 1."], retry=fast)
+    assert busy.generate("q")[0].text == "The answer is 1."
+    assert len(busy.requests) == 2  # transient: retried

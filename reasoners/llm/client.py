@@ -288,9 +288,7 @@ class LLM:
         refused: list[BudgetExhausted] = []
 
         async def one(i: int) -> Completion | None:
-            p = dict(params)
-            if "seed" in p or (caps.seed and n > 1):
-                p["seed"] = int(p.get("seed") or 0) + i
+            p = _alone(params, i) if "seed" in params or (caps.seed and n > 1) else params
             try:
                 out = await self._request(lm_model, messages, p, [i], prompt_tokens, budget)
             except BudgetExhausted as e:
@@ -437,7 +435,7 @@ class LLM:
         try:
             if native and "seed" in params and indices != list(range(len(indices))):
                 sent = await asyncio.gather(*(
-                    self._send(lm_model, messages, {**params, "seed": int(params["seed"]) + i}, 1, budget)
+                    self._send(lm_model, messages, _alone(params, i), 1, budget)
                     for i in indices
                 ))
                 fresh, attempts = [c for cs, _ in sent for c in cs], sum(a for _, a in sent)
@@ -653,6 +651,12 @@ class LLM:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _alone(params: dict[str, Any], i: int) -> dict[str, Any]:
+    """``params`` for sample ``i`` sent as its own request: seed ``seed + i`` (``i`` when none was given),
+    so the samples of an ``n`` request sent one by one differ and replay."""
+    return {**params, "seed": int(params.get("seed") or 0) + i}
 
 
 def _split(total: int, weights: list[int]) -> list[int]:

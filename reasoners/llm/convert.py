@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import json
 import logging
 import os
 import time
 from types import ModuleType
+from typing import TypeVar
 
 from ..errors import (
     APIConnectionError,
@@ -24,6 +26,7 @@ from ..errors import (
 )
 
 _litellm: ModuleType | None = None
+E = TypeVar("E", bound=BaseException)
 
 
 def litellm() -> ModuleType:
@@ -79,21 +82,26 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of ``kind`` in the chain that led to ``exc`` (``exc`` included)."""
     seen = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         if isinstance(cur, kind):
-            return True
+            return cur
         seen.add(id(cur))
         cur = cur.__cause__ or cur.__context__
-    return False
+    return None
 
 
 def convert_error(exc: BaseException, model: str) -> ReasonersError:
     """Map a litellm/openai/httpx exception to the toolkit's tree. The caller chains the original."""
     if isinstance(exc, ReasonersError):
         return exc
+    if (own := _cause(exc, ReasonersError)) is not None:
+        # An in-process model raised one of ours (e.g. ContextWindowError) and litellm wrapped it
+        # as a connection error; a copy keeps its class (so retries see it) without a chain cycle.
+        return copy.copy(own)
     lm = litellm()
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
@@ -106,7 +114,7 @@ def convert_error(exc: BaseException, model: str) -> ReasonersError:
         return AuthError(msg, status=status, model=model)
     if isinstance(exc, lm.Timeout):
         return RequestTimeout(msg, status=status, model=model)
-    if isinstance(exc, lm.APIResponseValidationError) or _caused_by(exc, json.JSONDecodeError):
+    if isinstance(exc, lm.APIResponseValidationError) or _cause(exc, json.JSONDecodeError) is not None:
         return MalformedResponseError(f"{model}: malformed response body: {_short(exc)}", status=status, model=model)
     if isinstance(exc, lm.LiteLLMUnknownProvider):
         return ConfigError(f"unknown model or provider {model!r}: {_short(exc)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reasoners import Budget, BudgetExhausted, ChainOfThought, Problem
+from reasoners import Budget, BudgetExhausted, ChainOfThought, ContextWindowError, Problem
 
 PROMPT = "Write one short sentence about the sea."
 
@@ -25,6 +25,12 @@ def test_same_seed_same_sample_embedded(local_llm):
     local_llm.generate("Something else entirely.", temperature=0.8, max_tokens=8, seed=3)
     b = local_llm.generate(PROMPT, temperature=0.8, max_tokens=16, seed=7)[0].text
     assert a == b
+
+
+def test_embedded_prompt_over_the_context_is_a_context_window_error(local_llm):
+    # raised inside the in-process model, wrapped by litellm, and given back as ours (not a retried ServerError)
+    with pytest.raises(ContextWindowError, match="context of 4096"):
+        local_llm.generate("sea " * 5000, max_tokens=4)
 
 
 SCORED = [
