@@ -2,7 +2,8 @@
 
 One run serves two comparisons: the sampling strategies (CoT greedy, SC@4/8/16,
 best-of-8 with a verifier function, the mean-logprob scorer, an LLM judge and
-TRLM, Auto-CoT + SC@8) and FOBAR against SC@k at matched tokens. Every sampling
+TRLM, Auto-CoT + SC@8; the verifier and the judge also with ``ties="vote"``, which
+re-ranks the same samples and judge replies, so it costs no model call) and FOBAR against SC@k at matched tokens. Every sampling
 strategy draws the same T=0.7 samples (same prompts, same seeds), and the cache
 (with identical concurrent calls shared) draws each sample once: SC@4 and SC@8
 are the first 4 and 8 of SC@16's samples, best-of-8 scores SC@8's samples, and
@@ -127,6 +128,8 @@ async def main(args: argparse.Namespace) -> None:
             ("bon(n=8,scorer=verifier)", BestOfN(n=8, scorer=Verifier(arithmetic_check))),
             ("bon(n=8,scorer=mean_logprob)", BestOfN(n=8, scorer=MeanLogprob())),
             ("bon(n=8,scorer=judge)", BestOfN(n=8, scorer=LLMJudge())),
+            ("bon(n=8,scorer=verifier,ties=vote)", BestOfN(n=8, scorer=Verifier(arithmetic_check), ties="vote")),
+            ("bon(n=8,scorer=judge,ties=vote)", BestOfN(n=8, scorer=LLMJudge(), ties="vote")),
             ("bon(n=8,scorer=trlm)", BestOfN(n=8, scorer=TRLMScorer(llm=scoring))),
             ("fobar(forward=sc:8)", FOBAR(forward=SelfConsistency(n=8))),
             (f"sc(n=8,base=autocot(k=8,max_steps={steps}))", SelfConsistency(base=autocot, n=8)),

@@ -27,6 +27,7 @@ from reasoners import (
 from reasoners.embedders import Embedder
 from reasoners.scorers import parse_judge_score
 from reasoners.strategies.autocot import count_steps
+from reasoners.spec import parse_spec
 from reasoners.testing import FakeLLM, FakeResponse
 
 NO_LOGPROBS = Capabilities(n=False, logprobs=False, prompt_logprobs=False, seed=True)
@@ -126,6 +127,19 @@ def test_scorer_failure_ranks_last_and_is_traced():
 def test_ties_go_to_the_earlier_sample():
     llm = answers_llm("1", "2", "3")
     assert BestOfN(n=3, scorer=Verifier(lambda a, t, p: 1.0)).run("q?", llm=llm).answer == "1"
+
+
+def test_vote_breaks_ties_among_the_top_scores():
+    # a judge-like scorer that rates every answer but "9" equally: the tie goes to the majority of the tied
+    llm = answers_llm("3", "5", "5", "9", "9", "9")
+    flat = Verifier(lambda a, t, p: 0.0 if a == "9" else 1.0)
+    assert BestOfN(n=6, scorer=flat).run("q?", llm=llm).answer == "3"
+    result = BestOfN(n=6, scorer=flat, ties="vote").run("q?", llm=answers_llm("3", "5", "5", "9", "9", "9"))
+    assert result.answer == "5"  # "9" has more votes but a lower score: the score still comes first
+    assert [c.answer for c in result.candidates] == ["5", "5", "3", "9", "9", "9"]
+    with pytest.raises(ConfigError, match="ties"):
+        BestOfN(ties="random")
+    assert parse_spec("bon(n=8,scorer=judge,ties=vote)").ties == "vote"
 
 
 def test_mean_logprob_scorer():

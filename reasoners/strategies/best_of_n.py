@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
+from typing import Literal
 
+from ..answers import normalize, same_answer
 from ..errors import ConfigError
-from ..answers import same_answer
-from ..problem import Candidate, Problem, Result
+from ..problem import AnswerKind, Candidate, Problem, Result
 from ..scorers import Scorer, TRLMScorer
 from .base import Context, Stage, Strategy, register, register_stage
 from .cot import ChainOfThought
@@ -14,13 +16,27 @@ from .sampling import draw_samples, sample_candidate
 
 __all__ = ["BestOfN", "TRLMRerank", "rank"]
 
+Ties = Literal["first", "vote"]
 
-def rank(candidates: list[Candidate], scores: list[float | None]) -> list[Candidate]:
-    """Candidates with their scores set, best first. Unscored ones go last; ties keep sample order."""
+
+def rank(
+    candidates: list[Candidate],
+    scores: list[float | None],
+    *,
+    ties: Ties = "first",
+    kind: AnswerKind = "number",
+) -> list[Candidate]:
+    """Candidates with their scores set, best first. Unscored ones go last.
+
+    Equal scores keep sample order (``ties="first"``) or, with ``ties="vote"``, put first
+    the answer more candidates agree on (then sample order).
+    """
     scored = [replace(c, score=s) for c, s in zip(candidates, scores)]
+    keys = [normalize(c.answer, kind) for c in scored]
+    votes: Counter[str | None] = Counter(k for k in keys if k is not None) if ties == "vote" else Counter()
     order = sorted(
         range(len(scored)),
-        key=lambda i: (scored[i].score is None, -(scored[i].score or 0.0), i),
+        key=lambda i: (scored[i].score is None, -(scored[i].score or 0.0), -votes[keys[i]], i),
     )
     return [scored[i] for i in order]
 
@@ -40,9 +56,11 @@ class BestOfN(Strategy):
     """Sample ``n`` candidates from ``base`` and return the one ``scorer`` rates highest.
 
     Scorers: ``Verifier(fn)``, ``LLMJudge()``, ``MeanLogprob()``, ``TRLMScorer()``
-    (see ``reasoners.scorers``). Ties go to the earlier sample; candidates a
-    scorer fails on rank last. Confidence is the share of scored candidates that
-    agree with the chosen answer.
+    (see ``reasoners.scorers``). Ties go to the earlier sample, or with
+    ``ties="vote"`` to the answer most candidates agree on (for scorers with few
+    distinct values: a judge that rates most candidates 10, a pass/fail verifier).
+    Candidates a scorer fails on rank last. Confidence is the share of scored
+    candidates that agree with the chosen answer.
     """
 
     def __init__(
@@ -52,15 +70,19 @@ class BestOfN(Strategy):
         n: int = 8,
         scorer: Scorer | None = None,
         temperature: float = 0.7,
+        ties: Ties = "first",
     ) -> None:
         if n < 1:
             raise ConfigError(f"BestOfN n must be >= 1; got {n}")
+        if ties not in ("first", "vote"):
+            raise ConfigError(f"BestOfN ties must be 'first' or 'vote'; got {ties!r}")
         if scorer is not None and not isinstance(scorer, Scorer):
             raise ConfigError(f"BestOfN scorer must be a reasoners.scorers.Scorer; got {type(scorer).__name__}")
         self.base = base or ChainOfThought()
         self.n = n
         self.scorer = scorer or TRLMScorer()
         self.temperature = temperature
+        self.ties = ties
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         self.scorer.check(ctx)
@@ -68,7 +90,8 @@ class BestOfN(Strategy):
         candidates = [c for i, r in enumerate(results) if (c := sample_candidate(r, i)) is not None]
         exhausted = any(r.exhausted for r in results)
         scores = await self.scorer.score_all(problem, candidates, ctx) if candidates else []
-        result = _result_from_ranked(rank(candidates, scores), problem, self.name, scorer=self.scorer.name)
+        ranked = rank(candidates, scores, ties=self.ties, kind=problem.kind)
+        result = _result_from_ranked(ranked, problem, self.name, scorer=self.scorer.name)
         result.exhausted = exhausted
         return result
 

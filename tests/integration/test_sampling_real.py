@@ -19,7 +19,9 @@ from reasoners import (
     Problem,
     SelfConsistency,
     TRLMScorer,
+    Verifier,
 )
+from reasoners.answers import vote
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_first30.jsonl"
 ITEMS = [json.loads(line) for line in DATA.read_text().splitlines()]
@@ -65,6 +67,17 @@ def test_best_of_n_with_trlm_on_gsm8k(local_llm):
     ranked = [c.score for c in result.candidates]
     assert ranked == sorted(ranked, reverse=True) and all(s is not None and s < 0 for s in ranked)
     assert result.answer == result.candidates[0].answer
+
+
+def test_best_of_n_vote_tie_break_on_gsm8k(local_llm):
+    # a pass/fail verifier ties every candidate that has an answer: ties="vote" picks their majority
+    has_answer = Verifier(lambda answer, text, problem: answer is not None)
+    bon = BestOfN(base=ChainOfThought(max_tokens=160), n=4, scorer=has_answer, ties="vote")
+    result = bon.run(gsm8k(3), llm=local_llm, budget=Budget(tokens=4000))
+    in_sample_order = sorted(result.candidates, key=lambda c: int(c.source.rsplit("#", 1)[1]))
+    answered = [c.answer for c in in_sample_order if c.answer is not None]
+    assert result.answer == vote(answered).winner
+    assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
 
 
 def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
