@@ -3,9 +3,10 @@
 One run serves two comparisons: the sampling strategies (CoT greedy, SC@4/8/16,
 best-of-8 with a verifier function, the mean-logprob scorer, an LLM judge and
 TRLM, Auto-CoT + SC@8; the verifier and the judge also with ``ties="vote"``, which
-re-ranks the same samples and judge replies, so it costs no model call) and FOBAR against SC@k at matched tokens. Every sampling
-strategy draws the same T=0.7 samples (same prompts, same seeds), and the cache
-(with identical concurrent calls shared) draws each sample once: SC@4 and SC@8
+re-ranks the same samples and judge replies, so it costs no model call) and FOBAR
+against SC@k at matched tokens. Every sampling strategy draws the same T=0.7
+samples (same prompts, same seeds), and the cache (with identical concurrent
+calls shared) draws each sample once: SC@4 and SC@8
 are the first 4 and 8 of SC@16's samples, best-of-8 scores SC@8's samples, and
 FOBAR's forward pass is SC@8. FOBAR runs under a per-problem token cap
 (``--fobar-budget``, default: about SC@16's spend), so its backward questions

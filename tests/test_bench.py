@@ -18,9 +18,17 @@ def make_task(n: int) -> Task:
     return Task("toy", problems, lambda p, a: a == p.gold)
 
 
+def number_in(prompt: str) -> str:
+    return prompt.split("What is ")[1].split()[0]
+
+
+def asked(llm: FakeLLM) -> list[str]:
+    """The numbers of the problems the model was asked about."""
+    return [number_in(r.prompt) for r in llm.requests]
+
+
 def answer_right(req):
-    number = int(req.prompt.split("What is ")[1].split()[0])
-    return f"The answer is {number + 1}."
+    return f"The answer is {int(number_in(req.prompt)) + 1}."
 
 
 def test_parse_strategies():
@@ -63,8 +71,7 @@ def test_resume_repeats_no_model_call(tmp_path):
     rows = asyncio.run(run_bench(config))
     ids = [r["problem_id"] for r in read_journal(tmp_path / "results.jsonl")]
     assert sorted(ids) == [f"p{i}" for i in range(6)] and len(ids) == len(set(ids)) == len(rows)
-    asked = [r.prompt.split("What is ")[1].split()[0] for r in second.requests]
-    assert sorted(asked) == ["3", "4", "5"]  # finished problems were not asked again
+    assert sorted(asked(second)) == ["3", "4", "5"]  # finished problems were not asked again
 
 
 def test_a_failure_keeps_the_runs_in_flight_and_starts_no_more(tmp_path):
@@ -79,7 +86,7 @@ def test_a_failure_keeps_the_runs_in_flight_and_starts_no_more(tmp_path):
         asyncio.run(run_bench(config))
     # p1 was in flight beside p0: it finished and was journaled; p2.. were never started
     assert [r["problem_id"] for r in read_journal(tmp_path / "results.jsonl")] == ["p1"]
-    assert sorted(r.prompt.split("What is ")[1].split()[0] for r in llm.requests) == ["0", "1"]
+    assert sorted(asked(llm)) == ["0", "1"]
 
 
 def test_summary_compares_at_matched_budgets(tmp_path):
