@@ -10,7 +10,7 @@ import pytest
 
 from reasoners import FOBAR, Budget, ConfigError, Problem, SelfConsistency
 from reasoners.masking import find_numbers
-from reasoners.strategies.fobar import combine, plan_backward
+from reasoners.strategies.fobar import combine, fit_chains, plan_backward
 from reasoners.testing import FakeLLM
 
 DATA = Path(__file__).parent / "data" / "gsm8k_test_first30.jsonl"
@@ -136,15 +136,54 @@ def test_budget_caps_the_plan_and_is_never_exceeded():
     assert "fobar.backward" in json.dumps(result.trace)
 
 
-def test_non_numeric_consistency_check():
-    def reply(req):
-        if "Proposed answer" in req.prompt:
-            return "The answer is yes." if "Proposed answer: B" in req.prompt else "The answer is no."
-        return "The answer is (A)." if req.seed in (0, 1) else "The answer is (B)."
+def bird_check(req):
+    """Forward: seeds 0 and 1 say (A), the rest (B). Backward: the inverse question names
+    the option it was given; the judge says yes only to an inverse built on the sparrow."""
+    if "Write the inverse question" in req.prompt:
+        option = re.search(r"Proposed answer: (.*)", req.prompt).group(1)
+        return f"Given that {option} is a bird, which of these is a bird? {option}."
+    if "Backward check" in req.prompt:
+        inverse = req.prompt.split("its solution):")[1]
+        return "The answer is yes." if "sparrow is a bird" in inverse else "The answer is no."
+    return "The answer is (A)." if req.seed in (0, 1) else "The answer is (B)."
 
+
+def test_non_numeric_check_writes_an_inverse_question_then_judges_it():
     p = Problem("Which is a bird?", kind="choice", choices=["cat", "sparrow"])
-    result = FOBAR(SelfConsistency(n=3), chains=2, check_non_numeric=True).run(p, llm=FakeLLM(reply))
+    llm = FakeLLM(bird_check)
+    result = FOBAR(SelfConsistency(n=3), chains=2, check_non_numeric=True).run(p, llm=llm)
+    # The forward majority (A, cat) is overturned: only the sparrow's inverse question passes.
     assert result.answer == "B" and result.metadata["backward"] == {"A": 0, "B": 2}
+    inverse = [r.prompt for r in llm.requests if "Write the inverse question" in r.prompt]
+    judged = [r.prompt for r in llm.requests if "Backward check" in r.prompt]
+    assert len(inverse) == len(judged) == 2 * 2  # per (candidate, chain): one inverse, one judgement
+    assert all("(A) cat\n(B) sparrow" in q for q in inverse)  # the model sees the options
+    assert any("Proposed answer: (A) cat" in q for q in inverse)
+    assert result.metadata["plan"]["calls"] == 8 and result.metadata["plan"]["chains_per_candidate"] == 2
+    assert "fobar.check" in json.dumps(result.trace)
+
+
+def test_non_numeric_check_fits_the_budget():
+    p = Problem("Which is a bird?", kind="choice", choices=["cat", "sparrow"])
+    fobar = FOBAR(SelfConsistency(n=3), chains=4, check_non_numeric=True, backward_max_tokens=40)
+    budget = Budget(tokens=700)
+    result = fobar.run(p, llm=FakeLLM(bird_check), budget=budget)
+    plan = result.metadata["plan"]
+    assert 1 <= plan["chains_per_candidate"] < 4
+    assert plan["estimated_tokens"] <= 700 and budget.used.total_tokens <= 700
+    # With no room for even one chain per candidate, forward decides and no check is sent.
+    llm = FakeLLM(bird_check)
+    result = fobar.run(p, llm=llm, budget=Budget(tokens=200))
+    assert result.answer == "A" and result.metadata["plan"]["calls"] == 0
+    assert not any("inverse" in r.prompt for r in llm.requests)
+
+
+def test_fit_chains():
+    assert fit_chains(3, 4, None) == 4
+    assert fit_chains(3, 4, 12) == 4
+    assert fit_chains(3, 4, 7) == 2
+    assert fit_chains(3, 4, 2) == 0
+    assert fit_chains(0, 4, 0) == 4
 
 
 def test_bad_parameters():

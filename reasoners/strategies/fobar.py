@@ -15,6 +15,7 @@ chains that recover their number:
 from __future__ import annotations
 
 import asyncio
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,20 +25,27 @@ from ..masking import Mask, find_numbers
 from ..problem import Candidate, Problem, Result
 from ..trace import span
 from .base import Context, Strategy, register
-from .cot import ChainOfThought, Demo
+from .cot import ChainOfThought, Demo, format_question
 from .sampling import SelfConsistency
 
-__all__ = ["FOBAR", "BackwardPlan", "plan_backward", "combine"]
+__all__ = ["FOBAR", "BackwardPlan", "plan_backward", "fit_chains", "combine"]
 
 BACKWARD_TEMPLATE = (
     "{question}\nIf we know the answer to the above question is {answer}, "
     "what is the value of unknown variable x?"
 )
 
-CHECK_TEMPLATE = (
-    "Question: {question}\nProposed answer: {answer}\n\nWork backwards: assume the proposed answer is "
-    "true and check it against every fact in the question. Is it consistent? Finish with "
-    "'The answer is yes.' or 'The answer is no.'"
+INVERSE_TEMPLATE = (
+    "Question: {question}\nProposed answer: {answer}\n\nWrite the inverse question: take the proposed "
+    "answer as a known fact, hide one fact that the question states, and ask for it. Then answer your "
+    "inverse question using only the proposed answer and the facts you kept."
+)
+
+JUDGE_TEMPLATE = (
+    "Original question: {question}\nProposed answer: {answer}\n\nBackward check (an inverse question "
+    "that assumes the proposed answer, and its solution):\n{inverse}\n\nIs the backward check consistent "
+    "with the original question: does it recover the hidden fact without contradicting anything the "
+    "original states? Finish with 'The answer is yes.' or 'The answer is no.'"
 )
 
 
@@ -79,13 +87,20 @@ def plan_backward(
     m = chains
     if tokens_left is not None and tokens_per_chain > 0:
         affordable = tokens_left // tokens_per_chain
-        while m > 1 and len(chosen) * candidates * m > affordable:
-            m -= 1
+        m = max(1, fit_chains(len(chosen) * candidates, chains, affordable))
         while chosen and len(chosen) * candidates * m > affordable:
             chosen = _spread(masks, len(chosen) - 1)
     plan = BackwardPlan(chosen, m if chosen else 0, candidates, 0)
     plan.estimated_tokens = plan.total_chains * tokens_per_chain
     return plan
+
+
+def fit_chains(units: int, chains: int, affordable: int | None) -> int:
+    """Most chains per unit (at most ``chains``) such that ``units`` x chains fit in
+    ``affordable`` chains; 0 when not even one chain per unit fits."""
+    if affordable is None or units == 0:
+        return chains
+    return min(chains, affordable // units)
 
 
 def _spread(masks: list[Mask], k: int) -> list[Mask]:
@@ -121,8 +136,9 @@ class FOBAR(Strategy):
       masked numbers; both shrink to fit the budget left after the forward pass.
     - ``alpha`` weighs forward against backward; ``eps`` smooths backward counts.
     - ``demos``: few-shot examples for the backward questions (``Demo`` objects).
-    - For non-numeric problems, ``check_non_numeric=True`` asks the model whether each
-      candidate is consistent with the question (``chains`` yes/no samples) instead.
+    - For non-numeric problems, ``check_non_numeric=True`` checks each candidate with
+      ``chains`` backward consistency chains instead: the model writes an inverse question
+      that takes the candidate as given, then judges it against the original (yes/no).
     """
 
     def __init__(
@@ -168,7 +184,7 @@ class FOBAR(Strategy):
             backward, plan = await self._backward_numeric(problem, list(forward), ctx)
             meta["plan"] = plan.to_dict()
         elif self.check_non_numeric:
-            backward = await self._backward_check(problem, list(forward), ctx)
+            backward, meta["plan"] = await self._backward_check(problem, list(forward), ctx)
         else:
             return Result(fwd.answer, confidence=fwd.confidence, candidates=fwd.candidates,
                           strategy=self.name, metadata=meta)
@@ -221,25 +237,49 @@ class FOBAR(Strategy):
                 s.attrs["correct_chains"] = counts
         return counts, plan
 
-    async def _backward_check(self, problem: Problem, answers: list[str], ctx: Context) -> dict[str, int]:
+    def check_prompt(self, problem: Problem, answer: str, inverse: str | None = None) -> str:
+        """The inverse-question request (``inverse=None``) or the consistency judgement of one."""
+        question = format_question(problem)
+        labels = string.ascii_uppercase[: len(problem.choices)]
+        if problem.kind == "choice" and len(answer) == 1 and answer in labels:
+            answer = f"({answer}) {problem.choices[labels.index(answer)]}"  # the option, not just its letter
+        if inverse is None:
+            return INVERSE_TEMPLATE.format(question=question, answer=answer)
+        return JUDGE_TEMPLATE.format(question=question, answer=answer, inverse=inverse.strip())
+
+    async def _backward_check(
+        self, problem: Problem, answers: list[str], ctx: Context
+    ) -> tuple[dict[str, int], dict[str, Any]]:
+        """Per chain: the model writes an inverse question that assumes the candidate and
+        answers it, then judges whether that is consistent with the original question."""
+        longest = max(answers, key=len)
+        # Worst case per chain: both prompts, the judge's holding a full-length inverse, and both replies.
+        per_chain = (ctx.llm.count_tokens(self.check_prompt(problem, longest))
+                     + ctx.llm.count_tokens(self.check_prompt(problem, longest, ""))
+                     + 3 * self.backward_max_tokens)
+        left = ctx.budget.tokens_left()
+        chains = fit_chains(len(answers), self.chains, None if left is None else left // per_chain)
+        plan = {"check": "inverse question", "chains_per_candidate": chains, "candidates": len(answers),
+                "calls": 2 * chains * len(answers), "estimated_tokens": chains * len(answers) * per_chain}
         counts = {a: 0 for a in answers}
 
         async def check(job: int, answer: str) -> bool:
             sub = ctx.fork(job, temperature=self.temperature)
-            prompt = CHECK_TEMPLATE.format(question=problem.question, answer=answer)
+            options = dict(temperature=self.temperature, max_tokens=self.backward_max_tokens, seed=sub.seed)
             try:
-                [c] = await sub.generate(prompt, temperature=self.temperature,
-                                         max_tokens=self.backward_max_tokens, seed=sub.seed)
+                [inverse] = await sub.generate(self.check_prompt(problem, answer), **options)
+                [verdict] = await sub.generate(self.check_prompt(problem, answer, inverse.text), **options)
             except BudgetExhausted:
                 return False
-            verdict = (extract_text(c.text) or "").lower()
-            return verdict.startswith("yes")
+            return (extract_text(verdict.text) or "").lower().startswith("yes")
 
-        jobs = [a for a in answers for _ in range(self.chains)]
-        with span("fobar.check", self.name, chains=len(jobs)):
+        jobs = [a for a in answers for _ in range(chains)]
+        with span("fobar.check", self.name, plan=plan) as s:
             for a, ok in zip(jobs, await asyncio.gather(*(check(i, a) for i, a in enumerate(jobs)))):
                 counts[a] += int(ok)
-        return counts
+            if s is not None:
+                s.attrs["consistent_chains"] = counts
+        return counts, plan
 
 
 def _shares(candidates: list[Candidate], problem: Problem) -> dict[str, float]:

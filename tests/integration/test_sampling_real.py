@@ -14,13 +14,16 @@ from reasoners import (
     BestOfN,
     Budget,
     Cache,
+    Candidate,
     ChainOfThought,
     ConfigError,
     Problem,
+    Result,
     SelfConsistency,
     TRLMScorer,
     Verifier,
 )
+from reasoners.strategies.base import Context, Strategy
 from reasoners.answers import vote
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_first30.jsonl"
@@ -112,6 +115,41 @@ def test_fobar_on_gsm8k(local_llm):
         assert len(backward_calls) == plan["total_chains"] > 0
         assert set(result.metadata["backward"]) == set(forward)
         assert result.answer in forward
+
+
+class Proposals(Strategy):
+    """A forward pass that proposes fixed candidates, so the backward check always has two to weigh."""
+
+    name = "proposals"
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = answers
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        return Result(self.answers[0], candidates=[Candidate(f"The answer is ({a}).", a) for a in self.answers])
+
+
+def test_fobar_non_numeric_check_feeds_the_inverse_question_to_the_judge(local_llm):
+    from reasoners import FOBAR
+
+    problem = Problem("Which animal can fly?", kind="choice", choices=["a cow", "a sparrow"])
+    budget = Budget(tokens=3000)
+    fobar = FOBAR(Proposals(["A", "A", "B"]), chains=1, check_non_numeric=True, backward_max_tokens=48)
+    result = fobar.run(problem, llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 3000
+    assert result.metadata["forward"] == pytest.approx({"A": 2 / 3, "B": 1 / 3})
+    assert result.metadata["plan"]["calls"] == 4
+    calls = [n["attrs"] for n in _calls(result.trace, "llm")]
+    text = [c["request"]["messages"][-1]["content"] for c in calls]
+    inverse = [(t, c["response"][0]["text"]) for t, c in zip(text, calls) if "Write the inverse question" in t]
+    judged = [t for t in text if "Backward check" in t]
+    assert sorted(t.split("Proposed answer: ")[1].split("\n")[0] for t, _ in inverse) == ["(A) a cow", "(B) a sparrow"]
+    assert len(judged) == 2
+    # Each judgement holds the inverse question the model wrote for the same candidate.
+    for question, reply in inverse:
+        option = question.split("Proposed answer: ")[1].split("\n")[0]
+        assert any(f"Proposed answer: {option}" in j and reply.strip() in j for j in judged)
+    assert set(result.metadata["backward"]) == {"A", "B"} and result.answer in ("A", "B")
 
 
 def _cached_client(real_llm: LLM, path: Path) -> LLM:
