@@ -129,6 +129,28 @@ class Proposals(Strategy):
         return Result(self.answers[0], candidates=[Candidate(f"The answer is ({a}).", a) for a in self.answers])
 
 
+def test_fobar_asks_one_backward_question_per_mask_and_candidate(local_llm):
+    from reasoners import FOBAR
+
+    problem = gsm8k(18)  # "Claire makes a 3 egg omelet ... in 4 weeks?", gold 7
+    budget = Budget(tokens=4000)
+    fobar = FOBAR(Proposals(["7", "7", "12"]), chains=1, max_masks=2, backward_max_tokens=64)
+    result = fobar.run(problem, llm=local_llm, budget=budget)
+    assert budget.used.total_tokens <= 4000
+    assert result.metadata["plan"]["masked"] == ["3", "4"] and result.metadata["plan"]["total_chains"] == 4
+    asked = sorted(
+        n["attrs"]["request"]["messages"][-1]["content"]
+        for n in _calls(result.trace, "llm")
+        if "unknown variable x" in json.dumps(n["attrs"])
+    )
+    assert len(asked) == 4
+    for masked in ("Claire makes a x egg omelet", "eat in x weeks"):
+        for answer in ("7", "12"):
+            assert sum(masked in q and f"the above question is {answer}," in q for q in asked) == 1
+    assert set(result.metadata["backward"]) == {"7", "12"}
+    assert result.answer in ("7", "12")
+
+
 def test_fobar_non_numeric_check_feeds_the_inverse_question_to_the_judge(local_llm):
     from reasoners import FOBAR
 
