@@ -17,13 +17,14 @@ from reasoners import (
     Candidate,
     ChainOfThought,
     ConfigError,
+    Context,
     Problem,
     Result,
     SelfConsistency,
+    Strategy,
     TRLMScorer,
     Verifier,
 )
-from reasoners.strategies.base import Context, Strategy
 from reasoners.answers import vote
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_first30.jsonl"
@@ -40,6 +41,12 @@ def _calls(node, kind):
     for child in node.get("children", []):
         found += _calls(child, kind)
     return found
+
+
+def _exchanges(trace) -> list[tuple[str, str]]:
+    """(last user message, first reply) of every model call in a result's trace."""
+    return [(n["attrs"]["request"]["messages"][-1]["content"], n["attrs"]["response"][0]["text"])
+            for n in _calls(trace, "llm")]
 
 
 def test_self_consistency_on_gsm8k(local_llm):
@@ -138,11 +145,7 @@ def test_fobar_asks_one_backward_question_per_mask_and_candidate(local_llm):
     result = fobar.run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 4000
     assert result.metadata["plan"]["masked"] == ["3", "4"] and result.metadata["plan"]["total_chains"] == 4
-    asked = sorted(
-        n["attrs"]["request"]["messages"][-1]["content"]
-        for n in _calls(result.trace, "llm")
-        if "unknown variable x" in json.dumps(n["attrs"])
-    )
+    asked = [q for q, _ in _exchanges(result.trace) if "unknown variable x" in q]
     assert len(asked) == 4
     for masked in ("Claire makes a x egg omelet", "eat in x weeks"):
         for answer in ("7", "12"):
@@ -161,10 +164,9 @@ def test_fobar_non_numeric_check_feeds_the_inverse_question_to_the_judge(local_l
     assert budget.used.total_tokens <= 3000
     assert result.metadata["forward"] == pytest.approx({"A": 2 / 3, "B": 1 / 3})
     assert result.metadata["plan"]["calls"] == 4
-    calls = [n["attrs"] for n in _calls(result.trace, "llm")]
-    text = [c["request"]["messages"][-1]["content"] for c in calls]
-    inverse = [(t, c["response"][0]["text"]) for t, c in zip(text, calls) if "Write the inverse question" in t]
-    judged = [t for t in text if "Backward check" in t]
+    calls = _exchanges(result.trace)
+    inverse = [(q, reply) for q, reply in calls if "Write the inverse question" in q]
+    judged = [q for q, _ in calls if "Backward check" in q]
     assert sorted(t.split("Proposed answer: ")[1].split("\n")[0] for t, _ in inverse) == ["(A) a cow", "(B) a sparrow"]
     assert len(judged) == 2
     # Each judgement holds the inverse question the model wrote for the same candidate.
