@@ -4,18 +4,27 @@ Every strategy runs on the same problems under the same per-problem token
 budget (or each of several budgets). Results go to a journal, one JSON line per
 (strategy, budget, problem), written as each finishes; together with the
 model-call cache in the same folder this makes a killed run resume where it
-stopped without repeating a model call. The summary (accuracy with a 95%
-Wilson interval, mean tokens, calls, cost, wall time, how often the budget ran
-out, truncation) and a plot of accuracy against tokens are rebuilt from the
-journal at the end of every run.
+stopped: every finished call replays from the cache (calls that were in flight
+when it was killed are sent again). A problem whose run fails (a model error
+that outlived its retries everywhere) is journaled as an *error row*, never as a
+wrong answer, and the run goes on; resume runs errored rows again unless told to
+keep them. Only an :class:`AuthError` or a :class:`ConfigError` stops the run. One
+run at a time may write an output folder (an exclusive lock), and a torn last
+journal line (a kill mid-write) is cut off on resume. The summary (accuracy over
+the answered problems with a 95% Wilson interval, errors, mean tokens, calls,
+cost, wall time, how often the budget ran out, truncation) and a plot of
+accuracy against tokens are rebuilt from the journal at the end of every run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import inspect
 import json
+import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,14 +35,18 @@ from typing import Any
 
 from .budget import Budget
 from .datasets import Task
-from .errors import ConfigError
+from .errors import AuthError, ConfigError
 from .llm.client import LLM
 from .problem import Problem
 from .strategies import REGISTRY, Strategy
 
-__all__ = ["parse_strategies", "progress_bar", "run_bench", "summarize", "wilson", "write_report"]
+__all__ = ["parse_strategies", "progress_bar", "read_journal", "run_bench", "summarize", "wilson", "write_report"]
+
+log = logging.getLogger(__name__)
 
 JOURNAL = "results.jsonl"
+STRATEGY_METRICS = ("pass_at_1",)
+"""Numbers a strategy reports in ``result.metadata`` that the journal keeps as metrics (CodeChain's pass@1)."""
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -86,17 +99,51 @@ def _key(spec: str, budget: int | None, problem_id: str) -> str:
     return f"{spec}|{budget}|{problem_id}"
 
 
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """Journal rows; a torn last line (the run was killed mid-write) is ignored."""
+def read_journal(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """Journal rows, the last row per (strategy, budget, problem) winning (a rerun of an error row
+    replaces it). A torn last line (a kill mid-write) is skipped, and with ``repair`` cut off the
+    file, so the next row starts on a line of its own; either way a warning says so."""
     if not path.is_file():
         return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # after the last newline: empty unless the last write was torn
+    rows: dict[str, dict[str, Any]] = {}
+    for i, line in enumerate([*lines, tail] if tail else lines):
+        if not line.strip():
             continue
-    return rows
+        try:
+            row = json.loads(line)
+            rows[_key(row["strategy"], row["budget"], row["problem_id"])] = row
+        except (ValueError, KeyError, TypeError):
+            if i < len(lines):
+                log.warning("%s: line %d is not a journal row; skipped", path, i + 1)
+            else:
+                log.warning("%s: the last line was torn (%d bytes, a run killed mid-write)%s", path, len(tail),
+                            "; cut off" if repair else "; skipped")
+                if repair:
+                    with path.open("r+b") as f:
+                        f.truncate(len(data) - len(tail))
+    return list(rows.values())
+
+
+@contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold the output folder for one run: a second run on the same folder fails at once."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another reasoners bench is writing to {out}; wait for it or choose another --out") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _error_of(e: BaseException) -> dict[str, str]:
+    return {"type": type(e).__name__, "message": str(e).splitlines()[0] if str(e) else ""}
 
 
 @dataclass
@@ -110,18 +157,27 @@ class BenchConfig:
     concurrency: int = 4
     budgets_for: dict[str, list[int | None]] = field(default_factory=dict)
     """Budgets for particular strategy specs instead of ``budgets`` (e.g. a cap matching another's spend)."""
+    keep_errors: bool = False
+    """Resume keeps error rows as they are instead of running those problems again."""
 
 
 async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Run every (strategy, budget, problem) not yet in the journal; return all journal rows.
 
-    If a run raises, the runs already in flight finish and are journaled, none starts after,
-    and the first error is raised: rerunning resumes where it stopped.
+    A problem whose run raises is journaled as an error row and the others go on. An
+    :class:`AuthError` or :class:`ConfigError` (every run would fail the same way) stops the
+    run: the runs in flight finish and are journaled, none starts after, and it is raised.
     """
-    config.out.mkdir(parents=True, exist_ok=True)
+    with locked(config.out):
+        return await _run_locked(config, progress)
+
+
+async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] | None) -> list[dict]:
     journal = config.out / JOURNAL
-    rows = read_journal(journal)
-    done = {_key(r["strategy"], r["budget"], r["problem_id"]) for r in rows}
+    rows = read_journal(journal, repair=True)
+    done = {_key(r["strategy"], r["budget"], r["problem_id"]) for r in rows
+            if config.keep_errors or not r.get("error")}
+    rows = [r for r in rows if _key(r["strategy"], r["budget"], r["problem_id"]) in done]
     # Problem-major order: a run stopped part-way has compared every strategy on the same problems.
     todo = [
         (spec, strategy, budget, problem)
@@ -135,12 +191,12 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
         progress(finished, total)
     sem = asyncio.Semaphore(config.concurrency)
     lock = asyncio.Lock()
-    failures: list[Exception] = []
+    fatal: list[Exception] = []
 
     async def one(spec: str, strategy: Strategy, budget: int | None, problem: Problem) -> None:
         nonlocal finished
         async with sem:
-            if failures:  # after a failure, finish the runs in flight (their rows are kept) but start none
+            if fatal:  # after a fatal error, finish the runs in flight (their rows are kept) but start none
                 return
             t0 = time.perf_counter()
             retriever = config.task.retriever(problem) if config.task.retriever else None
@@ -148,25 +204,16 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
                 result = await strategy.arun(
                     problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed, retriever=retriever
                 )
-            except Exception as e:
-                failures.append(e)
+                row = await _row(config, spec, budget, problem, result)
+            except (AuthError, ConfigError) as e:
+                fatal.append(e)
                 return
-            seconds = time.perf_counter() - t0
-        row = {
-            "strategy": spec,
-            "budget": budget,
-            "problem_id": problem.id,
-            "answer": result.answer,
-            "gold": problem.gold,
-            "correct": await config.task.ascore(problem, result.answer),
-            "metrics": {name: metric(problem, result.answer) for name, metric in config.task.metrics.items()},
-            "confidence": result.confidence,
-            "exhausted": result.exhausted,
-            "truncated": sum(1 for c in result.candidates if c.truncated),
-            "candidates": len(result.candidates),
-            "usage": result.usage.to_dict(),
-            "seconds": round(seconds, 3),
-        }
+            except Exception as e:  # this problem failed; the others go on
+                error = _error_of(e)
+                log.warning("%s on problem %s failed: %s: %s", spec, problem.id, error["type"], error["message"])
+                row = {"strategy": spec, "budget": budget, "problem_id": problem.id, "gold": problem.gold,
+                       "error": error}
+            row["seconds"] = round(time.perf_counter() - t0, 3)
         async with lock:
             with journal.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
@@ -176,9 +223,29 @@ async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None]
                 progress(finished, total)
 
     await asyncio.gather(*(one(*item) for item in todo))
-    if failures:
-        raise failures[0]
+    if fatal:
+        raise fatal[0]
     return rows
+
+
+async def _row(config: BenchConfig, spec: str, budget: int | None, problem: Problem, result: Any) -> dict[str, Any]:
+    return {
+        "strategy": spec,
+        "budget": budget,
+        "problem_id": problem.id,
+        "answer": result.answer,
+        "gold": problem.gold,
+        "correct": await config.task.ascore(problem, result.answer),
+        "metrics": {**{name: metric(problem, result.answer) for name, metric in config.task.metrics.items()},
+                    **{name: result.metadata[name] for name in STRATEGY_METRICS if name in result.metadata}},
+        "confidence": result.confidence,
+        "exhausted": result.exhausted,
+        "degraded": result.degraded,
+        "failed_samples": len(result.metadata.get("failed_samples", [])),
+        "truncated": sum(1 for c in result.candidates if c.truncated),
+        "candidates": len(result.candidates),
+        "usage": result.usage.to_dict(),
+    }
 
 
 @contextmanager
@@ -199,14 +266,18 @@ def progress_bar(desc: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per (strategy, budget): strategies in first-seen order, budgets ascending (none last)."""
+    """One line per (strategy, budget): strategies in first-seen order, budgets ascending (none last).
+
+    Error rows count in ``errors`` only: accuracy and every mean are over the answered problems.
+    """
     groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["strategy"], r["budget"]), []).append(r)
     order = {spec: i for i, spec in reversed(list(enumerate(r["strategy"] for r in rows)))}
     table = []
     for spec, budget in sorted(groups, key=lambda k: (order[k[0]], k[1] is None, k[1] or 0)):
-        rs = groups[(spec, budget)]
+        every = groups[(spec, budget)]
+        rs = [r for r in every if not r.get("error")]
         n = len(rs)
         correct = sum(1 for r in rs if r["correct"])
         low, high = wilson(correct, n)
@@ -215,13 +286,15 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "strategy": spec,
             "budget": budget,
             "problems": n,
-            "accuracy": correct / n,
+            "errors": len(every) - n,
+            "degraded": sum(1 for r in rs if r.get("degraded")),
+            "accuracy": correct / n if n else 0.0,
             "ci95": [round(low, 3), round(high, 3)],
-            "mean_tokens": sum(r["usage"]["total_tokens"] for r in rs) / n,
-            "mean_calls": sum(r["usage"]["calls"] for r in rs) / n,
+            "mean_tokens": sum(r["usage"]["total_tokens"] for r in rs) / max(n, 1),
+            "mean_calls": sum(r["usage"]["calls"] for r in rs) / max(n, 1),
             "cost": sum(r["usage"]["cost"] for r in rs),
-            "mean_seconds": sum(r["seconds"] for r in rs) / n,
-            "hit_budget": sum(1 for r in rs if r["exhausted"]) / n,
+            "mean_seconds": sum(r["seconds"] for r in rs) / max(n, 1),
+            "hit_budget": sum(1 for r in rs if r["exhausted"]) / max(n, 1),
             "truncated": (sum(r["truncated"] for r in rs) / candidates) if candidates else 0.0,
             "cache_hits": sum(r["usage"]["cache_hits"] for r in rs),
             **_metric_means(rs),
@@ -249,13 +322,13 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[d
     lines = [
         f"# {title}",
         "",
-        "| strategy | budget/problem | n | accuracy | 95% CI | " + "".join(f"{k} | " for k in extra)
+        "| strategy | budget/problem | n | errors | accuracy | 95% CI | " + "".join(f"{k} | " for k in extra)
         + "mean tokens | mean calls | cost $ | mean s | hit budget | truncated |",
-        "|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|---|---|---|",
     ]
     for t in table:
         lines.append(
-            f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['accuracy']:.1%} "
+            f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['errors']} | {t['accuracy']:.1%} "
             f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | " + "".join(f"{t.get(k, 0.0):.3f} | " for k in extra)
             + f"{t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
             f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"

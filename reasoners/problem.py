@@ -6,10 +6,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, LLMError
 from .usage import Usage
 
-__all__ = ["AnswerKind", "Problem", "Candidate", "Result"]
+__all__ = ["AnswerKind", "Problem", "Candidate", "Result", "FailedSample"]
 
 AnswerKind = Literal["number", "choice", "text", "code"]
 _KINDS = ("number", "choice", "text", "code")
@@ -82,11 +82,25 @@ class Candidate:
 
 
 @dataclass
+class FailedSample:
+    """A branch of a run (a sample, a backward chain, a tree node's answer, a search proposal)
+    whose model call still failed after its retries. The run answers from the other branches."""
+
+    where: str
+    error: LLMError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "error": type(self.error).__name__, "message": str(self.error)}
+
+
+@dataclass
 class Result:
     """What a strategy returns: the answer, how sure it is, and what it cost.
 
     ``exhausted`` is True when the budget ran out before the strategy finished;
     the answer is then the best one found so far (possibly None).
+    ``degraded`` is True when some branches failed after their retries and the answer
+    comes from the rest; ``metadata["failed_samples"]`` lists them (where, error class, message).
     ``trace`` is the run's call tree as a JSON-ready dict (see ``reasoners.trace``).
     """
 
@@ -95,6 +109,7 @@ class Result:
     candidates: list[Candidate] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     exhausted: bool = False
+    degraded: bool = False
     strategy: str = ""
     trace: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -67,6 +67,10 @@ class Puzzle(ABC, Generic[S]):
     def describe(self, state: S) -> str: ...
 
     @abstractmethod
+    def steps_left(self, state: S) -> int:
+        """The fewest steps any solution from ``state`` takes (a search's expansions scale with it)."""
+
+    @abstractmethod
     def answer(self, state: S) -> str | None:
         """The final answer a state stands for (when complete), in the task's answer format."""
 
@@ -178,6 +182,9 @@ class Arithmetic(Puzzle[ArithmeticState]):
     def describe(self, state: ArithmeticState) -> str:
         return " ".join(_fmt(n) for n in state.numbers)
 
+    def steps_left(self, state: ArithmeticState) -> int:
+        return len(state.numbers) - 1
+
     def answer(self, state: ArithmeticState) -> str | None:
         return state.expressions[0] if len(state.numbers) == 1 else None
 
@@ -257,6 +264,9 @@ class Sudoku(Puzzle[tuple[int, ...]]):
 
     def distance(self, state: tuple[int, ...]) -> float:
         return float(state.count(0))
+
+    def steps_left(self, state: tuple[int, ...]) -> int:
+        return state.count(0)  # one step per blank
 
     def describe(self, state: tuple[int, ...]) -> str:
         return "\n".join(" ".join(str(v) if v else "_" for v in state[r * 9:(r + 1) * 9]) for r in range(9))

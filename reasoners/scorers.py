@@ -22,10 +22,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BudgetExhausted, CapabilityError, ConfigError
+from .errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
 from .llm.client import LLM
 from .code import public_tests, run_tests
-from .problem import Candidate, Problem
+from .problem import Candidate, FailedSample, Problem
 from .puzzles import puzzle_for
 from .sandbox import Sandbox
 from .strategies.base import Context, registrar
@@ -53,6 +53,8 @@ class Scorer(ABC):
     """Scores one candidate; :meth:`score_all` scores many concurrently."""
 
     name = "scorer"
+    needs_logprobs = False
+    """True when the scorer reads the candidates' token logprobs, so samplers must request them."""
 
     def config(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -70,8 +72,11 @@ class Scorer(ABC):
             async def one(c: Candidate) -> float | None | BaseException:
                 try:
                     return await self.score(problem, c, ctx)
-                except (BudgetExhausted, CapabilityError, ConfigError):
-                    raise  # out of budget, or a scorer that cannot work on this problem at all
+                except (BudgetExhausted, CapabilityError, ConfigError, AuthError):
+                    raise  # out of budget, a scorer that cannot work here at all, or a bad key
+                except LLMError as e:  # a failed model call: a failed sample of the run
+                    ctx.failures.append(FailedSample(f"{self.name} score of {c.source or 'a candidate'}", e))
+                    return e
                 except Exception as e:  # a scorer failure must not sink the whole run
                     return e
 
@@ -194,6 +199,8 @@ class LLMJudge(Scorer):
 @register_scorer("mean_logprob")
 class MeanLogprob(Scorer):
     """The candidate's mean token logprob: the model's own length-normalised confidence."""
+
+    needs_logprobs = True
 
     def check(self, ctx: Context) -> None:
         if ctx.llm.capabilities.logprobs is False:

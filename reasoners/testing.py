@@ -67,13 +67,15 @@ class FakeRequest:
 class FakeResponse:
     """A scripted answer; ``logprobs`` (one per whitespace token) default to ``token_logprob`` each.
 
-    ``error`` makes the call raise that exception instead (e.g. a ``RateLimitError``).
+    ``error`` makes the call raise that exception instead (e.g. a ``RateLimitError``);
+    ``delay`` adds seconds to the model's ``latency`` for this reply alone.
     """
 
     text: str = ""
     logprobs: list[float] | None = None
     token_logprob: float = -0.5
     error: BaseException | None = None
+    delay: float = 0.0
 
 
 Script = Sequence[str | FakeResponse] | Callable[[FakeRequest], str | FakeResponse]
@@ -138,13 +140,13 @@ class FakeModel(InProcessModel):
                 item = self._script[int(seed) % len(self._script)]
             else:
                 item = next(self._cycle)  # type: ignore[arg-type]
+        resp = item if isinstance(item, FakeResponse) else FakeResponse(str(item))
         try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
+            if self.latency or resp.delay:
+                await asyncio.sleep(self.latency + resp.delay)
         finally:
             with self._lock:
                 self.in_flight -= 1
-        resp = item if isinstance(item, FakeResponse) else FakeResponse(str(item))
         if resp.error is not None:
             raise resp.error
         words = _words(resp.text)

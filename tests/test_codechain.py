@@ -94,3 +94,56 @@ def test_public_tests_scorer_ranks_by_share_passed_in_the_sandbox():
     assert [c.score for c in result.candidates] == [1.0, 0.5, 0.0]
     with pytest.raises(ConfigError, match="public tests"):
         BestOfN(n=1, scorer=PublicTests()).run(Problem("Say hi.", kind="code"), llm=FakeLLM(["print(1)"]))
+
+
+PLANNED = (
+    "Plan:\n```python\ndef double(x):\n    \"\"\"Twice x.\"\"\"\n```\n"
+    "Implementation:\n```python\ndef double(x):\n    return 2 * x\n\ndef unplanned(x):\n    return x\n\n"
+    "def double_all(xs):\n    return [double(unplanned(x)) for x in xs]\n```"
+)
+
+
+def test_sub_modules_are_the_planned_helpers_without_the_entry_point():
+    from reasoners.answers import extract_code
+    from reasoners.strategies.codechain import sub_modules, tested_functions
+
+    solution = tested_functions(PROBLEM, [])
+    assert solution == {"double_all"}
+    assert sub_modules(PLANNED, extract_code(PLANNED), solution) == ["def double(x):\n    return 2 * x"]
+    # no plan of its own: every function but the one the tests call
+    assert sub_modules(GOOD_A, extract_code(GOOD_A), solution) == ["def double(x):\n    return 2 * x"]
+
+
+def test_mbpp_function_named_by_the_public_test_is_not_a_sub_module():
+    from reasoners.strategies.codechain import tested_functions
+
+    problem = Problem("Write a function to double a list.", kind="code",
+                      metadata={"public_tests": ["assert double_all([1, 2]) == [2, 4]"]})
+    assert "double_all" in tested_functions(problem, problem.metadata["public_tests"])
+
+    llm = FakeLLM([GOOD_A])
+    result = CodeChain(n=1, rounds=1, clusters=2).run(problem, llm=llm)
+    assert result.metadata["rounds"][0]["representatives"] == ["def double(x):\n    return 2 * x"]
+    revision = llm.requests[-1].prompt
+    assert "def double_all" not in revision.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_round_with_nothing_passing_reclusters_at_the_new_k():
+    def reply(req):
+        return BAD if "sub-modules from earlier good solutions" in req.prompt else [GOOD_A, GOOD_B][(req.seed or 0) % 2]
+
+    chain = CodeChain(n=2, rounds=2, clusters=3, shrink=1, embedder=OneCluster())
+    rounds = chain.run(PROBLEM, llm=FakeLLM(reply)).metadata["rounds"]
+    assert [r["passed"] for r in rounds] == [2, 0, 0]
+    assert len(rounds[0]["representatives"]) == 2  # double and twice, k=3
+    assert len(rounds[1]["representatives"]) == 2  # k=2
+    assert len(rounds[2]["representatives"]) == 1  # nothing passed: the round-0 modules re-clustered at k=1
+
+
+def test_pass_at_1_over_all_samples_next_to_the_filtered_pick():
+    problem = Problem(PROMPT, kind="code", metadata={"entry_point": "double_all"},
+                      tests=["assert double_all([3]) == [6]"])
+    llm = FakeLLM(lambda req: [GOOD_A, BAD, BAD, GOOD_B][(req.seed or 0) % 4])
+    result = CodeChain(n=4, rounds=0).run(problem, llm=llm)
+    assert result.metadata["pass_at_1"] == 0.5  # 2 of the round's 4 samples pass the hidden tests
+    assert "double_all" in result.answer and result.candidates[0].metadata["hidden_passed"]

@@ -105,4 +105,48 @@ def test_refuses_without_logprobs_unless_voting():
         ProbTree().run(Q, llm=llm)
     assert llm.requests == []
     result = ProbTree(confidence="vote", votes=2, max_depth=0).run(Q, llm=llm, kind="text")
-    assert result.answer == "Suzy Amis" and result.candidates[0].score == 1.0
+    assert result.answer == "Suzy Amis" and result.candidates[0].score == 0.0  # log of a unanimous vote share
+    assert result.confidence == 1.0
+
+
+def _decomposition(text: str):
+    """A decomposition reply whose every token carries logprob -0.3, and answers at -1.0."""
+
+    def reply(req):
+        if req.prompt.startswith("Decompose"):
+            return FakeResponse(text, token_logprob=-0.3)
+        question = req.prompt.rsplit("Question: ", 1)[1]
+        return FakeResponse(f"Reasoning here. So the answer is: {question[:5]}.", token_logprob=-1.0)
+
+    return reply
+
+
+@pytest.mark.parametrize("root_key", [
+    "Who is the spouse of the man who directed Titanic?",       # the model paraphrased the root
+    '  Who is the spouse of the director of "Titanic"?  ',      # whitespace and escaped quotes
+])
+def test_decomposition_confidence_is_the_roots_own_list(root_key):
+    text = json.dumps({root_key: ["Who directed Titanic?", "Who is the spouse of <1>?"]})
+    graph, _ = parse_tree(Q, text)
+    assert graph.nodes["0"]["key"] == root_key.strip()
+    result = ProbTree(max_depth=1).run(Q, llm=FakeLLM(_decomposition(text)), kind="text")
+    root = {n["id"]: n for n in result.metadata["tree"]}["0"]
+    # the fake's logprob for the list's tokens, not 0.0 (the best possible) from a missed lookup
+    assert root["decomposition_confidence"] == pytest.approx(-0.3)
+    agg = next(c for c in root["candidates"] if c["source"] == "child_aggregation")
+    assert agg["score"] == pytest.approx((-1.0 + -0.3 + -1.0 + -1.0) / 4)
+
+
+def test_list_without_confidence_is_left_out_of_the_average():
+    text = json.dumps({Q: ["Who directed Titanic?", "Who is the spouse of <1>?"]})
+
+    def reply(req):
+        if req.prompt.startswith("Decompose"):
+            return FakeResponse(text, logprobs=[])  # the backend sent no logprobs for this reply
+        return FakeResponse("Reasoning here. So the answer is: X.", token_logprob=-1.0)
+
+    result = ProbTree(max_depth=1).run(Q, llm=FakeLLM(reply), kind="text")
+    root = {n["id"]: n for n in result.metadata["tree"]}["0"]
+    assert root["decomposition_confidence"] is None
+    agg = next(c for c in root["candidates"] if c["source"] == "child_aggregation")
+    assert agg["score"] == pytest.approx(-1.0)  # mean of its own and the two children's, nothing else

@@ -71,6 +71,36 @@ def test_weighted_vote_refused_without_logprobs():
     assert llm.requests == []
 
 
+UNKNOWN_LOGPROBS = Capabilities(n=False, logprobs=None, prompt_logprobs=False, seed=True)
+
+
+def test_weighted_vote_asks_for_logprobs_when_support_is_unknown():
+    confident = FakeResponse("The answer is 12.", token_logprob=-0.05)
+    unsure = FakeResponse("The answer is 10.", token_logprob=-3.0)
+    llm = FakeLLM([unsure, unsure, confident], capabilities=UNKNOWN_LOGPROBS)
+    result = SelfConsistency(n=3, vote="weighted").run("q?", llm=llm)
+    assert all(r.logprobs for r in llm.requests)
+    assert result.answer == "12"  # weighted, not silently a majority vote
+
+
+def test_weighted_vote_refuses_when_asked_logprobs_never_come():
+    llm = FakeLLM([FakeResponse("The answer is 3.", logprobs=[])], capabilities=UNKNOWN_LOGPROBS)
+    with pytest.raises(CapabilityError, match="returned none"):
+        SelfConsistency(n=8, vote="weighted").run("q?", llm=llm)
+    assert len(llm.requests) == 1  # one probe sample, not all eight
+
+
+def test_mean_logprob_asks_for_logprobs_when_support_is_unknown():
+    llm = FakeLLM([FakeResponse("The answer is 1.", token_logprob=-2.0),
+                   FakeResponse("The answer is 2.", token_logprob=-0.1)], capabilities=UNKNOWN_LOGPROBS)
+    result = BestOfN(n=2, scorer=MeanLogprob()).run("q?", llm=llm)
+    assert all(r.logprobs for r in llm.requests) and result.answer == "2"
+    silent = FakeLLM([FakeResponse("The answer is 1.", logprobs=[])], capabilities=UNKNOWN_LOGPROBS)
+    with pytest.raises(CapabilityError, match="mean_logprob"):
+        BestOfN(n=4, scorer=MeanLogprob()).run("q?", llm=silent)
+    assert len(silent.requests) == 1
+
+
 def test_early_stop_stops_when_the_leader_cannot_be_caught():
     llm = answers_llm("5", "5", "5", "7", "7")
     result = SelfConsistency(n=5, early_stop=True, wave=1).run("q?", llm=llm)
@@ -133,8 +163,8 @@ def test_vote_breaks_ties_among_the_top_scores():
     # a judge-like scorer that rates every answer but "9" equally: the tie goes to the majority of the tied
     llm = answers_llm("3", "5", "5", "9", "9", "9")
     flat = Verifier(lambda a, t, p: 0.0 if a == "9" else 1.0)
-    assert BestOfN(n=6, scorer=flat).run("q?", llm=llm).answer == "3"
-    result = BestOfN(n=6, scorer=flat, ties="vote").run("q?", llm=answers_llm("3", "5", "5", "9", "9", "9"))
+    assert BestOfN(n=6, scorer=flat, ties="first").run("q?", llm=llm).answer == "3"
+    result = BestOfN(n=6, scorer=flat).run("q?", llm=answers_llm("3", "5", "5", "9", "9", "9"))  # default: vote
     assert result.answer == "5"  # "9" has more votes but a lower score: the score still comes first
     assert [c.answer for c in result.candidates] == ["5", "5", "3", "9", "9", "9"]
     with pytest.raises(ConfigError, match="ties"):
@@ -217,6 +247,10 @@ def test_trlm_rerank_stage_reorders_any_result():
     assert result.answer == "9"  # the majority said 8; the reverse scores say 9
     assert [c.answer for c in result.candidates] == ["9", "8", "8"]
     assert result.usage.calls == 6  # three samples, three scores
+    # the majority's tallies no longer describe the answer: they are kept apart, under the answer they chose
+    assert "tallies" not in result.metadata and result.metadata["reranked_by"] == "trlm"
+    assert result.metadata["before_rerank"]["answer"] == "8"
+    assert result.metadata["before_rerank"]["tallies"] == {"8": 2.0, "9": 1.0}
 
 
 def test_bad_parameters_are_named():
@@ -305,7 +339,17 @@ def test_autocot_as_base_of_self_consistency():
 
 def test_count_steps():
     assert count_steps("a.\nb.\nc.\nThe answer is 3.") == 3
-    assert count_steps("First this. Then that. The answer is 2.") == 2
+    assert count_steps("First this. Then that. The answer is 2.") == 1  # lines, as the reference counts
+    assert count_steps("To find the answer: we add 2 and 3.\nThat is 5.\nThe answer is 5.") == 2
+
+
+def test_autocot_demo_keeps_the_reasoning_before_the_last_answer_sentence():
+    text = "To find the answer: we add 2 and 3.\nThe answer is 5."
+    llm = FakeLLM([text])
+    auto = AutoCoT(["What is 2 plus 3?"], k=1, max_steps=1)
+    auto.run("New?", llm=llm)
+    [demo] = auto.built("fake/fake") or []
+    assert demo.rationale == "To find the answer: we add 2 and 3." and demo.answer == "5"
     # markdown: delimiter-only lines (display math, code fences, rules) are not steps
     markdown = "Multiply:\n\\[\n3 \\times 4 = 12\n\\]\n$$\n12 + 1 = 13\n$$\n```\nprint(13)\n```\n---\nThe answer is 13."
     assert count_steps(markdown) == 4

@@ -126,6 +126,19 @@ def test_search_solves_sudoku_pruning_the_dead_move():
     assert result.metadata["expansions"] == len(BLANKS) and len(llm.requests) == len(BLANKS)
 
 
+def test_sudoku_expansions_scale_with_the_blanks():
+    sixty = set(range(60))  # 60 blanks: a solution takes 60 steps, more than a flat 50 expansions allow
+    grid = [[0 if r * 9 + c in sixty else int(SOLUTION[r * 9 + c]) for c in range(9)] for r in range(9)]
+    llm = FakeLLM(lambda req: (lambda g: f"r{g.index('_') // 9 + 1}c{g.index('_') % 9 + 1} = "
+                                          f"{SOLUTION[g.index('_')]}")(_grid_in(req.prompt)))
+    result = BacktrackSearch(proposals=1).run(Problem("Solve.", kind="text", metadata={"puzzle": grid}), llm=llm)
+    assert result.confidence == 1.0 and result.metadata["expansions"] == 60
+    node = next(n for n in _walk(result.trace) if n["kind"] == "search")
+    assert node["attrs"]["max_expansions"] == 240
+    assert next(n for n in _walk(BacktrackSearch(max_expansions=7).run(SUDOKU, llm=FakeLLM(sudoku_script)).trace)
+                if n["kind"] == "search")["attrs"]["max_expansions"] == 7
+
+
 def test_best_of_n_with_the_checker_picks_the_valid_attempt():
     from reasoners import BestOfN
     from reasoners.scorers import PuzzleChecker

@@ -23,9 +23,11 @@ from ..errors import (
     BudgetExhausted,
     CapabilityError,
     ConfigError,
+    LLMError,
     MalformedResponseError,
     ReasonersError,
 )
+from ..problem import FailedSample
 from ..trace import span
 from ..usage import Usage
 from .cache import Cache, cache_key
@@ -230,6 +232,7 @@ class LLM:
         logprobs: bool = False,
         seed: int | None = UNSET,
         budget: Budget | None = None,
+        failed: list[FailedSample] | None = None,
     ) -> list[Completion]:
         """Sample ``n`` completions of ``prompt`` (a string or chat messages).
 
@@ -238,7 +241,10 @@ class LLM:
         requests with distinct seeds (``seed + i``). Each sample is cached under
         its own index, so reruns replay exactly. Raises :class:`BudgetExhausted`
         when ``budget`` cannot fit even one sample; fewer than ``n`` completions
-        come back only if the budget ran out part-way (check ``len``).
+        come back only if the budget ran out part-way (check ``len``) or, when
+        ``failed`` is given, if some single requests still failed after their
+        retries: those are appended to ``failed`` and left out, and the call
+        raises only when no sample succeeded. Without ``failed`` any failure raises.
         """
         messages = _to_messages(prompt)
         if not isinstance(n, int) or n < 1:
@@ -286,6 +292,7 @@ class LLM:
             done, start = [], 0
 
         refused: list[BudgetExhausted] = []
+        errors: list[FailedSample] = []
 
         async def one(i: int) -> Completion | None:
             p = _alone(params, i) if "seed" in params or (caps.seed and n > 1) else params
@@ -294,11 +301,23 @@ class LLM:
             except BudgetExhausted as e:
                 refused.append(e)
                 return None
+            except AuthError:
+                raise
+            except LLMError as e:
+                if failed is None:
+                    raise
+                errors.append(FailedSample(f"sample {i}", e))
+                return None
             return out[0]
 
         rest = [c for c in await asyncio.gather(*(one(i) for i in range(start, n))) if c is not None]
-        if refused and not done and not rest:
-            raise refused[0]
+        if not done and not rest:
+            if errors:
+                raise errors[0].error
+            if refused:
+                raise refused[0]
+        if failed is not None:
+            failed.extend(errors)
         return done + rest
 
     async def _request(
@@ -557,6 +576,7 @@ class LLM:
         logprobs: bool = False,
         seed: int | None = UNSET,
         budget: Budget | None = None,
+        failed: list[FailedSample] | None = None,
     ) -> list[Completion]:
         """Sync twin of :meth:`agenerate`."""
         return run_sync(
@@ -570,6 +590,7 @@ class LLM:
                 logprobs=logprobs,
                 seed=seed,
                 budget=budget,
+                failed=failed,
             ),
             async_name="agenerate",
         )

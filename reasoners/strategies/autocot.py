@@ -3,7 +3,8 @@
 Cluster the pool (k-means over embeddings) so the demos are diverse; in each
 cluster, walk the questions from the one nearest the centroid outwards and take
 the first whose zero-shot "Let's think step by step." rationale passes simple
-filters (question <= 60 words, rationale <= 5 steps, an extractable answer).
+filters (question <= 60 words, rationale <= 5 lines before its last answer sentence,
+an extractable answer).
 The demos then prompt few-shot chain of thought.
 """
 
@@ -34,15 +35,13 @@ _MARKUP = re.compile(r"^\s*(?:\\\[|\\\]|\$\$|```\w*|-{3,}|\*{3,})\s*$")
 
 
 def count_steps(rationale: str) -> int:
-    """Reasoning steps: non-empty lines, or sentences when it is one paragraph; the answer line not counted.
+    """Reasoning steps as the reference counts them: non-empty lines, the final answer sentence not counted.
 
     Lines that are only markup (display-math delimiters, code fences, rules) are not steps.
+    A one-paragraph rationale is one step, however many sentences it has.
     """
-    body = _ANSWER_SENTENCE.split(rationale)[0]
-    lines = [ln for ln in body.splitlines() if ln.strip() and not _MARKUP.match(ln)]
-    if len(lines) > 1:
-        return len(lines)
-    return len([s for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s.strip()])
+    body = _rationale(rationale)
+    return len([ln for ln in body.splitlines() if ln.strip() and not _MARKUP.match(ln)])
 
 
 def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
@@ -61,9 +60,11 @@ def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
 
 
 def _rationale(text: str) -> str:
-    """The reasoning before the final answer sentence."""
-    parts = _ANSWER_SENTENCE.split(text)
-    return parts[0].strip() if len(parts) > 1 else text.strip()
+    """The reasoning before the *last* answer sentence ("To find the answer: ..." is reasoning)."""
+    last = None
+    for last in _ANSWER_SENTENCE.finditer(text):
+        pass
+    return text[: last.start()].strip() if last is not None else text.strip()
 
 
 @register("autocot")

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from .._sync import run_sync
 from ..budget import Budget
-from ..errors import BudgetExhausted, ConfigError
+from ..errors import AuthError, BudgetExhausted, ConfigError, LLMError
 from ..llm.client import LLM
 from ..llm.types import Completion, Score
-from ..problem import AnswerKind, Problem, Result
+from ..problem import AnswerKind, FailedSample, Problem, Result
 from ..trace import Trace, span
 
 __all__ = ["Strategy", "Stage", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
@@ -27,6 +27,7 @@ REGISTRY: dict[str, type[Strategy]] = {}
 STAGES: dict[str, type[Stage]] = {}
 
 K = TypeVar("K", bound=type)
+T = TypeVar("T")
 
 
 def registrar(registry: dict[str, Any]) -> Callable[[str], Callable[[K], K]]:
@@ -60,10 +61,15 @@ class Context:
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random)
     temperature: float | None = None  # sampling temperature for strategies that set none themselves
+    logprobs: bool = False  # a caller needs token logprobs: generating strategies must ask for them
+    failures: list[FailedSample] = field(default_factory=list)  # the run's failed branches, shared by its forks
 
-    def fork(self, branch: int, *, budget: Budget | None = None, temperature: float | None = None) -> Context:
+    def fork(
+        self, branch: int, *, budget: Budget | None = None, temperature: float | None = None, logprobs: bool = False
+    ) -> Context:
         """A context for a parallel branch: its own seed (so samples differ), optionally its own
-        sub-budget and a sampling temperature for strategies that do not set one."""
+        sub-budget, a sampling temperature for strategies that do not set one, and whether the
+        branch's generations must carry token logprobs (for a weighted vote or a likelihood scorer)."""
         seed = self.seed * 1_000_003 + branch
         return replace(
             self,
@@ -71,11 +77,34 @@ class Context:
             rng=random.Random(seed),
             budget=budget or self.budget,
             temperature=self.temperature if temperature is None else temperature,
+            logprobs=self.logprobs or logprobs,
         )
 
     async def generate(self, prompt: Any, **options: Any) -> list[Completion]:
-        """``llm.agenerate`` charged to this run's budget."""
-        return await self.llm.agenerate(prompt, budget=self.budget, **options)
+        """``llm.agenerate`` charged to this run's budget. Of several samples, those that still fail
+        after their retries are recorded as failed samples and left out (see :meth:`attempt`)."""
+        return await self.llm.agenerate(prompt, budget=self.budget, failed=self.failures, **options)
+
+    async def attempt(self, branch: Awaitable[T], where: str) -> T | None:
+        """Await one branch of the run (a sample, a chain, a node's answer) in isolation.
+
+        If a model call in it still fails after its retries, the branch becomes a failed sample:
+        recorded in :attr:`failures` (so the result says it is degraded) and None is returned,
+        so the strategy answers from the other branches. An :class:`AuthError` still stops the
+        run, and so do everything but :class:`LLMError` (budget, capability, configuration).
+        """
+        try:
+            return await branch
+        except AuthError:
+            raise
+        except LLMError as e:
+            self.failures.append(FailedSample(where, e))
+            return None
+
+    def nothing_succeeded(self, since: int = 0) -> NoReturn:
+        """Raise the error of the first failure recorded from index ``since`` on: for a strategy
+        none of whose branches succeeded (a run fails only when nothing succeeded)."""
+        raise self.failures[since].error
 
     async def score(self, prompt: str, continuation: str, *, llm: LLM | None = None) -> Score:
         """``llm.ascore`` charged to this run's budget."""
@@ -141,6 +170,9 @@ class Strategy(ABC):
         ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed))
         with trace.activate():
             result = await ctx.solve(self, problem)
+        if ctx.failures:
+            result.degraded = True
+            result.metadata["failed_samples"] = [f.to_dict() for f in ctx.failures]
         result.usage = run_budget.used
         result.trace = trace.to_dict()
         return result

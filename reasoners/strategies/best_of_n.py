@@ -56,9 +56,10 @@ class BestOfN(Strategy):
     """Sample ``n`` candidates from ``base`` and return the one ``scorer`` rates highest.
 
     Scorers: ``Verifier(fn)``, ``LLMJudge()``, ``MeanLogprob()``, ``TRLMScorer()``
-    (see ``reasoners.scorers``). Ties go to the earlier sample, or with
-    ``ties="vote"`` to the answer most candidates agree on (for scorers with few
-    distinct values: a judge that rates most candidates 10, a pass/fail verifier).
+    (see ``reasoners.scorers``). Equal scores go to the answer most candidates
+    agree on (``ties="vote"``, the default: scorers with few distinct values, a judge
+    that rates most candidates 10 or a pass/fail verifier, then fall back to the
+    vote), or with ``ties="first"`` to the earlier sample.
     Candidates a scorer fails on rank last. Confidence is the share of scored
     candidates that agree with the chosen answer.
     """
@@ -70,7 +71,7 @@ class BestOfN(Strategy):
         n: int = 8,
         scorer: Scorer | None = None,
         temperature: float = 0.7,
-        ties: Ties = "first",
+        ties: Ties = "vote",
     ) -> None:
         if n < 1:
             raise ConfigError(f"BestOfN n must be >= 1; got {n}")
@@ -86,8 +87,12 @@ class BestOfN(Strategy):
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         self.scorer.check(ctx)
-        results = await draw_samples(self.base, problem, ctx, range(self.n), self.temperature)
+        need = f"best-of-N with the {self.scorer.name} scorer" if self.scorer.needs_logprobs else None
+        failed_before = len(ctx.failures)
+        results = await draw_samples(self.base, problem, ctx, range(self.n), self.temperature, need_logprobs=need)
         candidates = [c for i, r in enumerate(results) if (c := sample_candidate(r, i)) is not None]
+        if not candidates and len(ctx.failures) > failed_before:
+            ctx.nothing_succeeded(failed_before)
         exhausted = any(r.exhausted for r in results)
         scores = await self.scorer.score_all(problem, candidates, ctx) if candidates else []
         ranked = rank(candidates, scores, ties=self.ties, kind=problem.kind)
@@ -111,5 +116,12 @@ class TRLMRerank(Stage):
             return result
         scores = await self.scorer.score_all(problem, result.candidates, ctx)
         out = _result_from_ranked(rank(result.candidates, scores), problem, f"{result.strategy}|trlm")
-        out.metadata = {**result.metadata, "reranked_by": "trlm"}
+        # The input's vote no longer decided the answer: keep it apart, under what it chose.
+        voted = {k: result.metadata[k] for k in _VOTE_KEYS if k in result.metadata}
+        kept = {k: v for k, v in result.metadata.items() if k not in _VOTE_KEYS}
+        out.metadata = {**kept, "reranked_by": "trlm",
+                        "before_rerank": {"answer": result.answer, "confidence": result.confidence, **voted}}
         return out
+
+
+_VOTE_KEYS = ("tallies", "vote")

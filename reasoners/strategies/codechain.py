@@ -3,23 +3,27 @@ Self-revisions with Representative Sub-modules").
 
 Round 0 asks for modular code: first the helper functions' headers and
 docstrings, then the implementation. Samples that pass the public tests (run in
-the sandbox) are split into their functions with ``ast``; the functions are
-embedded and clustered (k-means), and the function nearest each centroid
-becomes a reusable "representative sub-module". Each revision round shows these
-to the model and samples again, with fewer clusters every round. The answer is
-a solution of the last round that passes the public tests.
+the sandbox) give up their sub-modules: the helper functions their plan
+declares, found with ``ast``, never the function the tests call. The sub-modules
+are embedded and clustered (k-means), and the one nearest each centroid becomes
+a reusable "representative sub-module". Each revision round shows these to the
+model and samples again, with fewer clusters every round; a round where nothing
+passes re-clusters the latest passing sub-modules at its own k. The answer is a
+solution of the last round that passes the public tests.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import re
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..answers import extract_code
-from ..code import public_tests, run_tests
+from ..code import public_tests, run_tests, run_unit_tests
 from ..embedders import Embedder, TfidfEmbedder
 from ..errors import ConfigError
 from ..llm.types import Completion
@@ -29,7 +33,7 @@ from ..trace import span
 from .autocot import cluster_order
 from .base import Context, Strategy, register
 
-__all__ = ["CodeChain", "extract_functions"]
+__all__ = ["CodeChain", "extract_functions", "planned_helpers", "sub_modules", "tested_functions"]
 
 MODULAR_INSTRUCTION = (
     "Solve the problem in Python with modular code. First write the headers and docstrings of the "
@@ -43,19 +47,53 @@ REVISION_INSTRUCTION = (
 )
 
 
-def extract_functions(code: str) -> list[str]:
-    """Source of every top-level function in ``code`` (empty if it does not parse)."""
+def extract_functions(code: str, *, names: Collection[str] | None = None, exclude: Collection[str] = ()) -> list[str]:
+    """Source of the top-level functions in ``code`` (empty if it does not parse): all of them,
+    or only those named in ``names``, never those in ``exclude``."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return []
     out = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            segment = ast.get_source_segment(code, node)
-            if segment:
-                out.append(segment)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name in exclude:
+            continue
+        if names is not None and node.name not in names:
+            continue
+        segment = ast.get_source_segment(code, node)
+        if segment:
+            out.append(segment)
     return out
+
+
+_DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
+
+
+def planned_helpers(text: str, code: str) -> set[str]:
+    """The function names the model's plan declares: ``def`` headers in the reply outside its final code."""
+    plan = text.replace(code, "", 1) if code else text
+    return set(_DEF.findall(plan))
+
+
+def tested_functions(problem: Problem, tests: Sequence[str]) -> set[str]:
+    """The functions the tests call: the entry point (HumanEval) and every function named in a public
+    test's calls (MBPP's ``assert f(...) == ...``). These are the solution, not sub-modules."""
+    names = {str(problem.metadata["entry_point"])} if problem.metadata.get("entry_point") else set()
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except SyntaxError:
+            continue
+        names |= {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return names
+
+
+def sub_modules(text: str, code: str, solution: Collection[str]) -> list[str]:
+    """The reusable sub-modules of one passing sample: the helpers its plan declares, implemented in
+    ``code``, without the ``solution`` functions the tests call. A reply with no plan of its own
+    (no ``def`` header outside the code) offers every non-solution function instead."""
+    planned = planned_helpers(text, code) - set(solution)
+    return extract_functions(code, names=planned or None, exclude=solution)
 
 
 @register("codechain")
@@ -65,6 +103,12 @@ class CodeChain(Strategy):
     ``n`` samples per round, ``rounds`` revision rounds after round 0, ``clusters``
     the first round's k (shrinking by ``shrink`` each round, at least 1). Public tests
     come from ``problem.metadata["public_tests"]`` or the prompt's docstring examples.
+
+    Sub-modules are the helpers each passing sample's plan declares, never the
+    function the tests call. The answer is a test-filtered pick; with ``pass_at_1``
+    (and hidden ``problem.tests``) every sample is also run on the hidden tests, for
+    reporting only, and ``result.metadata["pass_at_1"]`` is the paper's metric: the
+    share of the last round's samples that pass them.
     """
 
     def __init__(
@@ -79,6 +123,7 @@ class CodeChain(Strategy):
         embedder: Embedder | None = None,
         sandbox: Sandbox | None = None,
         seed: int = 0,
+        pass_at_1: bool = True,
     ) -> None:
         if n < 1 or rounds < 0 or clusters < 1 or shrink < 0:
             raise ConfigError("CodeChain needs n >= 1, rounds >= 0, clusters >= 1, shrink >= 0")
@@ -91,6 +136,7 @@ class CodeChain(Strategy):
         self.embedder = embedder or TfidfEmbedder()
         self.sandbox = sandbox or Sandbox(timeout=10)
         self.seed = seed
+        self.pass_at_1 = pass_at_1
 
     def config(self) -> dict[str, Any]:
         return {"n": self.n, "rounds": self.rounds, "clusters": self.clusters, "shrink": self.shrink}
@@ -112,18 +158,17 @@ class CodeChain(Strategy):
             code = extract_code(c.text) or ""
             result = await run_tests(problem, code, tests, self.sandbox) if code else None
             passed = bool(result and result.passed)
+            meta: dict[str, Any] = {"round": r, "public_passed": passed, "finish_reason": c.finish_reason,
+                                    "reason": result.reason if result else "no code"}
+            if self.pass_at_1 and problem.tests:  # for reporting only: never used to choose
+                meta["hidden_passed"] = await run_unit_tests(problem, code or None)
             return Candidate(text=c.text, answer=code or None, score=1.0 if passed else 0.0,
-                             source=f"codechain.r{r}#{i}",
-                             metadata={"round": r, "public_passed": passed, "finish_reason": c.finish_reason,
-                                       "reason": result.reason if result else "no code"})
+                             source=f"codechain.r{r}#{i}", metadata=meta)
 
         return list(await asyncio.gather(*(judge(c, i) for i, c in enumerate(completions))))
 
-    async def _representatives(self, passing: list[Candidate], k: int) -> list[str]:
-        functions = [f for c in passing for f in extract_functions(c.answer or "")]
+    async def _representatives(self, functions: list[str], k: int) -> list[str]:
         unique = list(dict.fromkeys(functions))
-        if not unique:
-            return []
         if len(unique) <= k:
             return unique
         emb = await self.embedder.aembed(unique)
@@ -134,7 +179,9 @@ class CodeChain(Strategy):
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         if problem.kind != "code":
             raise ConfigError("CodeChain solves code problems (Problem(kind='code'))")
+        solution = tested_functions(problem, public_tests(problem))
         modules: list[str] = []
+        pool: list[str] = []  # sub-modules of the latest round that had a passing sample
         history: list[dict[str, Any]] = []
         best: list[Candidate] = []
         all_candidates: list[Candidate] = []
@@ -145,11 +192,16 @@ class CodeChain(Strategy):
                 passing = [c for c in candidates if c.metadata["public_passed"]]
                 if passing:
                     best = passing
+                    pool = [f for c in passing for f in sub_modules(c.text, c.answer or "", solution)]
                 k = max(1, self.clusters - self.shrink * r)
-                if passing:  # a round with no passing solution keeps the previous set
-                    modules = await self._representatives(passing, k)
-                history.append({"round": r, "passed": len(passing), "samples": len(candidates), "k": k,
-                                "representatives": modules})
+                # A round with no passing sample re-clusters the latest passing sub-modules at this round's k.
+                modules = await self._representatives(pool, k) if pool else []
+                entry: dict[str, Any] = {"round": r, "passed": len(passing), "samples": len(candidates), "k": k,
+                                         "representatives": modules}
+                hidden = [c.metadata["hidden_passed"] for c in candidates if "hidden_passed" in c.metadata]
+                if hidden:
+                    entry["pass_at_1"] = sum(hidden) / len(hidden)
+                history.append(entry)
                 if s is not None:
                     s.attrs.update(history[-1])
         final = best or [c for c in all_candidates if c.answer] or all_candidates
@@ -157,5 +209,7 @@ class CodeChain(Strategy):
         last = all_candidates[-self.n :] if all_candidates else []
         confidence = sum(1 for c in last if c.metadata.get("public_passed")) / len(last) if last else 0.0
         ranked = final + [c for c in all_candidates if c not in final]
-        return Result(answer, confidence=confidence, candidates=ranked, strategy=self.name,
-                      metadata={"rounds": history, "public_tests": len(public_tests(problem))})
+        metadata: dict[str, Any] = {"rounds": history, "public_tests": len(public_tests(problem))}
+        if history and "pass_at_1" in history[-1]:
+            metadata["pass_at_1"] = history[-1]["pass_at_1"]  # the paper's metric: the last round's samples
+        return Result(answer, confidence=confidence, candidates=ranked, strategy=self.name, metadata=metadata)

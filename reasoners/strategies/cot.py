@@ -92,7 +92,7 @@ class ChainOfThought(Strategy):
         return opts
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
-        want_logprobs = bool(ctx.llm.capabilities.logprobs)
+        want_logprobs = ctx.logprobs or bool(ctx.llm.capabilities.logprobs)
         [c] = await ctx.generate(self.messages(problem), logprobs=want_logprobs, seed=ctx.seed, **self.options(ctx))
         answer = extract_answer(c.text, problem.kind, problem.choices)
         cand = Candidate(

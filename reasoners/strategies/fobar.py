@@ -219,15 +219,15 @@ class FOBAR(Strategy):
                 masked = mask.apply(problem.question)
                 sub = ctx.fork(job, temperature=self.temperature)
                 try:
-                    [c] = await sub.generate(
+                    out = await sub.attempt(sub.generate(
                         self.backward_messages(masked, answer),
                         temperature=self.temperature,
                         max_tokens=self.backward_max_tokens,
                         seed=sub.seed,
-                    )
+                    ), f"backward chain {job} (x={mask.value}, answer {answer})")
                 except BudgetExhausted:
                     return False
-                return same_answer(extract_number(c.text), mask.value)
+                return out is not None and same_answer(extract_number(out[0].text), mask.value)
 
             jobs = [(m, a) for m in plan.masks for a in answers for _ in range(plan.chains)]
             results = await asyncio.gather(*(check(i, m, a) for i, (m, a) in enumerate(jobs)))
@@ -263,15 +263,19 @@ class FOBAR(Strategy):
                 "calls": 2 * chains * len(answers), "estimated_tokens": chains * len(answers) * per_chain}
         counts = {a: 0 for a in answers}
 
+        async def chain(sub: Context, answer: str) -> str:
+            options = dict(temperature=self.temperature, max_tokens=self.backward_max_tokens, seed=sub.seed)
+            [inverse] = await sub.generate(self.check_prompt(problem, answer), **options)
+            [verdict] = await sub.generate(self.check_prompt(problem, answer, inverse.text), **options)
+            return verdict.text
+
         async def check(job: int, answer: str) -> bool:
             sub = ctx.fork(job, temperature=self.temperature)
-            options = dict(temperature=self.temperature, max_tokens=self.backward_max_tokens, seed=sub.seed)
             try:
-                [inverse] = await sub.generate(self.check_prompt(problem, answer), **options)
-                [verdict] = await sub.generate(self.check_prompt(problem, answer, inverse.text), **options)
+                verdict = await sub.attempt(chain(sub, answer), f"check chain {job} (answer {answer})")
             except BudgetExhausted:
                 return False
-            return (extract_text(verdict.text) or "").lower().startswith("yes")
+            return verdict is not None and (extract_text(verdict) or "").lower().startswith("yes")
 
         jobs = [a for a in answers for _ in range(chains)]
         with span("fobar.check", self.name, plan=plan) as s:

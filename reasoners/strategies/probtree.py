@@ -65,7 +65,7 @@ class Node:
     id: str
     question: str
     children: list[str] = field(default_factory=list)
-    decomposition_confidence: float = 0.0
+    decomposition_confidence: float | None = None  # unknown: left out of the aggregation average
     candidates: list[Candidate] = field(default_factory=list)
     answer: str | None = None
     confidence: float = UNSCORED
@@ -87,11 +87,14 @@ def _repair(text: str) -> Any:
 def parse_tree(question: str, text: str, *, max_depth: int = 2, max_children: int = 4) -> tuple[nx.DiGraph, str]:
     """The decomposition in ``text`` as a DiGraph rooted at node ``"0"``, and a note on what was done.
 
-    Malformed output is repaired (single quotes, trailing commas) or falls back to a
-    one-node tree. Depth and breadth beyond the limits are cut.
+    Each node keeps its ``question`` and, when the JSON gave it sub-questions, the ``key`` it
+    had there (the root's key is the one chosen as root, which may paraphrase the question);
+    :func:`list_confidences` is keyed the same way. Malformed output is repaired (single
+    quotes, trailing commas) or falls back to a one-node tree. Depth and breadth beyond the
+    limits are cut.
     """
     graph = nx.DiGraph()
-    graph.add_node("0", question=question)
+    graph.add_node("0", question=question, key=None)
     try:
         data = _repair(text)
         if not isinstance(data, dict) or not all(
@@ -104,13 +107,14 @@ def parse_tree(question: str, text: str, *, max_depth: int = 2, max_children: in
         return graph, "fallback to one node: empty decomposition"
     children_of = {k.strip(): v for k, v in data.items()}
     root_key = question.strip() if question.strip() in children_of else next(iter(children_of))
+    graph.nodes["0"]["key"] = root_key
 
     def grow(node: str, key: str, depth: int) -> None:
         if depth >= max_depth:
             return
         for i, sub in enumerate(children_of.get(key, [])[:max_children]):
             child = f"{node}.{i + 1}"
-            graph.add_node(child, question=sub.strip())
+            graph.add_node(child, question=sub.strip(), key=sub.strip() if sub.strip() in children_of else None)
             graph.add_edge(node, child)
             grow(child, sub.strip(), depth + 1)
 
@@ -132,14 +136,53 @@ def _mean_in(spans: list[tuple[int, int, float]], start: int, end: int) -> float
     return sum(values) / len(values) if values else None
 
 
+_KEY = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*:\s*\[""")
+
+
+def _decode_key(quoted: str) -> str | None:
+    """A JSON key as :func:`parse_tree` sees it (escapes decoded, stripped), single quotes allowed."""
+    if quoted.startswith("'"):
+        quoted = '"' + quoted[1:-1].replace('\\\'', "'").replace('"', '\\"') + '"'
+    try:
+        return str(json.loads(quoted)).strip()
+    except ValueError:
+        return None
+
+
+def _closing_bracket(text: str, open_at: int) -> int:
+    """The index of the ``]`` that closes the list opened at ``open_at`` (quotes respected), or -1."""
+    depth, quote, i = 0, "", open_at
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
 def list_confidences(completion: Completion) -> dict[str, float]:
-    """Mean token logprob of each key's child list in a decomposition (0 when unknown)."""
+    """Mean token logprob of each key's child list in a decomposition, keyed as :func:`parse_tree`
+    keys its nodes. Lists whose tokens carry no logprob are left out (their confidence is unknown)."""
     text, spans, out = completion.text, _token_spans(completion), {}
-    for m in re.finditer(r'"([^"]+)"\s*:\s*\[', text):
-        close = text.find("]", m.end())
-        if close > 0:
-            value = _mean_in(spans, m.end() - 1, close + 1)
-            out[m.group(1).strip()] = value if value is not None else 0.0
+    for m in _KEY.finditer(text):
+        key = _decode_key(m.group(1))
+        close = _closing_bracket(text, m.end() - 1)
+        if key is None or close < 0 or key in out:
+            continue
+        value = _mean_in(spans, m.end() - 1, close + 1)
+        if value is not None:
+            out[key] = value
     return out
 
 
@@ -179,7 +222,9 @@ class ProbTree(Strategy):
     - ``max_depth`` / ``max_children`` bound the tree (and so the cost).
     - ``confidence="logprob"`` needs token logprobs and refuses before spending
       without them; ``confidence="vote"`` instead samples ``votes`` answers per
-      source and uses the winner's share.
+      source and scores the winner by the log of its vote share. Both modes score on
+      one scale, log-probability (0 is certain), and ``result.confidence`` is exp of the
+      root's score.
     """
 
     def __init__(
@@ -215,7 +260,8 @@ class ProbTree(Strategy):
                 return Candidate(outs[0].text, None, score=UNSCORED, source=source)
             key, votes = counts.most_common(1)[0]
             winner = next(a for a in answers if a and normalize(a, "text") == key)
-            return Candidate(outs[0].text, winner, score=votes / len(outs), source=source)
+            # log of the vote share: the same scale as the logprob confidences it is averaged with
+            return Candidate(outs[0].text, winner, score=math.log(votes / len(outs)), source=source)
         [c] = await ctx.generate(prompt, logprobs=True, temperature=0.0, max_tokens=self.max_tokens)
         answer, conf = answer_confidence(c)
         return Candidate(c.text, answer, mean_logprob=c.mean_logprob, score=conf, source=source)
@@ -226,20 +272,27 @@ class ProbTree(Strategy):
         for child in children:  # in order: later siblings may refer to earlier answers
             q = _substitute(graph.nodes[child]["question"], [c.answer for c in child_nodes])
             child_nodes.append(await self._answer(ctx, graph, child, q))
-        result = Node(node, question, children, graph.nodes[node].get("decomposition_confidence", 0.0))
+        result = Node(node, question, children, graph.nodes[node].get("decomposition_confidence"))
         try:
             passages, _ = await retrieve_passages(ctx, question, self.k, self.max_context_tokens)
             asks = [self._ask(ctx, CLOSED_BOOK.format(question=question), "closed_book")]
             if passages:
                 asks.append(self._ask(ctx, OPEN_BOOK.format(passages=passages, question=question), "open_book"))
-            result.candidates.extend(await asyncio.gather(*asks))
+            # Each source is a branch: one whose call fails after its retries is a failed sample.
+            sources = ["closed_book", "open_book"][: len(asks)]
+            answers = await asyncio.gather(*(ctx.attempt(a, f"node {node} {s}") for a, s in zip(asks, sources)))
+            result.candidates.extend(a for a in answers if a is not None)
             if child_nodes:
                 pairs = "\n".join(f"Q: {c.question}\nA: {c.answer or 'unknown'}" for c in child_nodes)
-                aggregate = await self._ask(ctx, AGGREGATE.format(pairs=pairs, question=question), "child_aggregation")
-                if aggregate.score is not None and aggregate.score > UNSCORED:
-                    parts = [aggregate.score, result.decomposition_confidence, *[c.confidence for c in child_nodes]]
-                    aggregate.score = sum(parts) / len(parts)  # the paper's average of the three
-                result.candidates.append(aggregate)
+                aggregate = await ctx.attempt(self._ask(ctx, AGGREGATE.format(pairs=pairs, question=question),
+                                                        "child_aggregation"), f"node {node} child_aggregation")
+                if aggregate is not None and aggregate.score is not None and aggregate.score > UNSCORED:
+                    # The paper's average of the three; a decomposition list of unknown confidence is left out.
+                    known = [] if result.decomposition_confidence is None else [result.decomposition_confidence]
+                    parts = [aggregate.score, *known, *[c.confidence for c in child_nodes]]
+                    aggregate.score = sum(parts) / len(parts)
+                if aggregate is not None:
+                    result.candidates.append(aggregate)
         except BudgetExhausted:
             pass  # anytime: keep what this node got
         best = max(result.candidates, key=lambda c: c.score if c.score is not None else UNSCORED, default=None)
@@ -256,24 +309,29 @@ class ProbTree(Strategy):
                 f"ProbTree scores answers by token logprobs, which {ctx.llm.model} does not return; "
                 "use ProbTree(confidence='vote') to score by vote share instead"
             )
+        failed_before = len(ctx.failures)
         with span("probtree.decompose", self.name) as s:
-            [decomposition] = await ctx.generate(
+            out = await ctx.attempt(ctx.generate(
                 DECOMPOSE.format(question=problem.question), logprobs=self.confidence == "logprob",
                 temperature=0.0, max_tokens=256,
-            )
+            ), "decomposition")
+            # A failed decomposition leaves a one-node tree, as malformed output does.
+            decomposition = out[0] if out else Completion(text="")
             graph, note = parse_tree(problem.question, decomposition.text,
                                      max_depth=self.max_depth, max_children=self.max_children)
             confidences = list_confidences(decomposition)
             for n in graph.nodes:
-                graph.nodes[n]["decomposition_confidence"] = confidences.get(graph.nodes[n]["question"], 0.0)
+                key = graph.nodes[n]["key"]
+                graph.nodes[n]["decomposition_confidence"] = None if key is None else confidences.get(key)
             if s is not None:
                 s.attrs.update(parse=note, nodes=graph.number_of_nodes())
         root = await self._answer(ctx, graph, "0", problem.question)
+        if not root.candidates and len(ctx.failures) > failed_before:
+            ctx.nothing_succeeded(failed_before)
         tree = [{"id": n, **{k: v for k, v in graph.nodes[n].items()}} for n in nx.dfs_preorder_nodes(graph, "0")]
         with span("probtree.tree", self.name, tree=tree):
             pass
         ranked = sorted(root.candidates, key=lambda c: -(c.score if c.score is not None else UNSCORED))
-        confidence = math.exp(root.confidence) if self.confidence == "logprob" and root.answer else (
-            root.confidence if root.answer else 0.0)
+        confidence = math.exp(root.confidence) if root.answer else 0.0
         return Result(root.answer, confidence=confidence, candidates=ranked, exhausted=root.answer is None and
                       ctx.budget.exhausted, strategy=self.name, metadata={"tree": tree, "parse": note})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Literal
 
 from ..answers import Vote, vote
@@ -17,16 +17,44 @@ __all__ = ["SelfConsistency", "draw_samples", "sample_candidate"]
 
 
 async def draw_samples(
-    base: Strategy, problem: Problem, ctx: Context, branches: Iterable[int], temperature: float | None
+    base: Strategy,
+    problem: Problem,
+    ctx: Context,
+    branches: Sequence[int],
+    temperature: float | None,
+    *,
+    need_logprobs: str | None = None,
 ) -> list[Result]:
     """Run ``base`` once per branch, concurrently, each with its own seed.
 
     Anytime: a branch that does not fit the budget comes back as an empty
-    ``exhausted`` result instead of raising.
+    ``exhausted`` result instead of raising. Isolated: a branch whose model call
+    still fails after its retries comes back empty and is recorded in
+    ``ctx.failures`` (see :meth:`Context.attempt`); callers that end with no
+    candidate at all call ``ctx.nothing_succeeded(failed_before)``.
+
+    ``need_logprobs`` names what needs token logprobs (e.g. "weighted self-consistency"):
+    every branch then asks for them. Where the backend's support is unknown, branch 0
+    goes alone first, and if it comes back without logprobs a :class:`CapabilityError`
+    is raised before the other branches are spent.
     """
-    return list(
-        await asyncio.gather(*(ctx.fork(i, temperature=temperature).solve(base, problem) for i in branches))
-    )
+    branches = list(branches)
+
+    async def draw(part: list[int]) -> list[Result]:
+        forks = [ctx.fork(i, temperature=temperature, logprobs=need_logprobs is not None) for i in part]
+        outs = await asyncio.gather(*(f.attempt(f.solve(base, problem), f"sample {i}") for f, i in zip(forks, part)))
+        return [r if r is not None else Result(None, strategy=base.name) for r in outs]
+
+    if need_logprobs is None or ctx.llm.capabilities.logprobs is not None or not branches or branches[0] != 0:
+        return await draw(branches)
+    first = await draw(branches[:1])
+    candidates = [c for c in first[0].candidates if c.text]
+    if candidates and all(c.mean_logprob is None for c in candidates):
+        raise CapabilityError(
+            f"{need_logprobs} needs token logprobs, and {ctx.llm.model} returned none when asked; "
+            "use a majority vote or another scorer, or a backend that returns logprobs"
+        )
+    return first + await draw(branches[1:])
 
 
 def sample_candidate(result: Result, branch: int) -> Candidate | None:
@@ -92,9 +120,11 @@ class SelfConsistency(Strategy):
         wave = (self.wave or ctx.llm.concurrency) if self.early_stop else self.n
         candidates: list[Candidate] = []
         drawn, exhausted, decided = 0, False, False
+        failed_before = len(ctx.failures)
         while drawn < self.n and not exhausted and not decided:
             batch = range(drawn, min(self.n, drawn + wave))
-            results = await draw_samples(self.base, problem, ctx, batch, self.temperature)
+            results = await draw_samples(self.base, problem, ctx, batch, self.temperature,
+                                         need_logprobs="weighted self-consistency" if weighted else None)
             drawn += len(batch)
             for i, r in zip(batch, results):
                 exhausted = exhausted or r.exhausted
@@ -102,6 +132,8 @@ class SelfConsistency(Strategy):
                     candidates.append(c)
             if self.early_stop:
                 decided = _decided(self._tally(candidates, problem), self.n - drawn)
+        if not candidates and len(ctx.failures) > failed_before:
+            ctx.nothing_succeeded()
         tally = self._tally(candidates, problem)
         return Result(
             tally.winner,

@@ -2,17 +2,25 @@
 "To Backtrack or Not to Backtrack" (Qin et al. 2025): compare it with parallel best-of-N at
 equal tokens.
 
-- :class:`BacktrackSearch`: the model proposes next steps ("a op b = c", or
-  "r3c5 = 7" for Sudoku); the puzzle adapter (:mod:`reasoners.puzzles`) checks
-  each step exactly; search goes depth-first and backtracks when a branch has
-  no valid step (after ``retries`` fresh samples) or reaches a dead state
-  (``order="model"``), or best-first by
+What the paper compares is *in-text* backtracking: it trains models on
+serialised search traces so that one generation searches, backtracks and
+answers. We do not train; the two strategies here are stand-ins on a prompted
+model, and say so:
+
+- :class:`BacktrackSearch` is an *external* tree search with an exact step
+  checker, in the manner of Tree of Thoughts, not the paper's method: the model
+  proposes next steps ("a op b = c", or "r3c5 = 7" for Sudoku); the puzzle
+  adapter (:mod:`reasoners.puzzles`) checks each step exactly; search goes
+  depth-first and backtracks when a branch has no valid step (after ``retries``
+  fresh samples) or reaches a dead state (``order="model"``), or best-first by
   the model's own logprob of each proposal list (``order="logprob"``). The
   search tree is a networkx graph in the trace. Out of budget, it returns the
   best state reached.
-- :class:`LinearBacktrack`: one long generation that may say "backtrack" in
-  text; its final answer is checked at the end. With ``backtrack=False`` it is a
-  single direct attempt, the base that best-of-N samples in parallel.
+- :class:`LinearBacktrack` is the prompt-based analogue of the paper's in-text
+  backtracking: one long generation, asked to search and to write "backtrack"
+  when a line fails; its final answer is checked at the end. With
+  ``backtrack=False`` it is a single direct attempt, the base that best-of-N
+  samples in parallel.
 """
 
 from __future__ import annotations
@@ -32,7 +40,14 @@ __all__ = ["BacktrackSearch", "LinearBacktrack"]
 
 @register("search")
 class BacktrackSearch(Strategy):
-    """Depth-first (or logprob best-first) search with backtracking over model-proposed steps."""
+    """External depth-first (or logprob best-first) tree search over model-proposed steps, each
+    checked exactly, backtracking from dead branches (Tree-of-Thoughts-like; not the paper's
+    in-text backtracking, for which see :class:`LinearBacktrack`).
+
+    ``max_expansions`` caps the model calls; by default it scales with the puzzle:
+    ``max(50, 4 x`` the fewest steps a solution takes``)``, so a Sudoku with 45 blanks
+    gets 180 and a four-number Countdown 50.
+    """
 
     def __init__(
         self,
@@ -41,10 +56,10 @@ class BacktrackSearch(Strategy):
         order: Literal["model", "logprob"] = "model",
         temperature: float = 0.7,
         max_tokens: int = 128,
-        max_expansions: int = 50,
+        max_expansions: int | None = None,
         retries: int = 1,
     ) -> None:
-        if proposals < 1 or max_expansions < 1 or retries < 0:
+        if proposals < 1 or (max_expansions is not None and max_expansions < 1) or retries < 0:
             raise ConfigError("search needs proposals >= 1, max_expansions >= 1 and retries >= 0")
         if order not in ("model", "logprob"):
             raise ConfigError("search order must be 'model' or 'logprob'")
@@ -69,17 +84,22 @@ class BacktrackSearch(Strategy):
         best, best_id = start, 0
         frontier: list[tuple[float, int, Any]] = [(0.0, 0, start)]
         expansions, exhausted, solved = 0, False, None
-        with span("search", self.name, order=self.order) as s:
-            while frontier and expansions < self.max_expansions:
+        limit = self.max_expansions or max(50, 4 * puzzle.steps_left(start))
+        failed_before, answered = len(ctx.failures), 0
+        with span("search", self.name, order=self.order, max_expansions=limit) as s:
+            while frontier and expansions < limit:
                 if self.order == "logprob":
                     frontier.sort(key=lambda f: f[0])  # highest logprob last
                 _, node_id, state = frontier.pop()  # depth-first: the newest child first
                 try:
-                    children, logprob = await self._expand(puzzle, state, ctx, expansions)
+                    # A proposal whose call fails after its retries is a failed sample: no valid step.
+                    out = await ctx.attempt(self._expand(puzzle, state, ctx, expansions), f"expansion {expansions}")
                 except BudgetExhausted:
                     exhausted = True
                     break
                 expansions += 1
+                answered += out is not None
+                children, logprob = out if out is not None else ([], 0.0)
                 if not children:
                     asked = tree.nodes[node_id]["asked"] = tree.nodes[node_id].get("asked", 0) + 1
                     if asked <= self.retries:  # sampled proposals: ask again (a new seed) before giving up
@@ -104,6 +124,8 @@ class BacktrackSearch(Strategy):
             if s is not None:
                 s.attrs.update(tree=nx.node_link_data(tree, edges="edges"), expansions=expansions,
                                solved=solved is not None)
+        if not answered and len(ctx.failures) > failed_before:
+            ctx.nothing_succeeded(failed_before)
         final = solved if solved is not None else best
         answer = puzzle.answer(final)
         ok = puzzle.check(answer)
@@ -119,7 +141,8 @@ class BacktrackSearch(Strategy):
 
 @register("linear")
 class LinearBacktrack(Strategy):
-    """One long generation that backtracks in text; the final answer is checked exactly.
+    """One long generation that backtracks in text (the prompt-based analogue of the paper's trained
+    in-text backtracking); the final answer is checked exactly.
 
     ``backtrack=False`` asks for a direct solution instead: one parallel sample for best-of-N.
     """
