@@ -126,12 +126,13 @@ async def main(args: argparse.Namespace) -> None:
             ("sc:4", SelfConsistency(n=4)),
             ("sc:8", SelfConsistency(n=8)),
             ("sc:16", SelfConsistency(n=16)),
-            ("bon(n=8,scorer=verifier)", BestOfN(n=8, scorer=Verifier(arithmetic_check))),
-            ("bon(n=8,scorer=mean_logprob)", BestOfN(n=8, scorer=MeanLogprob())),
-            ("bon(n=8,scorer=judge)", BestOfN(n=8, scorer=LLMJudge())),
+            # ties=first was the default when these rows ran; vote is the default now
+            ("bon(n=8,scorer=verifier,ties=first)", BestOfN(n=8, scorer=Verifier(arithmetic_check), ties="first")),
+            ("bon(n=8,scorer=mean_logprob,ties=first)", BestOfN(n=8, scorer=MeanLogprob(), ties="first")),
+            ("bon(n=8,scorer=judge,ties=first)", BestOfN(n=8, scorer=LLMJudge(), ties="first")),
             ("bon(n=8,scorer=verifier,ties=vote)", BestOfN(n=8, scorer=Verifier(arithmetic_check), ties="vote")),
             ("bon(n=8,scorer=judge,ties=vote)", BestOfN(n=8, scorer=LLMJudge(), ties="vote")),
-            ("bon(n=8,scorer=trlm)", BestOfN(n=8, scorer=TRLMScorer(llm=scoring))),
+            ("bon(n=8,scorer=trlm,ties=first)", BestOfN(n=8, scorer=TRLMScorer(llm=scoring), ties="first")),
             ("fobar(forward=sc:8)", FOBAR(forward=SelfConsistency(n=8))),
             (f"sc(n=8,base=autocot(k=8,max_steps={steps}))", SelfConsistency(base=autocot, n=8)),
         ]

@@ -318,7 +318,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[d
     """Write summary.json, summary.md and (with several budgets or strategies) accuracy_vs_tokens.png."""
     table = summarize(rows)
     (out / "summary.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
-    extra = [k for k in (table[0] if table else {}) if k.startswith("mean_") and k not in _FIXED]
+    extra = list(dict.fromkeys(k for t in table for k in t if k.startswith("mean_") and k not in _FIXED))
     lines = [
         f"# {title}",
         "",
@@ -329,7 +329,8 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[d
     for t in table:
         lines.append(
             f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['errors']} | {t['accuracy']:.1%} "
-            f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | " + "".join(f"{t.get(k, 0.0):.3f} | " for k in extra)
+            f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | "
+            + "".join(f"{t[k]:.3f} | " if k in t else "- | " for k in extra)
             + f"{t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
             f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"
         )
