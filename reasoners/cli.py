@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--temperature", type=float, default=0.0)
     bench.add_argument("--max-tokens", type=int, default=640)
     bench.add_argument("--concurrency", type=int, help="problems in flight (default 1 for local models, else 8)")
+    bench.add_argument("--keep-errors", action="store_true",
+                       help="on resume, keep error rows as they are (by default those problems run again)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--out", type=Path, required=True, help="folder for the journal, cache, table and plot")
     return p
@@ -86,7 +88,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.pipeline is None and args.strategy not in REGISTRY:
         raise ReasonersError(f"unknown strategy {args.strategy!r}; choose from: {', '.join(sorted(REGISTRY))}")
-    strategy = parse_spec(args.pipeline or args.strategy)
+    if args.pipeline is not None and not args.pipeline.strip():
+        raise ReasonersError("--pipeline is empty; give a spec such as \"sc(n=8) | trlm\" or leave it out")
+    strategy = parse_spec(args.pipeline if args.pipeline is not None else args.strategy)
     if args.trace is not None:
         _check_trace_path(args.trace)
     budget = Budget(
@@ -136,6 +140,10 @@ def _bench(args: argparse.Namespace) -> int:
             raise ReasonersError(f"--budgets takes whole numbers separated by commas; got {args.budgets!r}") from e
     else:
         budgets = [args.budget_tokens_per_problem]
+    if args.concurrency is not None and args.concurrency < 1:
+        raise ReasonersError(f"--concurrency must be >= 1; got {args.concurrency}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ReasonersError(f"--out {args.out} is a file; give a folder for the journal, cache, table and plot")
     task = load_task(args.task, path=args.data, limit=args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     llm = LLM(
@@ -146,7 +154,8 @@ def _bench(args: argparse.Namespace) -> int:
         cache=Cache(args.out / "cache.sqlite"),
     )
     concurrency = args.concurrency or (1 if args.model.startswith("local/") else 8)
-    config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency)
+    config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency,
+                         keep_errors=args.keep_errors)
     with progress_bar(task.name) as progress:
         rows = asyncio.run(run_bench(config, progress=progress))
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"
@@ -155,6 +164,7 @@ def _bench(args: argparse.Namespace) -> int:
             f"{t['strategy']:>12} budget={t['budget'] or 'none'}: accuracy {t['accuracy']:.1%} "
             f"[{t['ci95'][0]:.1%}, {t['ci95'][1]:.1%}], {t['mean_tokens']:.0f} tokens, "
             f"{t['mean_calls']:.1f} calls, hit budget {t['hit_budget']:.0%}"
+            + (f", {t['errors']} errors (not counted as wrong; rerun to retry them)" if t["errors"] else "")
         )
     print(f"wrote {args.out / 'summary.md'} and {args.out / 'accuracy_vs_tokens.png'}")
     return 0

@@ -20,8 +20,11 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from .errors import ConfigError
 from .pipeline import Pipeline
@@ -123,6 +126,11 @@ class _Parser:
                 elif not (self.tok.kind == "op" and self.tok.text == ")"):
                     raise self.fail(f"expected ',' or ')', found {self.tok.text or 'the end'!r}")
             self.i += 1
+        hints = _hints(cls)
+        for name, value in kwargs.items():
+            problem = _type_problem(hints.get(name), value)
+            if problem:
+                raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {name} takes {problem}; got {value!r}"))
         try:
             return cls(**kwargs)
         except ConfigError as e:
@@ -144,6 +152,39 @@ class _Parser:
         if tok.kind == "name":
             return {"true": True, "false": False, "none": None}.get(tok.text.lower(), tok.text)
         raise self.fail(f"expected a value, found {tok.text or 'the end'!r}", tok)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The constructor's resolved annotations (empty where they cannot be resolved)."""
+    try:
+        return typing.get_type_hints(getattr(cls, "__init__"))
+    except Exception:  # an annotation naming something not importable here: check nothing
+        return {}
+
+
+def _type_problem(hint: Any, value: Any) -> str | None:
+    """What ``hint`` takes, when a spec ``value`` is not one of it; None when it fits or cannot be told."""
+    if hint is None or hint is Any:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        options = typing.get_args(hint)
+        return None if value in options else "one of " + ", ".join(repr(o) for o in options)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        problems = [_type_problem(a, value) for a in args if a is not type(None)]
+        return None if any(p is None for p in problems) else " or ".join(p for p in problems if p)
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
+    if hint is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    if hint in (str, Path):
+        return None if isinstance(value, str) else "a string"
+    return None  # sequences, objects: the constructor checks those
 
 
 def _role_of(param: inspect.Parameter) -> str | None:

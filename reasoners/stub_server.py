@@ -1,8 +1,10 @@
 """A tiny OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
 
 It answers ``/v1/chat/completions`` and ``/v1/models`` from a script of
-behaviours (status codes, Retry-After, malformed bodies, hangs, latency), so
-retry and transport behaviour can be tested against real HTTP without a model.
+behaviours (status codes, Retry-After, malformed bodies, hangs, latency, dropped
+connections, an error that echoes the request's Authorization header), so retry,
+transport and redaction behaviour can be tested against real HTTP without a
+model. ``fault_rate`` mixes random faults into the default replies.
 
 >>> with StubServer(script=[Reply.status(429, retry_after=0.1), Reply.ok("hi")]) as srv:  # doctest: +SKIP
 ...     LLM("openai/stub", api_base=srv.url, api_key="x").generate("hello")
@@ -11,6 +13,7 @@ retry and transport behaviour can be tested against real HTTP without a model.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +37,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None  # raw body, overrides the completion JSON
     delay: float = 0.0
+    reset: bool = False  # drop the connection without answering
+    echo_auth: bool = False  # put the request's Authorization header into the error body
 
     @classmethod
     def ok(cls, text: str = "The answer is 42.", delay: float = 0.0) -> Reply:
@@ -53,11 +58,23 @@ class Reply:
     def hang(cls, seconds: float) -> Reply:
         return cls(delay=seconds)
 
+    @classmethod
+    def connection_reset(cls) -> Reply:
+        return cls(reset=True)
+
+    @classmethod
+    def auth_echo(cls, status: int = 401) -> Reply:
+        """An error whose message quotes the caller's Authorization header, as careless servers do."""
+        return cls(status=status, echo_auth=True)
+
 
 class StubServer:
     """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received.
 
     ``supports_n=False`` answers one choice whatever ``n`` asks, as some servers do.
+    ``fault_rate`` turns that share of the default replies (seeded by ``seed``) into a fault
+    drawn evenly from: 429 with Retry-After 0, 500, a malformed body, a hang of
+    ``hang_seconds`` and a dropped connection. ``faults`` counts the ones served.
     """
 
     def __init__(
@@ -67,9 +84,16 @@ class StubServer:
         default: Reply | None = None,
         latency: float = 0.0,
         supports_n: bool = True,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        hang_seconds: float = 5.0,
     ):
         self.script = list(script or [])
         self.supports_n = supports_n
+        self.fault_rate = fault_rate
+        self.hang_seconds = hang_seconds
+        self.faults = 0
+        self._rng = random.Random(seed)
         self.default = default or Reply.ok(delay=latency)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -84,7 +108,15 @@ class StubServer:
     def _next(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.requests.append(body)
-            return self.script.pop(0) if self.script else self.default
+            if self.script:
+                return self.script.pop(0)
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                self.faults += 1
+                return self._rng.choice([
+                    Reply.error(429, retry_after=0), Reply.error(500), Reply.malformed(),
+                    Reply.hang(self.hang_seconds), Reply.connection_reset(),
+                ])
+            return self.default
 
     def start(self, port: int = 0) -> StubServer:
         stub = self
@@ -122,6 +154,14 @@ class StubServer:
                 reply = stub._next(body)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.reset:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if reply.echo_auth:
+                    message = f"invalid credentials: {self.headers.get('Authorization', '')}"
+                    self._send(reply.status, json.dumps({"error": {"message": message, "type": "auth"}}))
+                    return
                 if reply.body is not None:
                     self._send(reply.status, reply.body, reply.headers)
                     return

@@ -149,3 +149,76 @@ def test_journal_counts_candidates_cut_off_at_max_tokens(tmp_path):
     config = BenchConfig(task, parse_strategies("cot(max_tokens=4),cot"), llm, tmp_path, [None], concurrency=1)
     rows = asyncio.run(run_bench(config))
     assert {r["strategy"]: r["truncated"] for r in rows} == {"cot(max_tokens=4)": 1, "cot": 0}
+
+
+def rate_limited_on(number: str):
+    from reasoners import RateLimitError
+
+    def reply(req):
+        if number_in(req.prompt) == number:
+            return FakeResponse(error=RateLimitError("slow down", retry_after=0))
+        return FakeResponse(answer_right(req))
+
+    return reply
+
+
+def test_a_problem_that_always_fails_is_an_error_row_and_the_run_goes_on(tmp_path):
+    llm = FakeLLM(rate_limited_on("2"), retry=RetryPolicy(attempts=2, initial_wait=0, jitter=0))
+    config = BenchConfig(make_task(4), parse_strategies("cot,sc:2"), llm, tmp_path, [None], concurrency=2)
+    rows = asyncio.run(run_bench(config))
+    errors = [r for r in rows if r.get("error")]
+    assert sorted((r["strategy"], r["problem_id"]) for r in errors) == [("cot", "p2"), ("sc:2", "p2")]
+    assert all(r["error"]["type"] == "RateLimitError" for r in errors)
+    table = {t["strategy"]: t for t in summarize(rows)}
+    # an error is never a wrong answer: accuracy is over the three answered problems
+    assert table["cot"]["errors"] == 1 and table["cot"]["problems"] == 3 and table["cot"]["accuracy"] == 1.0
+
+    # resume runs the errored rows again (the server recovered), and nothing else
+    again = FakeLLM(answer_right)
+    config = BenchConfig(make_task(4), parse_strategies("cot,sc:2"), again, tmp_path, [None], concurrency=2)
+    rows = asyncio.run(run_bench(config))
+    assert sorted(set(asked(again))) == ["2"]
+    assert not any(r.get("error") for r in rows) and len(rows) == 8
+    assert {t["strategy"]: t["errors"] for t in summarize(read_journal(tmp_path / "results.jsonl"))} == {
+        "cot": 0, "sc:2": 0}
+
+
+def test_keep_errors_leaves_error_rows_alone(tmp_path):
+    llm = FakeLLM(rate_limited_on("1"), retry=RetryPolicy(attempts=1))
+    asyncio.run(run_bench(BenchConfig(make_task(2), parse_strategies("cot"), llm, tmp_path, [None])))
+    again = FakeLLM(answer_right)
+    config = BenchConfig(make_task(2), parse_strategies("cot"), again, tmp_path, [None], keep_errors=True)
+    rows = asyncio.run(run_bench(config))
+    assert again.requests == [] and [r["problem_id"] for r in rows if r.get("error")] == ["p1"]
+
+
+def test_a_second_run_on_the_same_folder_fails_with_one_line(tmp_path):
+    from reasoners.bench import locked
+
+    with locked(tmp_path):
+        config = BenchConfig(make_task(1), parse_strategies("cot"), FakeLLM(answer_right), tmp_path, [None])
+        with pytest.raises(ConfigError, match="another reasoners bench is writing to"):
+            asyncio.run(run_bench(config))
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_a_torn_last_line_is_cut_off_on_resume(tmp_path, caplog):
+    config = BenchConfig(make_task(3), parse_strategies("cot"), FakeLLM(answer_right), tmp_path, [None],
+                         concurrency=1)
+    asyncio.run(run_bench(config))
+    journal = tmp_path / "results.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:2]) + "\n" + lines[2][:25])  # killed mid-write of the third row
+    rows = asyncio.run(run_bench(config))
+    assert "torn" in caplog.text
+    text = journal.read_text()
+    assert all(json.loads(line) for line in text.splitlines())  # every line is a whole row again
+    assert sorted(r["problem_id"] for r in rows) == ["p0", "p1", "p2"]
+
+
+def test_duplicated_rows_count_once(tmp_path):
+    config = BenchConfig(make_task(2), parse_strategies("cot"), FakeLLM(answer_right), tmp_path, [None])
+    asyncio.run(run_bench(config))
+    journal = tmp_path / "results.jsonl"
+    journal.write_text(journal.read_text() * 2)  # an old bug: two runs on one folder doubled every row
+    assert [t["problems"] for t in summarize(read_journal(journal))] == [2]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlparse
 
 from .._sync import run_sync
 from ..budget import Budget
@@ -104,6 +106,12 @@ class LLM:
             raise ConfigError("LLM max_tokens must be >= 1")
         if temperature < 0:
             raise ConfigError("LLM temperature must be >= 0")
+        if api_base is not None:
+            url = urlparse(api_base) if isinstance(api_base, str) else None
+            if url is None or url.scheme not in ("http", "https") or not url.netloc:
+                raise ConfigError(f"api_base must be an http(s) URL such as http://127.0.0.1:8080/v1; got {api_base!r}")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+            raise ConfigError("api_key is empty; pass the key, or leave it out to read the provider's variable")
         forbidden = {"messages", "n", "stream"} & set(litellm_kwargs)
         if forbidden:
             raise ConfigError(f"LLM(...) does not take {sorted(forbidden)}; pass them per call or not at all")
@@ -165,6 +173,9 @@ class LLM:
             missing = env.get("missing_keys") or []
             if missing:
                 raise AuthError(f"{self.model}: missing API key; set {', '.join(missing)} or pass api_key=...")
+            variable = f"{provider.upper()}_API_KEY"
+            if variable in os.environ and not os.environ[variable].strip():
+                raise AuthError(f"{self.model}: {variable} is set but empty; set it to your key")
         try:
             params = set(lm.get_supported_openai_params(model=self.model, custom_llm_provider=provider) or [])
         except Exception:
@@ -509,6 +520,10 @@ class LLM:
             kwargs["api_base"] = self.api_base
         if self._api_key:
             kwargs["api_key"] = self._api_key
+        elif self.api_base and self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY", "").strip():
+            # An OpenAI-compatible server of one's own often checks no key, but the SDK insists on
+            # one: send a placeholder; a server that does check answers 401, an AuthError.
+            kwargs["api_key"] = "no-key"
         attempts = 0
         async for attempt in self.retry.retrying():
             with attempt:

@@ -118,6 +118,9 @@ def convert_error(exc: BaseException, model: str) -> ReasonersError:
         return MalformedResponseError(f"{model}: malformed response body: {_short(exc)}", status=status, model=model)
     if isinstance(exc, lm.LiteLLMUnknownProvider):
         return ConfigError(f"unknown model or provider {model!r}: {_short(exc)}")
+    if (refused := _cause(exc, ConnectionError)) is not None:
+        # litellm reports a refused or dropped connection as a 500; say what happened
+        return APIConnectionError(f"{model}: cannot reach the server: {_short(refused)}", model=model)
     if status is not None and status >= 500:
         return ServerError(msg, status=status, model=model)
     if isinstance(exc, (lm.InternalServerError, lm.ServiceUnavailableError, lm.BadGatewayError)):

@@ -25,7 +25,8 @@ from ..errors import BudgetExhausted, ConfigError
 from ..problem import AnswerKind, Problem, Result
 from ..trace import span
 from .base import Context, Strategy, register
-from .cot import ChainOfThought, Demo
+from ..demos import Demo, load_demos
+from .cot import ChainOfThought
 
 __all__ = ["AutoCoT", "count_steps", "cluster_order"]
 
@@ -117,7 +118,7 @@ class AutoCoT(Strategy):
         self.max_tokens = max_tokens
         self._demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = {}
         if isinstance(demos, (str, Path)):
-            self._demos["*"] = _read_demos(demos)
+            self._demos["*"] = load_demos(demos)
         elif demos is not None:
             self._demos["*"] = list(demos)
 
@@ -174,7 +175,7 @@ class AutoCoT(Strategy):
             rationale = _rationale(result.candidates[0].text)
             if count_steps(rationale) > self.max_steps:
                 continue
-            return Demo(question, rationale, result.answer), False
+            return Demo(question, rationale, result.answer, source=f"autocot:{ctx.llm.model}"), False
         return None, False
 
     async def demos_for(self, ctx: Context) -> list[Demo]:
@@ -209,19 +210,12 @@ class AutoCoT(Strategy):
     @staticmethod
     def save(path: str | Path, demos: Sequence[Demo]) -> None:
         """Write ``demos`` as JSON (a list of {question, rationale, answer})."""
-        Path(path).write_text(json.dumps([asdict(d) for d in demos], indent=2), encoding="utf-8")
+        Path(path).write_text(json.dumps([d.to_dict() for d in demos], indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> AutoCoT:
         """An AutoCoT that uses the demos saved at ``path``."""
         return cls(demos=path, **kwargs)
-
-
-def _read_demos(path: str | Path) -> list[Demo]:
-    try:
-        return [Demo(**d) for d in json.loads(Path(path).read_text(encoding="utf-8"))]
-    except (OSError, ValueError, TypeError) as e:
-        raise ConfigError(f"cannot read Auto-CoT demos from {path}: {e}") from e
 
 
 def _read_pool(path: str | Path) -> list[str]:

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..answers import extract_answer
+from ..demos import Demo, demos_from
 from ..errors import ConfigError
 from ..problem import Candidate, Problem, Result
 from .base import Context, Strategy, register
 
 __all__ = ["ChainOfThought", "Demo", "format_question"]
-
-
-@dataclass(frozen=True)
-class Demo:
-    """A worked example for few-shot prompting: the rationale ends with the answer."""
-
-    question: str
-    rationale: str
-    answer: str
-
-    def completion(self) -> str:
-        return f"{self.rationale.strip()} The answer is {self.answer}."
 
 
 _FORMAT = {
@@ -47,7 +36,8 @@ def format_question(problem: Problem) -> str:
 class ChainOfThought(Strategy):
     """Ask for step-by-step reasoning and extract the final answer.
 
-    ``demos`` turns it few-shot (each demo a user/assistant turn pair).
+    ``demos`` turns it few-shot (each demo a user/assistant turn pair): :class:`Demo` objects
+    or the path of a demos file, read by :func:`reasoners.demos.load_demos`.
     ``temperature`` defaults to the context's (set by samplers such as
     SelfConsistency), then the client's; ``max_tokens`` to the client's.
 
@@ -57,7 +47,7 @@ class ChainOfThought(Strategy):
     def __init__(
         self,
         *,
-        demos: list[Demo] | tuple[Demo, ...] = (),
+        demos: list[Demo] | tuple[Demo, ...] | str | Path = (),
         trigger: str = "Let's think step by step.",
         temperature: float | None = None,
         max_tokens: int | None = None,
@@ -65,11 +55,18 @@ class ChainOfThought(Strategy):
     ) -> None:
         if max_tokens is not None and max_tokens < 1:
             raise ConfigError("ChainOfThought max_tokens must be >= 1")
-        self.demos = tuple(demos)
+        self._demos_file = str(demos) if isinstance(demos, (str, Path)) else None
+        self.demos = demos_from(demos, owner="ChainOfThought")
         self.trigger = trigger
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.system = system
+
+    def spec_value(self, name: str, default: Any) -> Any:
+        """Values for spec strings: demos read from a file are written as that file."""
+        if name == "demos" and self._demos_file is not None:
+            return self._demos_file
+        return getattr(self, name, default)
 
     def messages(self, problem: Problem) -> list[dict[str, str]]:
         instruction = _FORMAT[problem.kind]

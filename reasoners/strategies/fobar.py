@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..answers import extract_number, extract_text, same_answer
@@ -25,7 +26,8 @@ from ..masking import Mask, find_numbers
 from ..problem import Candidate, Problem, Result
 from ..trace import span
 from .base import Context, Strategy, register
-from .cot import ChainOfThought, Demo, format_question
+from ..demos import Demo, demos_from
+from .cot import ChainOfThought, format_question
 from .sampling import SelfConsistency
 
 __all__ = ["FOBAR", "BackwardPlan", "plan_backward", "fit_chains", "combine"]
@@ -135,7 +137,8 @@ class FOBAR(Strategy):
     - ``chains`` backward samples per (masked number, candidate), at most ``max_masks``
       masked numbers; both shrink to fit the budget left after the forward pass.
     - ``alpha`` weighs forward against backward; ``eps`` smooths backward counts.
-    - ``demos``: few-shot examples for the backward questions (``Demo`` objects).
+    - ``demos``: few-shot examples for the backward questions (``Demo`` objects, or a demos
+      file's path, read and checked at once by :func:`reasoners.demos.load_demos`).
     - For non-numeric problems, ``check_non_numeric=True`` checks each candidate with
       ``chains`` backward consistency chains instead: the model writes an inverse question
       that takes the candidate as given, then judges it against the original (yes/no).
@@ -151,7 +154,7 @@ class FOBAR(Strategy):
         eps: float = 1e-8,
         temperature: float = 0.7,
         backward_max_tokens: int = 256,
-        demos: list[Demo] | tuple[Demo, ...] = (),
+        demos: list[Demo] | tuple[Demo, ...] | str | Path = (),
         include_dates: bool = False,
         check_non_numeric: bool = False,
     ) -> None:
@@ -168,7 +171,8 @@ class FOBAR(Strategy):
         self.eps = eps
         self.temperature = temperature
         self.backward_max_tokens = backward_max_tokens
-        self.demos = tuple(demos)
+        self._demos_file = str(demos) if isinstance(demos, (str, Path)) else None
+        self.demos = demos_from(demos, owner="FOBAR")
         self.include_dates = include_dates
         self.check_non_numeric = check_non_numeric
 
@@ -196,6 +200,12 @@ class FOBAR(Strategy):
             c.score = scores.get(c.answer or "")
         return Result(best, confidence=scores[best], candidates=ranked, exhausted=ctx.budget.exhausted,
                       strategy=self.name, metadata=meta)
+
+    def spec_value(self, name: str, default: Any) -> Any:
+        """Values for spec strings: demos read from a file are written as that file."""
+        if name == "demos" and self._demos_file is not None:
+            return self._demos_file
+        return getattr(self, name, default)
 
     def backward_messages(self, masked_question: str, answer: str) -> list[dict[str, str]]:
         cot = ChainOfThought(demos=self.demos)
