@@ -133,6 +133,17 @@ class Budget:
             return self._calls_left()
 
     @property
+    def over_limit(self) -> bool:
+        """True when usage went past a limit: a server that ignored ``max_tokens`` can do that."""
+        with self._lock:
+            return any(
+                (b.tokens is not None and b.used.total_tokens > b.tokens)
+                or (b.calls is not None and b.used.calls > b.calls)
+                or (b.cost is not None and b.used.cost > b.cost)
+                for b in self._chain()
+            )
+
+    @property
     def exhausted(self) -> bool:
         """True when not even the smallest request would fit any more."""
         with self._lock:

@@ -66,6 +66,6 @@ class LiteLLMEmbedder(Embedder):
         try:
             response = await litellm().aembedding(model=self.model, input=list(texts), **self.kwargs)
         except Exception as e:
-            raise convert_error(e, self.model) from e
+            raise convert_error(e, self.model, (self.kwargs.get("api_key"),)) from e
         rows = [item["embedding"] if isinstance(item, dict) else item.embedding for item in response.data]
         return np.asarray(rows, dtype=np.float64)

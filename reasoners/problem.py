@@ -41,7 +41,7 @@ class Problem:
         try:
             self.question.encode("utf-8")
         except UnicodeEncodeError as e:  # undecodable bytes, e.g. from a command line in another encoding
-            raise ConfigError(f"the question is not valid UTF-8 text (bad bytes at position {e.start})") from None
+            raise ConfigError(f"the question is not valid UTF-8 text (undecodable bytes at character {e.start})") from None
         if self.kind not in _KINDS:
             raise ConfigError(f"Problem.kind must be one of {', '.join(_KINDS)}; got {self.kind!r}")
         if self.kind == "choice" and not self.choices:

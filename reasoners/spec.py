@@ -7,6 +7,9 @@ Grammar::
     arg      := NAME "=" value
     value    := term | number | true | false | none | "quoted string" | bare-word
 
+A bare word may be a file path (``pool=data/qs.txt``, ``demos=/tmp/demos.json``);
+quote paths with spaces or commas.
+
 The first term is a strategy; later terms are stages. Inside arguments, a
 parameter whose type is a strategy (``base``) or a scorer (``scorer``) takes a
 term; other bare words are strings. Names come from the registries that each
@@ -39,7 +42,7 @@ class SpecError(ConfigError):
     """A spec that does not parse; the message points at the position."""
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][\w.\-/]*)|(?P<num>-?\d+(?:\.\d+)?)|(?P<str>\"(?:[^\"\\]|\\.)*\")|(?P<op>[(),=|]))")
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_./~][\w.\-/~]*)|(?P<num>-?\d+(?:\.\d+)?)|(?P<str>\"(?:[^\"\\]|\\.)*\")|(?P<op>[(),=|]))")
 
 
 @dataclass

@@ -257,3 +257,51 @@ def test_in_process_model_errors_keep_their_class():
     busy = FakeLLM([FakeResponse(error=RateLimitError("slow down", retry_after=0)), "The answer is 1."], retry=fast)
     assert busy.generate("q")[0].text == "The answer is 1."
     assert len(busy.requests) == 2  # transient: retried
+
+
+def _tamper(path, value) -> None:
+    """Overwrite every entry of a cache file with ``value`` (as JSON)."""
+    import json as _json
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE entries SET value = ?", (_json.dumps(value),))
+
+
+@pytest.mark.parametrize("value", [
+    [1, 2, 3],
+    {"text": 5},
+    {"text": "The answer is 4.", "usage": {"prompt_tokens": 3, "completion_tokens": -1_000_000, "calls": 1}},
+    {"text": "x" * 5000, "usage": {"prompt_tokens": 3, "completion_tokens": 1, "calls": 1}},
+    {"text": "ok", "logprobs": "nope", "usage": {}},
+])
+def test_invalid_cache_entries_are_misses_with_one_warning(tmp_path, caplog, value):
+    path = tmp_path / "c.sqlite"
+    FakeLLM(["The answer is 4."], cache=Cache(path)).generate("q", n=2, temperature=0.8)
+    _tamper(path, value)
+    again = FakeLLM(["The answer is 4."], cache=Cache(path))
+    budget = Budget(tokens=100)
+    with caplog.at_level(logging.WARNING):
+        out = again.generate("q", n=2, temperature=0.8, budget=budget)
+    assert [c.text for c in out] == ["The answer is 4."] * 2 and not any(c.cached for c in out)
+    assert len(again.requests) == 2  # asked again, not replayed
+    assert caplog.text.count("invalid entry") == 1
+    assert 0 < budget.used.total_tokens <= 100 and budget.tokens_left() < 100  # the budget was not bypassed
+
+
+def test_a_reply_past_max_tokens_counts_and_exhausts_the_run():
+    from reasoners import ChainOfThought
+    from reasoners.stub_server import Reply, StubServer
+
+    with StubServer(default=Reply.ok(" ".join(["word"] * 300) + " The answer is 7.")) as srv:
+        llm = LLM("openai/stub", api_base=srv.url, api_key="x")
+        result = ChainOfThought().run("q?", llm=llm, budget=Budget(tokens=100))
+    assert result.usage.total_tokens > 300  # the server's reported tokens all count
+    assert result.exhausted  # the run went past its budget, and says so
+    [call] = [n for n in _walk(result.trace) if n["kind"] == "llm"]
+    assert call["attrs"]["over_max_tokens"]["completion_tokens"] == [304]
+
+
+def _walk(node):
+    yield node
+    for child in node.get("children", []):
+        yield from _walk(child)

@@ -32,7 +32,7 @@ from ..errors import (
 from ..problem import FailedSample
 from ..trace import span
 from ..usage import Usage
-from .cache import Cache, cache_key
+from .cache import Cache, cache_key, cached_completion, cached_score
 from .convert import convert_error, describe, litellm
 from .providers import PROVIDER, InProcessModel, register
 from .retry import RetryPolicy
@@ -360,12 +360,11 @@ class LLM:
             got: dict[int, Completion] = {}
             if self.cache is not None:
                 for i, key in keys.items():
-                    hit = self.cache.get(key)
-                    if hit is None and reservation.max_tokens < asked:
-                        hit = self._fits(cache_key("chat", self._cache_model(), {**request, "max_tokens": asked}, i),
-                                         reservation.max_tokens)
-                    if hit is not None:
-                        c = Completion.from_dict(hit)
+                    c = cached_completion(self.cache, key)
+                    if c is None and reservation.max_tokens < asked:
+                        c = self._fits(cache_key("chat", self._cache_model(), {**request, "max_tokens": asked}, i),
+                                       reservation.max_tokens)
+                    if c is not None:
                         c.cached, c.usage.cache_hits = True, 1
                         got[i] = c
             missing = [i for i in indices if i not in got]
@@ -392,8 +391,16 @@ class LLM:
                 out = [got[i] for i in indices if i in got]
                 usage = _sum_usage(out)
                 budget.settle(reservation, usage)
+                # A server that ignores max_tokens: the tokens count all the same (the budget may end
+                # up over its limit, and so exhausted); the call is flagged.
+                over = [c.usage.completion_tokens for c in out if c.usage.completion_tokens > reservation.max_tokens]
+                if over:
+                    log.warning("%s returned %d completion tokens where max_tokens was %d", self.model,
+                                max(over), reservation.max_tokens)
                 if s is not None:
                     s.usage = usage
+                    if over:
+                        s.attrs["over_max_tokens"] = {"max_tokens": reservation.max_tokens, "completion_tokens": over}
                     s.attrs.update(
                         response=[{"text": c.text, "finish_reason": c.finish_reason} for c in out],
                         cached=all(c.cached for c in out),
@@ -402,16 +409,17 @@ class LLM:
                     )
             return out
 
-    def _fits(self, key: str, limit: int) -> dict[str, Any] | None:
+    def _fits(self, key: str, limit: int) -> Completion | None:
         """The sample cached for the full ``max_tokens`` when the budget granted only ``limit``:
         usable if it stopped by itself within ``limit`` tokens, since a lower cap changes
         nothing before the cap. So a budgeted run replays an unbudgeted run's samples."""
         assert self.cache is not None
-        hit = self.cache.get(key)
-        if hit is None or hit.get("finish_reason") == "length":
+        hit = cached_completion(self.cache, key)
+        if hit is None or hit.finish_reason == "length":
             return None
-        logprobs = hit.get("logprobs")
-        length = len(logprobs) if logprobs else int((hit.get("usage") or {}).get("completion_tokens", limit + 1))
+        if not hit.logprobs and not hit.usage.completion_tokens and hit.text:
+            return None  # its length is unknown
+        length = len(hit.logprobs) if hit.logprobs else hit.usage.completion_tokens
         return hit if length <= limit else None
 
     def _claim(
@@ -537,7 +545,7 @@ class LLM:
                 except ReasonersError:
                     raise
                 except Exception as e:
-                    err = convert_error(e, self.model)
+                    err = convert_error(e, self.model, (self._api_key,))
                     log.debug("attempt %d on %s failed: %s", attempts, self.model, describe(err))
                     raise err from e
                 completions = self._parse(response)
@@ -640,10 +648,10 @@ class LLM:
             reservation = await budget.areserve(prompt_tokens=n_tokens, max_tokens=1, prompt_price=self._price()[0])
             key = cache_key("score", self._cache_model(), {"prompt": prompt, "continuation": continuation})
             with span("score", self.model, prompt=prompt, continuation=continuation) as s:
-                hit = self.cache.get(key) if self.cache is not None else None
+                hit = cached_score(self.cache, key) if self.cache is not None else None
                 result: Score
                 if hit is not None:
-                    result = Score.from_dict(hit)
+                    result = hit
                     result.cached, result.usage.cache_hits = True, 1
                 else:
                     try:

@@ -1,4 +1,13 @@
-"""The litellm boundary: lazy import, and conversion of its errors into ours (once, here)."""
+"""The litellm boundary: lazy import, and conversion of its errors into ours (once, here).
+
+Conversion is also where secrets are kept out: a server that echoes the
+Authorization header into its error body would otherwise put the key into our
+message, the chained original, the trace, the logs and the CLI's stderr. Every
+configured key (the client's ``api_key`` and the environment's ``*_API_KEY``,
+``*_TOKEN``, ``*_SECRET`` values) and anything shaped like a bearer token is
+replaced by ``[REDACTED]`` in the converted error and in every exception of the
+chain it carries.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,11 @@ import email.utils
 import json
 import logging
 import os
+import re
 import time
+from collections.abc import Iterable
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import (
     APIConnectionError,
@@ -39,12 +50,72 @@ def litellm() -> ModuleType:
 
         _lm.suppress_debug_info = True
         _lm.telemetry = False
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):  # its debug logs print raw errors
+            logging.getLogger(name).addFilter(RedactingFilter())
         if "LITELLM_LOG" not in os.environ:
             # litellm warns per call about its own logging worker when sync callers change
             # event loops; our client reports every failure itself, so keep its logger to errors.
             logging.getLogger("LiteLLM").setLevel(logging.ERROR)
         _litellm = _lm
     return _litellm
+
+
+REDACTED = "[REDACTED]"
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
+_KEY_SHAPED = re.compile(r"\b(?:sk|pk|rk|key|api|tok)[-_][A-Za-z0-9_\-]{16,}\b")
+_SECRET_VARS = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET)$")
+
+
+def configured_secrets(extra: Iterable[str | None] = ()) -> list[str]:
+    """The secrets to keep out of messages: ``extra`` and key-like environment values (8+ chars)."""
+    found = [v for k, v in os.environ.items() if _SECRET_VARS.search(k) and v and len(v.strip()) >= 8]
+    found += [v for v in extra if v and len(v.strip()) >= 8]
+    return sorted(set(found), key=len, reverse=True)  # longest first, so no key is left half-replaced
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every secret and bearer-token-shaped string replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _KEY_SHAPED.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts configured secrets and bearer tokens from each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, configured_secrets())
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v, secrets) for v in value)
+    return value
+
+
+def scrub_chain(exc: BaseException, secrets: list[str]) -> None:
+    """Redact, in place, the messages of ``exc`` and of every exception that led to it."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        try:
+            cur.args = tuple(_scrub(a, secrets) for a in cur.args)
+            for name in ("message", "body", "llm_provider_message"):
+                if isinstance(getattr(cur, name, None), (str, dict, list)):
+                    setattr(cur, name, _scrub(getattr(cur, name), secrets))
+        except (AttributeError, TypeError):  # an exception type with read-only fields
+            pass
+        cur = cur.__cause__ or cur.__context__
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -94,8 +165,17 @@ def _cause(exc: BaseException, kind: type[E]) -> E | None:
     return None
 
 
-def convert_error(exc: BaseException, model: str) -> ReasonersError:
-    """Map a litellm/openai/httpx exception to the toolkit's tree. The caller chains the original."""
+def convert_error(exc: BaseException, model: str, secrets: Iterable[str | None] = ()) -> ReasonersError:
+    """Map a litellm/openai/httpx exception to the toolkit's tree, with every secret redacted from it
+    and from ``exc``'s chain (see the module docstring). The caller chains the original."""
+    keys = configured_secrets(secrets)
+    scrub_chain(exc, keys)
+    err = _convert(exc, model)
+    scrub_chain(err, keys)
+    return err
+
+
+def _convert(exc: BaseException, model: str) -> ReasonersError:
     if isinstance(exc, ReasonersError):
         return exc
     if (own := _cause(exc, ReasonersError)) is not None:

@@ -57,7 +57,7 @@ async def score_by_echo(llm: LLM, prompt: str, continuation: str, budget: Budget
     except ReasonersError:
         raise
     except Exception as e:
-        raise convert_error(e, llm.model) from e
+        raise convert_error(e, llm.model, (llm._api_key,)) from e
     choices = _field(response, "choices") or []
     lp = _field(choices[0], "logprobs") if choices else None
     tokens = _field(lp, "tokens") if lp is not None else None

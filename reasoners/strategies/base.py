@@ -170,6 +170,8 @@ class Strategy(ABC):
         ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed))
         with trace.activate():
             result = await ctx.solve(self, problem)
+        if run_budget.over_limit:  # a reply longer than its max_tokens took the run past its budget
+            result.exhausted = True
         if ctx.failures:
             result.degraded = True
             result.metadata["failed_samples"] = [f.to_dict() for f in ctx.failures]
