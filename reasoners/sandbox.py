@@ -1,28 +1,43 @@
-"""Run model-written code and its tests in a separate, limited process. Never in ours.
+"""Run model-written code and its tests in limited processes. Never in ours.
 
-Each run gets a fresh temporary directory (removed afterwards) and a new Python
-process (``python -I``: no user site, no ``PYTHON*`` variables) with:
+The verdict cannot be forged by the code under test, because that code never
+runs where the verdict is made. A run has two processes:
 
-- a minimal environment: no inherited variables, so no API keys or tokens;
-- wall-time and CPU-time limits; an address-space limit (memory);
-- a cap on stdout/stderr (the process is killed past it) and on file sizes;
-- its own process group, killed as a whole on timeout or when the run ends;
-- when started as root: an unprivileged user (``nobody``), so it cannot write
-  outside its directory, signal our process, or fork without limit
-  (``RLIMIT_NPROC`` binds only non-root users), and a new network namespace
-  with no interfaces up, so no network.
+- the **solution** process loads the program and answers calls to its
+  functions, sending back plain data only;
+- the **tests** process never loads the program: it runs the tests, in which the
+  program's functions are proxies and its plain values copies (its stdlib
+  imports are imported afresh), so an assertion is evaluated on data, here.
 
-Results come back per test (passed, failed with an assertion, or errored),
-with capped output, timing, and the reason a run ended badly: ``timeout``,
-``cpu``, ``memory``, ``crash``, ``output_limit``. Without root the user switch and
-the network namespace are skipped (said in ``SandboxResult.isolation``).
+The tests process gets a random key from us on its stdin before the program
+exists anywhere, and signs every report line with it; lines without the right
+signature are dropped. The program's process holds no pipe to us but its own
+stdout and stderr. The harness code itself is passed with ``python -I -c`` from
+our memory: no file that a run could rewrite is ever executed.
+
+The solution process isolates itself before it reads the program (see
+:mod:`reasoners.sandbox_child`): new PID, mount, network, IPC and UTS
+namespaces, directly as root or inside a user namespace otherwise; a private
+tmpfs over /tmp, /var/tmp, /dev/shm and /run/lock, everything else read-only; a
+user of its own per run as root; no capabilities. Its PID 1 is trusted code, and
+when it ends the kernel kills every process in the namespace, so a descendant
+that calls ``setsid()`` dies with the run. Both processes have a minimal
+environment (no API keys), wall-time, CPU, memory, file-size and process limits,
+and capped output; no pipe is read past the deadline.
+
+``SandboxResult.isolation`` lists only what was verified to be in force: the
+namespaces by comparing their inodes with ours from outside, the user by the
+process's uid. Where the system allows no namespace (an unprivileged user
+without user namespaces, as in some containers), it says ``no-pidns:...`` and
+claims none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import hashlib
+import hmac
 import json
 import os
 import resource
@@ -39,40 +54,12 @@ from typing import Any
 from ._sync import run_sync
 from .errors import ConfigError
 
-__all__ = ["Sandbox", "SandboxResult", "TestOutcome"]
+__all__ = ["Sandbox", "SandboxResult", "TestOutcome", "survivors"]
 
-NOBODY = 65534
-CLONE_NEWNET = 0x40000000
+CHILD_CODE = (Path(__file__).with_name("sandbox_child.py")).read_text(encoding="utf-8") + "\nmain()\n"
+"""The child processes' code, read once at import and passed with ``-c``: no file of it is executed."""
 
-_RUNNER = r'''
-import json, os, sys, traceback
-report_fd = int(sys.argv[1])
-nonce = sys.argv[2]
-out = os.fdopen(report_fd, "w", buffering=1)
-def report(**kw):
-    kw["nonce"] = nonce
-    out.write(json.dumps(kw) + "\n")
-with open("program.py", encoding="utf-8") as f:
-    program = f.read()
-with open("tests.json", encoding="utf-8") as f:
-    tests = json.load(f)
-namespace = {"__name__": "__main__"}
-def kind(e):
-    return "assertion" if isinstance(e, AssertionError) else "memory" if isinstance(e, MemoryError) else "error"
-try:
-    exec(compile(program, "program.py", "exec"), namespace)
-except BaseException as e:
-    report(stage="program", ok=False, kind=kind(e), error="".join(traceback.format_exception_only(type(e), e))[-2000:])
-    raise SystemExit(0)
-report(stage="program", ok=True)
-for i, test in enumerate(tests):
-    try:
-        exec(compile(test, "test_%d" % i, "exec"), namespace)
-        report(stage="test", index=i, ok=True)
-    except BaseException as e:
-        report(stage="test", index=i, ok=False, kind=kind(e),
-               error="".join(traceback.format_exception_only(type(e), e))[-2000:])
-'''
+RUN_UIDS = (200_000, 260_000)  # as root, each run gets its own user (and its tests another) from here
 
 
 @dataclass
@@ -98,6 +85,7 @@ class SandboxResult:
     returncode: int | None = None
     program_error: str = ""
     isolation: list[str] = field(default_factory=list)
+    run_id: str = ""  # on every process of the run's command line: an audit can look for survivors
 
     @property
     def passed_count(self) -> int:
@@ -128,14 +116,6 @@ def _interpreter() -> str:
     )
 
 
-def _unshare_network() -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.unshare(CLONE_NEWNET) == 0)
-    except (OSError, AttributeError):
-        return False
-
-
 class Sandbox:
     """Limits for running untrusted Python; reusable and safe to share between runs.
 
@@ -153,6 +133,7 @@ class Sandbox:
         file_size_mb: int = 16,
         max_processes: int = 32,
         python: str | None = None,
+        namespaces: bool = True,
     ) -> None:
         if timeout <= 0 or memory_mb < 64 or output_limit < 1:
             raise ConfigError("Sandbox needs timeout > 0, memory_mb >= 64 and output_limit >= 1")
@@ -163,108 +144,340 @@ class Sandbox:
         self.file_size_mb = file_size_mb
         self.max_processes = max_processes
         self.python = python or _interpreter()
+        self.namespaces = namespaces
 
     def config(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k != "python"}
 
-    def _isolation(self) -> list[str]:
-        steps = ["process", "env", "tmpdir", "rlimits", "pgroup"]
-        if os.geteuid() == 0:
-            steps += ["user", "netns"]
-        return steps
-
-    def _preexec(self, workdir: str) -> Any:
-        is_root = os.geteuid() == 0
+    def _preexec(self, uid: int | None) -> Any:
         limits = [
             (resource.RLIMIT_AS, self.memory_mb * 1024 * 1024),
             (resource.RLIMIT_CPU, self.cpu_seconds),
             (resource.RLIMIT_FSIZE, self.file_size_mb * 1024 * 1024),
             (resource.RLIMIT_CORE, 0),
-            (resource.RLIMIT_NPROC, self.max_processes),
         ]
 
         def setup() -> None:  # runs in the child, between fork and exec
             os.setsid()
-            if is_root:
-                _unshare_network()
             for which, value in limits:
+                # CPU: SIGXCPU at the limit (a signal that names the cause), SIGKILL a second later
+                hard = value + 1 if which == resource.RLIMIT_CPU else value
                 with contextlib.suppress(ValueError, OSError):
-                    resource.setrlimit(which, (value, value))
-            if is_root:
+                    resource.setrlimit(which, (value, hard))
+            if uid is not None:  # the tests process, as root: a user of its own
                 os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
 
         return setup
 
-    async def arun(self, program: str, tests: list[str] | tuple[str, ...] = ()) -> SandboxResult:
-        """Run ``program``, then each test (Python statements such as asserts) in its namespace."""
+    async def arun(
+        self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = ""
+    ) -> SandboxResult:
+        """Run ``program``, then each test (Python statements such as asserts) against it.
+
+        The tests run in a separate process that never loads ``program``: the program's
+        functions are proxies there and its plain values copies (see the module docstring).
+        ``setup`` is trusted test code run before the tests (MBPP's ``test_setup_code``).
+        """
         if not isinstance(program, str):
             raise ConfigError("Sandbox program must be a string of Python code")
-        workdir = tempfile.mkdtemp(prefix="reasoners-sandbox-")
-        nonce = secrets.token_hex(16)
+        if not all(isinstance(t, str) for t in tests):
+            raise ConfigError("Sandbox tests must be strings of Python code")
+        return await _Run(self, program, list(tests), setup).execute()
+
+    def run(self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = "") -> SandboxResult:
+        """Sync twin of :meth:`arun`."""
+        return run_sync(self.arun(program, tests, setup=setup), async_name="arun")
+
+
+def _run_uid() -> int:
+    """A user id of its own for one run, as root (not held by any process now)."""
+    taken = {_uid_of(pid) for pid in _pids()}
+    while True:
+        uid = RUN_UIDS[0] + 2 * secrets.randbelow((RUN_UIDS[1] - RUN_UIDS[0]) // 2)
+        if uid not in taken and uid + 1 not in taken:
+            return uid
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _uid_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def survivors(run_id: str) -> list[int]:
+    """Processes of the run ``run_id`` still alive (zombies aside): empty once a run has ended."""
+    alive = []
+    for pid in _pids():
         try:
-            Path(workdir, "program.py").write_text(program, encoding="utf-8")
-            Path(workdir, "tests.json").write_text(json.dumps(list(tests)), encoding="utf-8")
-            Path(workdir, "runner.py").write_text(_RUNNER, encoding="utf-8")
-            if os.geteuid() == 0:
-                os.chown(workdir, NOBODY, NOBODY)
-                for name in os.listdir(workdir):
-                    os.chown(os.path.join(workdir, name), NOBODY, NOBODY)
-            return await self._execute(workdir, nonce, len(tests))
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if run_id.encode() in cmdline and state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _namespace(pid: int | str, kind: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
+    except OSError:
+        return None
+
+
+def _user_processes() -> int:
+    uid = os.getuid()
+    return sum(1 for pid in _pids() if _uid_of(pid) == uid)
+
+
+class _Run:
+    """One sandboxed run: the tests process, the solution process, and the parent's reading of both."""
+
+    def __init__(self, sandbox: Sandbox, program: str, tests: list[str], setup: str) -> None:
+        self.sb, self.program, self.tests, self.setup = sandbox, program, tests, setup
+        self.root = os.geteuid() == 0
+        self.uid = _run_uid() if self.root else None
+        self.key = secrets.token_bytes(32)
+        self.workname = f"reasoners-sandbox-{secrets.token_hex(8)}"
+        self.deadline = time.monotonic() + sandbox.timeout
+        self.pid1: int | None = None
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    async def execute(self) -> SandboxResult:
+        workdir = tempfile.mkdtemp(prefix=self.workname + "-")  # the cwd only where no namespace hides /tmp
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+        fds: list[int] = []
+        procs: list[asyncio.subprocess.Process] = []
+        try:
+            return await self._execute(workdir, fds, procs)
         finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._kill_all(procs)
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def run(self, program: str, tests: list[str] | tuple[str, ...] = ()) -> SandboxResult:
-        """Sync twin of :meth:`arun`."""
-        return run_sync(self.arun(program, tests), async_name="arun")
-
-    async def _execute(self, workdir: str, nonce: str, n_tests: int) -> SandboxResult:
-        read_fd, write_fd = os.pipe()
+    async def _execute(self, workdir: str, fds: list[int], procs: list[asyncio.subprocess.Process]) -> SandboxResult:
+        to_solution, from_tests = os.pipe()  # (read, write): tests -> solution
+        to_tests, from_solution = os.pipe()  # solution -> tests
+        report_r, report_w = os.pipe()  # tests -> parent: the signed verdict
+        status_r, status_w = os.pipe()  # solution -> parent: what isolation it set up
+        fds += [to_solution, from_tests, to_tests, from_solution, report_r, report_w, status_r, status_w]
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1"}
         t0 = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            self.python, "-I", "runner.py", str(write_fd), nonce,
-            cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            pass_fds=(write_fd,), preexec_fn=self._preexec(workdir),
+        loop = asyncio.get_running_loop()
+
+        # 1. The tests process takes its key before the program exists anywhere.
+        cfg: dict[str, Any] = {"report": report_w, "rpc_in": to_tests, "rpc_out": from_tests}
+        tests_proc = await asyncio.create_subprocess_exec(
+            self.sb.python, "-I", "-c", CHILD_CODE, "tests", json.dumps(cfg), cwd=workdir, env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            pass_fds=(report_w, to_tests, from_tests),
+            preexec_fn=self.sb._preexec(self.uid + 1 if self.uid is not None else None),
         )  # fmt: skip
-        os.close(write_fd)
-        reports_task = asyncio.ensure_future(asyncio.to_thread(_read_all, read_fd))
+        procs.append(tests_proc)
+        _close(fds, report_w, to_tests, from_tests)
+        assert tests_proc.stdin is not None
+        tests_proc.stdin.write(json.dumps({"key": self.key.hex(), "tests": self.tests, "setup": self.setup}).encode())
+        await tests_proc.stdin.drain()
+        tests_proc.stdin.close()
+        reports: list[dict[str, Any]] = []
+        report_reader = asyncio.ensure_future(self._read_reports(report_r, fds, reports))
+        ready = await self._until(lambda: any(r.get("stage") == "ready" for r in reports), report_reader)
+        if not ready:
+            return self._result("crash", reports, None, t0, b"", b"", ["tests process did not start"])
+
+        # 2. The solution process: the program, isolated, answering the tests' calls.
+        limit = self.sb.max_processes + (0 if self.root else _user_processes())
+        cfg = {"status": status_w, "rpc_in": to_solution, "rpc_out": from_solution, "uid": self.uid,
+               "workname": self.workname, "max_processes": limit, "namespaces": self.sb.namespaces,
+               "sha256": hashlib.sha256(self.program.encode("utf-8")).hexdigest()}
+        solution = await asyncio.create_subprocess_exec(
+            self.sb.python, "-I", "-u", "-c", CHILD_CODE, "solution", json.dumps(cfg), cwd=workdir, env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            pass_fds=(status_w, to_solution, from_solution), preexec_fn=self.sb._preexec(None),
+        )  # fmt: skip
+        procs.append(solution)
+        _close(fds, status_w, to_solution, from_solution)
+        assert solution.stdin is not None and solution.stdout is not None and solution.stderr is not None
+        solution.stdin.write(self.program.encode("utf-8"))
+        with contextlib.suppress(ConnectionError):
+            await solution.stdin.drain()
+        solution.stdin.close()
+        status = await loop.run_in_executor(None, _read_bounded, status_r, self.left())
+        _close(fds, status_r)
+        isolation = self._verify(status, solution.pid)
+
         captured = {"stdout": bytearray(), "stderr": bytearray()}
         over_limit = asyncio.Event()
 
         async def pump(stream: asyncio.StreamReader, name: str) -> None:
-            # Keep draining past the cap (dropping the excess): asyncio only reports the
-            # process gone once its pipes reach EOF.
             while chunk := await stream.read(65536):
-                room = self.output_limit - len(captured["stdout"]) - len(captured["stderr"])
+                room = self.sb.output_limit - len(captured["stdout"]) - len(captured["stderr"])
                 captured[name].extend(chunk[: max(0, room)])
                 if len(chunk) > room:
                     over_limit.set()
 
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
-        waiter = asyncio.ensure_future(proc.wait())
+        pumps = asyncio.gather(pump(solution.stdout, "stdout"), pump(solution.stderr, "stderr"))
+        finished = asyncio.ensure_future(tests_proc.wait())
         limit_hit = asyncio.ensure_future(over_limit.wait())
-        done, _ = await asyncio.wait({waiter, limit_hit}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
-        reason = "ok"
-        if waiter not in done:
-            reason = "output_limit" if limit_hit in done else "timeout"
-        _kill_group(proc.pid)
-        returncode = await proc.wait()
-        _kill_group(proc.pid)  # anything forked while the first signal was on its way
+        done, _ = await asyncio.wait({finished, limit_hit}, timeout=self.left(), return_when=asyncio.FIRST_COMPLETED)
+        reason = "ok" if finished in done else "output_limit" if limit_hit in done else "timeout"
         limit_hit.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(pumps, timeout=2)
-        reports = await reports_task
-        seconds = time.perf_counter() - t0
+        gone = any(r.get("stage") == "gone" for r in reports)
+        returncode = None
+        if gone:  # the program's process ended by itself: how, says why
+            with contextlib.suppress(asyncio.TimeoutError):
+                returncode = await asyncio.wait_for(solution.wait(), timeout=max(0.5, min(2.0, self.left())))
+        self._kill_all(procs)
+        if returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                returncode = await asyncio.wait_for(solution.wait(), timeout=2)
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(pumps, timeout=1)  # an escaped descendant may hold the pipes: do not wait on it
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(report_reader, timeout=1)
+        return self._result(reason, reports, returncode, t0, captured["stdout"], captured["stderr"], isolation,
+                            gone=gone)
+
+    async def _until(self, condition: Any, reader: asyncio.Future[None]) -> bool:
+        while not condition():
+            if reader.done() or self.left() == 0:
+                return condition()
+            await asyncio.sleep(0.005)
+        return True
+
+    async def _read_reports(self, fd: int, fds: list[int], out: list[dict[str, Any]]) -> None:
+        """Verified report lines of the tests process: a line without the right signature is dropped."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=4_000_000)
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                    os.fdopen(fd, "rb", buffering=0))
+        fds.remove(fd)
+        try:
+            while line := await reader.readline():
+                text, _, signature = line.decode("utf-8", "replace").rstrip("\n").rpartition("\t")
+                expected = hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
+                if hmac.compare_digest(signature, expected):
+                    with contextlib.suppress(ValueError):
+                        out.append(json.loads(text))
+        finally:
+            transport.close()
+
+    def _verify(self, status: str, pid: int) -> list[str]:
+        """The isolation in force, as checked from outside where it can be: namespaces by their
+        inodes, the user by the process's uid; the rest as the trusted start-up code reported it."""
+        lines = []
+        for line in status.splitlines():
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line))
+        outer: dict[str, Any] = next((x for x in lines if "pid1" in x), {})
+        inner: dict[str, Any] = next((x for x in lines if x.get("inner")), {})
+        self.pid1 = outer.get("pid1") if isinstance(outer.get("pid1"), int) else None
+        target = self.pid1 or pid
+        steps = ["process", "env", "rlimits", "pgroup", "separate-tests", "signed-verdict", "no-shared-files"]
+        if self.uid is not None and _uid_of(target) == self.uid:
+            steps.append("user")
+        for kind, name in (("net", "netns"), ("pid", "pidns"), ("mnt", "mountns"), ("user", "userns"),
+                           ("ipc", "ipcns")):
+            mine, theirs = _namespace("self", kind), _namespace(target, kind)
+            if mine is not None and theirs is not None and mine != theirs:
+                steps.append(name)
+        if "mountns" in steps:
+            steps += [s for s in ("private-tmp", "read-only-fs") if s in inner.get("steps", [])]
+        if "no-capabilities" in inner.get("steps", []) or "user" in steps:
+            steps.append("no-capabilities")
+        if "pidns" not in steps and self.pid1 is None:
+            steps.append("no-pidns:" + ";".join(str(s) for s in outer.get("steps", []) or [outer.get("mode", "")]))
+        return steps
+
+    def _kill_all(self, procs: list[asyncio.subprocess.Process]) -> None:
+        for proc in procs:
+            _kill_group(proc.pid)
+        if self.pid1 is not None:  # its end ends its PID namespace, and everything in it
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid1, signal.SIGKILL)
+        if self.uid is not None:  # no namespace: every process of the run's own users
+            for pid in _pids():
+                if _uid_of(pid) in (self.uid, self.uid + 1):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+        elif procs and self.pid1 is None:  # no user of its own: every process of its sessions
+            sessions = {p.pid for p in procs}
+            for pid in _pids():
+                if _session_of(pid) in sessions:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+        if procs and self.pid1 is None:  # and, without a PID namespace, anything still carrying the run's id
+            for _ in range(20):  # a fork bomb forks while it is being killed
+                alive = survivors(self.workname)
+                if not alive:
+                    break
+                for pid in alive:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+
+    def _result(self, reason: str, reports: list[dict[str, Any]], returncode: int | None, t0: float,
+                stdout: bytes | bytearray, stderr: bytes | bytearray, isolation: list[str],
+                gone: bool = False) -> SandboxResult:
         return _interpret(
-            reports, nonce, n_tests, reason, returncode, seconds,
-            captured["stdout"].decode("utf-8", "replace"), captured["stderr"].decode("utf-8", "replace"),
-            self._isolation(),
-        )  # fmt: skip
+            reports, len(self.tests), reason, returncode if gone else None, time.perf_counter() - t0,
+            bytes(stdout).decode("utf-8", "replace"), bytes(stderr).decode("utf-8", "replace"), isolation,
+            solution_returncode=returncode, run_id=self.workname,
+        )
+
+
+def _close(fds: list[int], *which: int) -> None:
+    for fd in which:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(ValueError):
+            fds.remove(fd)
+
+
+def _read_bounded(fd: int, seconds: float) -> str:
+    """What the pipe ``fd`` brings until EOF or ``seconds``, whichever is first."""
+    import select
+
+    end = time.monotonic() + seconds
+    chunks: list[bytes] = []
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk or sum(map(len, chunks)) > 65536:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def _kill_group(pid: int) -> None:
@@ -272,19 +485,8 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _read_all(fd: int) -> str:
-    chunks = []
-    with os.fdopen(fd, "rb") as f:
-        while chunk := f.read(65536):
-            chunks.append(chunk)
-            if sum(len(c) for c in chunks) > 4_000_000:
-                break
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def _interpret(
-    raw: str,
-    nonce: str,
+    reports: list[dict[str, Any]],
     n_tests: int,
     reason: str,
     returncode: int | None,
@@ -292,24 +494,23 @@ def _interpret(
     stdout: str,
     stderr: str,
     isolation: list[str],
+    *,
+    solution_returncode: int | None = None,
+    run_id: str = "",
 ) -> SandboxResult:
-    reports = []
-    for line in raw.splitlines():
-        with contextlib.suppress(ValueError):
-            item = json.loads(line)
-            if isinstance(item, dict) and item.get("nonce") == nonce:
-                reports.append(item)
+    """The result from the tests process's verified reports; ``returncode`` is the solution process's
+    exit when it ended by itself during the run (None when it was still answering)."""
     program = next((r for r in reports if r.get("stage") == "program"), None)
-    by_index = {r["index"]: r for r in reports if r.get("stage") == "test"}
+    by_index = {r["index"]: r for r in reports if r.get("stage") == "test" and isinstance(r.get("index"), int)}
     tests = []
     for i in range(n_tests):
         r = by_index.get(i)
         if r is None:
             tests.append(TestOutcome(i, False, "not run", ""))
         else:
-            tests.append(TestOutcome(i, bool(r["ok"]), r.get("kind", ""), r.get("error", "")))
+            tests.append(TestOutcome(i, bool(r.get("ok")), str(r.get("kind", "")), str(r.get("error", ""))))
     if reason == "ok":
-        if returncode == -signal.SIGXCPU or (returncode == -signal.SIGKILL and not program):
+        if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU) or (returncode == -signal.SIGKILL and not program):
             reason = "cpu"
         elif any(t.kind == "memory" for t in tests) or (program and program.get("kind") == "memory"):
             reason = "memory"
@@ -317,19 +518,19 @@ def _interpret(
             reason = "memory"
         elif program is not None and not program.get("ok"):
             reason = "failed"  # the program itself raised (syntax error, exception, exit)
-        elif program is None or returncode not in (0, None) or len(by_index) < n_tests:
+        elif program is None or returncode is not None or len(by_index) < n_tests:
             reason = "crash"
         elif not all(t.passed for t in tests):
             reason = "failed"
-    passed = reason == "ok"
     return SandboxResult(
-        passed=passed,
+        passed=reason == "ok",
         tests=tests,
         reason=reason,
         stdout=stdout,
         stderr=stderr,
         seconds=seconds,
-        returncode=returncode,
-        program_error=(program or {}).get("error", "") if program and not program.get("ok") else "",
+        returncode=solution_returncode,
+        program_error=str(program.get("error", "")) if program and not program.get("ok") else "",
         isolation=isolation,
+        run_id=run_id,
     )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reasoners import AuthError, Cache, ConfigError, LLMError, Problem, RetryPolicy
+from reasoners import AuthError, Cache, ConfigError, Problem, RetryPolicy
 from reasoners.bench import BenchConfig, parse_strategies, progress_bar, read_journal, run_bench, summarize, wilson
 from reasoners.datasets import Task
 from reasoners.testing import FakeLLM, FakeResponse

@@ -1,10 +1,9 @@
-"""The sandbox against hostile snippets: each limit holds, and our process is untouched."""
+"""The sandbox's behaviour: per-test results, limits, what tests can see. Attacks: test_sandbox_hostile.py."""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -54,38 +53,23 @@ def test_output_is_capped():
 
 
 def test_runs_in_a_fresh_temp_dir_that_is_removed():
-    r = SB.run("import os\nhere = os.getcwd()\nprint(here)\nopen('scratch.txt', 'w').write('ok')",
-               ["assert os.path.exists('scratch.txt')"])
+    program = ("import os\nhere = os.getcwd()\nprint(here)\nopen('scratch.txt', 'w').write('ok')\n"
+               "def scratch():\n    return os.path.exists('scratch.txt')")
+    r = SB.run(program, ["assert scratch()"])
     assert r.passed
     workdir = r.stdout.strip()
     assert "reasoners-sandbox-" in workdir and not os.path.exists(workdir)
 
 
-def test_fork_bomb_is_contained():
-    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    r = SB.run(code)
-    assert r.reason in ("timeout", "cpu")
-    # the whole process group is gone (give the kernel a moment to reap the killed)
-    if ROOT:
-        for _ in range(30):
-            alive = os.popen("ps -u nobody -o stat=").read().split()
-            if not [s for s in alive if not s.startswith("Z")]:
-                break
-            time.sleep(0.1)
-        assert [s for s in alive if not s.startswith("Z")] == []
-
-
-@pytest.mark.skipif(not ROOT, reason="the user switch that blocks these needs root; without it the limits above apply")
-def test_cannot_write_outside_or_kill_the_parent_or_reach_the_network(tmp_path):
-    target = tmp_path / "evil.txt"
-    r = SB.run(f"open({str(target)!r}, 'w').write('x')")
-    assert not r.passed and "PermissionError" in r.program_error and not target.exists()
-    r = SB.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
-    assert not r.passed and "Operation not permitted" in r.program_error
-    os.kill(os.getpid(), 0)  # we are alive
-    r = SB.run("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)")
-    assert not r.passed and "unreachable" in r.program_error.lower()
-    assert {"user", "netns"} <= set(r.isolation)
+def test_tests_see_the_programs_functions_and_plain_data_only():
+    program = "import math\nLIMIT = {'a': [1, 2.5, (3, 'x')]}\ndef area(r):\n    return math.pi * r * r\n" \
+              "def grow(xs):\n    xs.append(len(xs))\nclass Box:\n    pass"
+    r = SB.run(program, ["assert LIMIT == {'a': [1, 2.5, (3, 'x')]}",
+                         "assert math.isclose(area(1), 3.14159, rel_tol=1e-4)",  # the program's stdlib import
+                         "xs = [0]\ngrow(xs)\nassert xs == [0, 1]",           # a changed argument comes back
+                         "Box()"])                                              # an object cannot cross
+    assert [t.passed for t in r.tests] == [True, True, True, False]
+    assert "plain data" in r.tests[3].error
 
 
 def test_program_errors_and_crashes_are_told_apart():
