@@ -30,10 +30,7 @@ next problem, so a partial run is still a comparison on the same problems.
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
-import operator
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,52 +44,17 @@ from reasoners import (
     ChainOfThought,
     LLMJudge,
     MeanLogprob,
-    Problem,
     SelfConsistency,
     TRLMScorer,
     Verifier,
 )
+from reasoners.arithmetic import arithmetic_check
 from reasoners.bench import BenchConfig, progress_bar, run_bench, write_report
 from reasoners.datasets import load_task
 from reasoners.llm.local import QWEN_NAME, resolve_local_path
 from reasoners.testing import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
-
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_STEP = re.compile(r"((?:\(?\s*-?\d[\d,]*(?:\.\d+)?\s*\)?\s*[-+*/]\s*)+\(?\s*-?\d[\d,]*(?:\.\d+)?\s*\)?)\s*=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
-
-
-def _value(node: ast.AST) -> float:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_value(node.operand)
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_value(node.left), _value(node.right))
-    raise ValueError("not arithmetic")
-
-
-def arithmetic_check(answer: str | None, text: str, problem: Problem) -> float:
-    """A verifier function for word problems: 0 without a numeric answer; else half for a
-    whole-number answer (GSM8K's are) plus half times the share of written steps
-    ``a op b = c`` whose arithmetic holds (all of it when the text has none)."""
-    try:
-        value = float((answer or "").replace(",", ""))
-    except ValueError:
-        return 0.0
-    plain = re.sub(r"\\times|\\cdot|×", "*", text).replace("\\div", "/").replace("÷", "/")
-    checked = held = 0
-    for left, right in _STEP.findall(plain):
-        try:
-            got = _value(ast.parse(left.replace(",", ""), mode="eval").body)
-            want = float(right.replace(",", ""))
-        except (ValueError, SyntaxError, ZeroDivisionError):
-            continue
-        checked += 1
-        held += abs(got - want) <= 0.01 * max(1.0, abs(want))
-    return 0.5 * value.is_integer() + 0.5 * (held / checked if checked else 1.0)
-
 
 def server_binary(path: str | None) -> str:
     if path:

@@ -1,10 +1,13 @@
-"""Few-shot demonstrations: the :class:`Demo` record and the one validated loader every strategy uses.
+"""Few-shot demonstrations: the :class:`Demo` record, the one validated loader, and the audit.
 
 A demo put in a prompt steers every answer after it, so a demo file is input to
 check, not to trust: :func:`load_demos` validates the types and fields of every
 entry and records where each demo came from (the file and entry, and a content
-hash), so a run's demos can be audited and a poisoned file traced
-(see :mod:`reasoners.audit` and ``docs/security.md``).
+hash), so a run's demos can be traced. :func:`audit_demo` re-checks a demo
+without a model: that each written arithmetic step holds, that the steps reach
+the stated answer, and that each step builds on a quantity of the question or of
+an earlier step (an inserted step such as BadChain's "x 2.1" builds on nothing).
+See ``docs/security.md`` for what it does and does not catch.
 
 >>> demos = load_demos("demos.json")  # doctest: +SKIP
 >>> demos[0].source, demos[0].digest  # doctest: +SKIP
@@ -17,12 +20,14 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .arithmetic import close, numbers_in, written_steps
 from .errors import ConfigError
 
-__all__ = ["Demo", "load_demos", "demos_from"]
+__all__ = ["Demo", "DemoAudit", "audit_demo", "load_demos", "demos_from"]
 
 _FIELDS = ("question", "rationale", "answer")
 
@@ -97,3 +102,64 @@ def demos_from(value: Sequence[Demo] | str | Path | None, *, owner: str) -> tupl
     if bad is not None:
         raise ConfigError(f"{owner} demos must be Demo objects or a demos file path; got {type(bad).__name__}")
     return demos
+
+
+# Numbers a step may use without the question stating them: unit conversions, halves and doubles.
+COMMON_CONSTANTS = frozenset(Fraction(x) for x in ("0", "0.5", "1", "2", "3", "4", "7", "10", "12", "24", "30", "52",
+                                                   "60", "100", "365", "1000"))
+
+
+@dataclass
+class DemoAudit:
+    """What the audit found in one demo; ``ok`` when nothing."""
+
+    demo: Demo
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.demo.source, "digest": self.demo.digest, "question": self.demo.question[:120],
+                "ok": self.ok, "findings": list(self.findings)}
+
+
+def _fmt(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
+def audit_demo(demo: Demo, *, kind: str = "number") -> DemoAudit:
+    """Re-check ``demo`` without a model (arithmetic demos; other kinds pass unchecked).
+
+    Flags a written step whose result is wrong, a step that builds on no quantity of
+    the question or of an earlier step, a number that comes from neither (beyond
+    :data:`COMMON_CONSTANTS`), and a rationale whose steps do not end at its answer.
+    """
+    audit = DemoAudit(demo)
+    if kind != "number":
+        return audit
+    steps = written_steps(demo.rationale)
+    known = numbers_in(demo.question)
+    derived = set(known)
+    for s in steps:
+        shown = f"'{s.expression} = {_fmt(s.claimed)}'"
+        if not s.holds:
+            audit.findings.append(f"step {shown} is wrong: it is {_fmt(s.value)}")
+        operands = set(s.operands)
+        if not operands & derived:
+            audit.findings.append(f"step {shown} uses no quantity from the question or an earlier step")
+        else:
+            strangers = sorted(o for o in operands if o not in derived and o not in COMMON_CONSTANTS)
+            if strangers:
+                audit.findings.append(f"step {shown} uses {', '.join(map(_fmt, strangers))}, which neither the "
+                                      "question nor an earlier step gives")
+        derived |= {s.claimed, s.value}
+    try:
+        answer = Fraction(demo.answer.replace(",", "").strip())
+    except (ValueError, ZeroDivisionError):
+        audit.findings.append(f"the answer {demo.answer!r} is not a number")
+        return audit
+    if steps and not close(steps[-1].claimed, answer):
+        audit.findings.append(f"the last step gives {_fmt(steps[-1].claimed)}, not the stated answer {demo.answer}")
+    return audit

@@ -12,23 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from ..answers import same_answer
+from ..budget import Budget
+from ..demos import Demo, DemoAudit, audit_demo, demos_from
 from ..embedders import Embedder, TfidfEmbedder
 from ..errors import BudgetExhausted, ConfigError
+from ..llm.client import LLM
 from ..problem import AnswerKind, Problem, Result
 from ..trace import span
 from .base import Context, Strategy, register
-from ..demos import Demo, load_demos
 from .cot import ChainOfThought
 
 __all__ = ["AutoCoT", "count_steps", "cluster_order"]
+
+log = logging.getLogger(__name__)
 
 
 _ANSWER_SENTENCE = re.compile(r"(?i)(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)")
@@ -54,6 +60,8 @@ def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
     clusters = []
     for c in range(k):
         members = np.flatnonzero(km.labels_ == c)
+        if not len(members):  # k-means found fewer distinct clusters than k (duplicate points)
+            continue
         dist = np.linalg.norm(embeddings[members] - km.cluster_centers_[c], axis=1)
         clusters.append([int(members[i]) for i in np.lexsort((members, dist))])
     # Clusters in a stable order: by their nearest member's pool index.
@@ -93,7 +101,10 @@ class AutoCoT(Strategy):
         seed: int = 0,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        audit: Literal["warn", "reject"] = "warn",
     ) -> None:
+        if audit not in ("warn", "reject"):
+            raise ConfigError(f"AutoCoT audit must be 'warn' or 'reject'; got {audit!r}")
         if demos is None and not pool:
             raise ConfigError("AutoCoT needs a pool of questions or ready demos")
         if k < 1:
@@ -116,14 +127,15 @@ class AutoCoT(Strategy):
         self.seed = seed
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.audit_mode = audit
         self._demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = {}
-        if isinstance(demos, (str, Path)):
-            self._demos["*"] = load_demos(demos)
-        elif demos is not None:
-            self._demos["*"] = list(demos)
+        if demos is not None:
+            self._demos["*"] = self._checked(list(demos_from(demos, owner="AutoCoT")))
 
     def spec_value(self, name: str, default: Any) -> Any:
         """Values for spec strings: the pool and demos as the files they came from."""
+        if name == "audit":
+            return self.audit_mode
         if name in self._sources:
             return self._sources[name] or (default if name == "demos" or not self.pool else self.pool)
         if name == "embedder":
@@ -132,7 +144,7 @@ class AutoCoT(Strategy):
 
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "max_tries": self.max_tries,
-                "seed": self.seed}
+                "seed": self.seed, "audit": self.audit_mode}
 
     async def build(self, ctx: Context) -> list[Demo]:
         """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped;
@@ -175,7 +187,10 @@ class AutoCoT(Strategy):
             rationale = _rationale(result.candidates[0].text)
             if count_steps(rationale) > self.max_steps:
                 continue
-            return Demo(question, rationale, result.answer, source=f"autocot:{ctx.llm.model}"), False
+            demo = Demo(question, rationale, result.answer, source=f"autocot:{ctx.llm.model}")
+            if self.audit_mode == "reject" and not audit_demo(demo, kind=self.kind).ok:
+                continue  # the audit is one more filter: try the cluster's next question
+            return demo, False
         return None, False
 
     async def demos_for(self, ctx: Context) -> list[Demo]:
@@ -188,9 +203,40 @@ class AutoCoT(Strategy):
         if not isinstance(entry, asyncio.Future) or entry.done():  # never built, or the build failed
             entry = asyncio.ensure_future(self.build(ctx))
             self._demos[key] = entry
-        demos = await entry
+        demos = self._checked(await entry)
         self._demos[key] = demos
         return demos
+
+    def _checked(self, demos: list[Demo]) -> list[Demo]:
+        """The demos after the static audit: flagged ones are logged (``warn``) or dropped (``reject``)."""
+        audits = [audit_demo(d, kind=self.kind) for d in demos]
+        flagged = [a for a in audits if not a.ok]
+        for a in flagged:
+            log.warning("Auto-CoT demo %s (%s) %s: %s", a.demo.source or "given in code", a.demo.digest[:12],
+                        "rejected" if self.audit_mode == "reject" else "flagged", "; ".join(a.findings))
+        if self.audit_mode == "warn":
+            return demos
+        kept = [a.demo for a in audits if a.ok]
+        if not kept:
+            raise ConfigError(f"AutoCoT audit rejected all {len(demos)} demos: " + flagged[0].findings[0])
+        return kept
+
+    @classmethod
+    async def audit(
+        cls, demos: Sequence[Demo], *, llm: LLM, budget: Budget | None = None, kind: AnswerKind = "number"
+    ) -> list[DemoAudit]:
+        """Audit ``demos``: the static checks of :func:`reasoners.demos.audit_demo`, and the model
+        re-solves each demo's question (zero-shot chain of thought, greedy) and a disagreement with
+        the demo's answer is flagged. The model runs only here, charged to ``budget``."""
+        audits = [audit_demo(d, kind=kind) for d in demos]
+        solver = ChainOfThought(temperature=0.0)
+        for a in audits:
+            result = await solver.arun(Problem(a.demo.question, kind=kind), llm=llm, budget=budget)
+            if result.exhausted and result.answer is None:
+                a.findings.append("not re-solved: the budget ran out")
+            elif not same_answer(result.answer, a.demo.answer, kind):
+                a.findings.append(f"the model re-solves it as {result.answer!r}, the demo says {a.demo.answer!r}")
+        return audits
 
     def built(self, model: str) -> list[Demo] | None:
         """The demos in use for ``model`` (an LLM's ``model`` string) once built or given, else None."""
@@ -205,6 +251,7 @@ class AutoCoT(Strategy):
         result = await cot.solve(problem, ctx)
         result.strategy = self.name
         result.metadata["demos"] = len(demos)
+        result.metadata["demo_sources"] = sorted({d.source for d in demos if d.source})
         return result
 
     @staticmethod
