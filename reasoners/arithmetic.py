@@ -96,7 +96,7 @@ class Step:
 
 def close(a: Fraction, b: Fraction) -> bool:
     """Equal to 1%: a rounded decimal (14.67, 10.666667) matches its exact value."""
-    return abs(a - b) <= Fraction(1, 100) * max(1, abs(b))
+    return abs(a - b) <= Fraction(1, 100) * max(Fraction(1), abs(b))
 
 
 def written_steps(text: str) -> list[Step]:
