@@ -196,15 +196,15 @@ def isolate(cfg: dict[str, Any], status: Any) -> None:
         try:
             _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
             mode = "privileged"
-        except OSError as e:
-            steps.append(f"no privileged namespaces ({e.strerror})")
+        except (OSError, AttributeError) as e:  # AttributeError: no unshare in this libc (not Linux)
+            steps.append(f"no privileged namespaces ({getattr(e, 'strerror', e)})")
     if mode == "none":
         if uid is not None:
             _drop_to(uid)
         try:
             _enter_user_namespace()
             mode = "userns"
-        except OSError as e:
+        except (OSError, AttributeError) as e:
             steps.append(f"no user namespace ({e})")
     if mode == "none":
         status.write(json.dumps({"mode": mode, "steps": steps, "pid1": None}) + "\n")
