@@ -50,17 +50,25 @@ def _number(text: str) -> Fraction:
     return Fraction(text.replace(",", ""))
 
 
-def evaluate(expression: str) -> Fraction:
-    """The exact value of an expression of numbers, + - * / and parentheses; ValueError otherwise."""
+def evaluate(expression: str, *, whole: bool = False, operands: list[int] | None = None) -> Fraction:
+    """The exact value of an expression of numbers, + - * / and parentheses; ValueError otherwise.
+
+    ``whole=True`` allows only whole numbers and no unary minus (Countdown, Game of 24), and
+    ``operands`` then collects the numbers the expression uses, in order.
+    """
     try:
         tree = ast.parse(expression.replace(",", "").strip(), mode="eval").body
-    except SyntaxError as e:
+    except (SyntaxError, RecursionError) as e:
         raise ValueError(f"not arithmetic: {expression!r}") from e
 
     def value(node: ast.AST) -> Fraction:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            if whole and not isinstance(node.value, int):
+                raise ValueError("only whole numbers are allowed")
+            if operands is not None and isinstance(node.value, int):
+                operands.append(node.value)
             return Fraction(str(node.value))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and not whole:
             return -value(node.operand)
         if isinstance(node, ast.BinOp):
             left, right = value(node.left), value(node.right)

@@ -26,19 +26,18 @@ import csv
 import gzip
 import inspect
 import json
-import operator
 import random
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ._packages import package_file
 from ._sync import run_sync
 from .answers import normalize_number, same_answer, token_f1
+from .arithmetic import evaluate
 from .code import run_unit_tests
 from .errors import ConfigError
 from .problem import Problem
@@ -144,28 +143,6 @@ def gsm8k(path: str | Path | None = None, limit: int | None = None) -> Task:
 
 # -- Game of 24 ------------------------------------------------------------------------------
 
-_OPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-}
-
-
-def _eval_exact(node: ast.AST, used: list[int]) -> Fraction:
-    if isinstance(node, ast.Expression):
-        return _eval_exact(node.body, used)
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        left, right = _eval_exact(node.left, used), _eval_exact(node.right, used)
-        if isinstance(node.op, ast.Div) and right == 0:
-            raise ZeroDivisionError
-        return Fraction(_OPS[type(node.op)](left, right))
-    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
-        used.append(node.value)
-        return Fraction(node.value)
-    raise ValueError("only + - * / and whole numbers are allowed")
-
-
 def check_24(numbers: list[int], expression: str | None, target: int = 24) -> bool:
     """True when ``expression`` uses each of ``numbers`` exactly once and equals ``target`` exactly."""
     if not expression:
@@ -173,8 +150,8 @@ def check_24(numbers: list[int], expression: str | None, target: int = 24) -> bo
     expr = expression.replace("×", "*").replace("÷", "/").replace("x", "*").split("=")[0].strip()
     try:
         used: list[int] = []
-        value = _eval_exact(ast.parse(expr, mode="eval"), used)
-    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
+        value = evaluate(expr, whole=True, operands=used)
+    except (ValueError, ZeroDivisionError, RecursionError):
         return False
     return value == target and Counter(used) == Counter(numbers)
 
