@@ -40,7 +40,10 @@ from .llm.client import LLM
 from .problem import Problem
 from .strategies import REGISTRY, Strategy
 
-__all__ = ["parse_strategies", "progress_bar", "read_journal", "run_bench", "summarize", "wilson", "write_report"]
+__all__ = [
+    "parse_strategies", "pareto_frontier", "plot_accuracy_vs_tokens", "progress_bar", "read_journal", "run_bench",
+    "series_styles", "summarize", "wilson", "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -335,31 +338,82 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[d
             f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _plot(table, out / "accuracy_vs_tokens.png", title)
+    plot_accuracy_vs_tokens(table, out / "accuracy_vs_tokens.png", title)
     return table
 
 
-def _plot(table: list[dict[str, Any]], path: Path, title: str) -> None:
+_MARKERS = "osD^vP*Xph<>8H"
+
+
+def series_styles(labels: list[str]) -> dict[str, tuple[Any, str]]:
+    """A distinct (colour, marker) pair per label, in order: 20 colours, each with its own marker
+    per cycle, so no two strategies look alike even past 20 of them."""
+    import matplotlib
+
+    colours = matplotlib.colormaps["tab20"].colors
+    return {label: (colours[i % len(colours)], _MARKERS[(i + i // len(colours)) % len(_MARKERS)])
+            for i, label in enumerate(labels)}
+
+
+def pareto_frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats on both fewer tokens and higher accuracy, by tokens."""
+    frontier: list[tuple[float, float]] = []
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not frontier or y > frontier[-1][1]:
+            frontier.append((x, y))
+    return frontier
+
+
+def plot_accuracy_vs_tokens(table: list[dict[str, Any]], path: Path, title: str) -> dict[str, tuple[Any, str]]:
+    """Accuracy (95% intervals) against mean tokens per problem, for every committed plot.
+
+    Tokens on a log axis; a distinct colour and marker per strategy, with the legend
+    outside the axes; the accuracy-vs-tokens Pareto frontier as a dashed line; points
+    that would sit on the same spot are spread a little sideways so none hides another.
+    Returns the style of each strategy.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
     by_strategy: dict[str, list[dict[str, Any]]] = {}
     for t in table:
-        by_strategy.setdefault(t["strategy"], []).append(t)
+        if t["problems"]:
+            by_strategy.setdefault(t["strategy"], []).append(t)
+    styles = series_styles(list(by_strategy))
+    spots: dict[tuple[float, float], int] = {}
+    for points in by_strategy.values():
+        for t in points:
+            key = (round(max(t["mean_tokens"], 1.0), -1), round(t["accuracy"], 3))
+            spots[key] = spots.get(key, 0) + 1
+    seen: dict[tuple[float, float], int] = {}
+    fig, ax = plt.subplots(figsize=(9, 4.8))
     for spec, points in by_strategy.items():
         points.sort(key=lambda t: t["mean_tokens"])
-        xs = [t["mean_tokens"] for t in points]
-        ys = [t["accuracy"] for t in points]
+        xs, ys = [], []
+        for t in points:
+            key = (round(max(t["mean_tokens"], 1.0), -1), round(t["accuracy"], 3))
+            rank = seen.get(key, 0)
+            seen[key] = rank + 1
+            xs.append(max(t["mean_tokens"], 1.0) * 1.06 ** (rank - (spots[key] - 1) / 2))
+            ys.append(t["accuracy"])
         err = [[t["accuracy"] - t["ci95"][0] for t in points], [t["ci95"][1] - t["accuracy"] for t in points]]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=spec)
-    ax.set_xlabel("mean tokens per problem")
+        colour, marker = styles[spec]
+        ax.errorbar(xs, ys, yerr=err, marker=marker, color=colour, capsize=3, linestyle="-", label=spec,
+                    markersize=7, alpha=0.9)
+    frontier = pareto_frontier([(max(t["mean_tokens"], 1.0), t["accuracy"]) for ps in by_strategy.values()
+                                for t in ps])
+    if len(frontier) > 1:
+        ax.plot(*zip(*frontier), linestyle="--", color="0.4", linewidth=1, label="Pareto frontier", zorder=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("mean tokens per problem (log scale)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend()
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return styles
