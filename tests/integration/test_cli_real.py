@@ -12,7 +12,7 @@ QUESTION = "A box has 4 red balls and 5 blue balls. How many balls are in the bo
 def test_run_twice_second_is_replayed_from_cache(capsys, tmp_path):
     cache = tmp_path / "cache.sqlite"
     trace = tmp_path / "trace.json"
-    args = ["run", QUESTION, "--cache", str(cache), "--max-tokens", "160", "--json"]
+    args = ["run", QUESTION, "--model", "local/smollm2", "--cache", str(cache), "--max-tokens", "160", "--json"]
     assert main([*args, "--trace", str(trace)]) == 0
     first = json.loads(capsys.readouterr().out)
     assert main(args) == 0
@@ -26,7 +26,7 @@ def test_run_twice_second_is_replayed_from_cache(capsys, tmp_path):
 
 
 def test_plain_output_names_answer_and_usage(capsys, tmp_path):
-    code = main(["run", QUESTION, "--cache", str(tmp_path / "c.sqlite"), "--max-tokens", "160",
+    code = main(["run", QUESTION, "--model", "local/smollm2", "--cache", str(tmp_path / "c.sqlite"), "--max-tokens", "160",
                  "--budget-tokens", "400"])
     out = capsys.readouterr().out
     assert code == 0
