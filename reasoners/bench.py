@@ -350,7 +350,7 @@ def series_styles(labels: list[str]) -> dict[str, tuple[Any, str]]:
     per cycle, so no two strategies look alike even past 20 of them."""
     import matplotlib
 
-    colours = matplotlib.colormaps["tab20"].colors
+    colours = matplotlib.colormaps["tab20"].colors  # type: ignore[attr-defined]  # a ListedColormap
     return {label: (colours[i % len(colours)], _MARKERS[(i + i // len(colours)) % len(_MARKERS)])
             for i, label in enumerate(labels)}
 
