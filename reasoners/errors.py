@@ -2,8 +2,26 @@
 
 Provider and HTTP errors are converted into these classes once, at the LLM
 client boundary (``reasoners.llm.convert``), with the original chained as
-``__cause__``. Retries key on the classes, never on message text: the
-transient ones derive from :class:`TransientError`.
+``__cause__`` (and every secret redacted from both). Retries key on the classes,
+never on message text: the transient ones derive from :class:`TransientError`::
+
+    ReasonersError
+    ├── ConfigError              bad input or configuration (also a ValueError)
+    │   ├── SpecError            a spec string that does not parse (re-exported by reasoners.spec)
+    │   └── RetrieverError       a bad corpus or retriever input (re-exported by retrievers)
+    ├── CapabilityError          the backend cannot do what was asked
+    ├── BudgetExhausted          a request does not fit the budget (.limit names which)
+    ├── SyncInAsyncError         a sync call inside a running event loop
+    └── LLMError (.status, .model)
+        ├── TransientError       retried
+        │   ├── RateLimitError (.retry_after)
+        │   ├── RequestTimeout
+        │   ├── APIConnectionError
+        │   ├── ServerError
+        │   └── MalformedResponseError
+        └── ProviderError        not retried
+            ├── AuthError        a bad, missing or empty key
+            └── ContextWindowError
 """
 
 from __future__ import annotations
@@ -11,6 +29,8 @@ from __future__ import annotations
 __all__ = [
     "ReasonersError",
     "ConfigError",
+    "SpecError",
+    "RetrieverError",
     "CapabilityError",
     "BudgetExhausted",
     "LLMError",
@@ -33,6 +53,14 @@ class ReasonersError(Exception):
 
 class ConfigError(ReasonersError, ValueError):
     """Bad configuration or input: an unknown model, a bad parameter, a missing extra."""
+
+
+class SpecError(ConfigError):
+    """A spec string that does not parse; the message points at the position."""
+
+
+class RetrieverError(ConfigError):
+    """Bad retriever input: an empty corpus, a malformed file, k < 1."""
 
 
 class CapabilityError(ReasonersError):

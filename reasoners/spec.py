@@ -29,17 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, SpecError
 from .pipeline import Pipeline
 from .scorers import SCORERS, Scorer
 from .strategies.base import REGISTRY, STAGES, Stage, Strategy
 from .trace import plain
 
 __all__ = ["parse_spec", "to_spec", "SpecError"]
-
-
-class SpecError(ConfigError):
-    """A spec that does not parse; the message points at the position."""
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_./~][\w.\-/~]*)|(?P<num>-?\d+(?:\.\d+)?)|(?P<str>\"(?:[^\"\\]|\\.)*\")|(?P<op>[(),=|]))")

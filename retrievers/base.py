@@ -5,13 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from reasoners.errors import ConfigError
+from reasoners.errors import RetrieverError  # defined with the rest of the tree; re-exported here
 
 __all__ = ["Document", "Retriever", "RetrieverError"]
-
-
-class RetrieverError(ConfigError):
-    """Bad retriever input: an empty corpus, a malformed file, k < 1."""
 
 
 @dataclass
