@@ -17,19 +17,70 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
-from .datasets import check_24, check_sudoku, parse_grid
+from .arithmetic import evaluate
 from .errors import ConfigError
 from .problem import Problem
 
-__all__ = ["Puzzle", "Arithmetic", "Sudoku", "ArithmeticState", "puzzle_for", "parse_steps", "final_answer_text"]
+__all__ = [
+    "Puzzle", "Arithmetic", "Sudoku", "ArithmeticState", "puzzle_for", "parse_steps", "final_answer_text",
+    "check_24", "check_sudoku", "parse_grid",
+]
 
 S = TypeVar("S")
 
 _ANSWER = re.compile(r"answer is:?", re.I)
+
+
+# -- exact checkers (the tasks score with these too) ---------------------------------------
+
+
+def check_24(numbers: list[int], expression: str | None, target: int = 24) -> bool:
+    """True when ``expression`` uses each of ``numbers`` exactly once and equals ``target`` exactly."""
+    if not expression:
+        return False
+    expr = expression.replace("×", "*").replace("÷", "/").replace("x", "*").split("=")[0].strip()
+    try:
+        used: list[int] = []
+        value = evaluate(expr, whole=True, operands=used)
+    except (ValueError, ZeroDivisionError, RecursionError):
+        return False
+    return value == target and Counter(used) == Counter(numbers)
+
+
+def parse_grid(text: str | None) -> list[list[int]] | None:
+    """The last 9 lines of 9 digits (0 or _ for blanks) in ``text``, or None."""
+    if not text:
+        return None
+    rows = []
+    for line in text.strip().splitlines():
+        cells = re.findall(r"[0-9_.]", line)
+        if len(cells) == 9:
+            rows.append([0 if c in "_." else int(c) for c in cells])
+        elif rows and len(rows) < 9:
+            rows = []
+    return rows[-9:] if len(rows) >= 9 else None
+
+
+def check_sudoku(puzzle: list[list[int]], answer: str | None) -> bool:
+    """True when ``answer`` is a full grid obeying the rules and keeping every given of ``puzzle``."""
+    grid = parse_grid(answer)
+    if grid is None:
+        return False
+    full = set(range(1, 10))
+    rows_ok = all(set(r) == full for r in grid)
+    cols_ok = all({grid[r][c] for r in range(9)} == full for c in range(9))
+    boxes_ok = all(
+        {grid[r][c] for r in range(br, br + 3) for c in range(bc, bc + 3)} == full
+        for br in (0, 3, 6)
+        for bc in (0, 3, 6)
+    )
+    givens_ok = all(puzzle[r][c] in (0, grid[r][c]) for r in range(9) for c in range(9))
+    return rows_ok and cols_ok and boxes_ok and givens_ok
 
 
 def final_answer_text(text: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The Strategy contract and the per-run Context passed explicitly to it.
+"""The Strategy contract, the per-run Context passed explicitly to it, and Stage and Pipeline.
 
 A strategy holds configuration only; everything a run needs (client, budget,
 trace, retriever, seeded RNG) comes in the :class:`Context`, so one strategy
@@ -21,7 +21,7 @@ from ..llm.types import Completion, Score
 from ..problem import AnswerKind, FailedSample, Problem, Result
 from ..trace import Trace, span
 
-__all__ = ["Strategy", "Stage", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
+__all__ = ["Strategy", "Stage", "Pipeline", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
 
 REGISTRY: dict[str, type[Strategy]] = {}
 STAGES: dict[str, type[Stage]] = {}
@@ -138,10 +138,8 @@ class Strategy(ABC):
         """The strategy's parameters, for traces and specs."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
-    def __or__(self, stage: Any) -> Any:
-        """``strategy | stage``: a :class:`reasoners.pipeline.Pipeline`."""
-        from ..pipeline import Pipeline
-
+    def __or__(self, stage: Stage) -> Pipeline:
+        """``strategy | stage``: a :class:`Pipeline`."""
         return Pipeline(self, [stage])
 
     async def arun(
@@ -209,3 +207,46 @@ class Stage(ABC):
 
     def config(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+class Pipeline(Strategy):
+    """Run ``generator``, then each stage on its result, all under the caller's one budget.
+
+    ``shares`` (one weight per step, generator first) splits the token budget:
+    each step may use its weight's share of what is left when it starts, so a
+    step that spends less leaves the rest to the steps after it. Anytime: if a
+    stage runs out of budget, the result so far is returned with ``exhausted=True``.
+    """
+
+    name = "pipeline"
+
+    def __init__(self, generator: Strategy, stages: list[Stage], *, shares: list[float] | None = None) -> None:
+        if shares is not None and (len(shares) != len(stages) + 1 or any(w <= 0 for w in shares)):
+            raise ConfigError(f"Pipeline shares need one positive weight per step ({len(stages) + 1}); got {shares}")
+        self.generator = generator
+        self.stages = list(stages)
+        self.shares = shares
+
+    def __or__(self, stage: Stage) -> Pipeline:
+        return Pipeline(self.generator, [*self.stages, stage])
+
+    def _step_context(self, ctx: Context, step: int) -> Context:
+        if self.shares is None:
+            return ctx
+        left = ctx.budget.tokens_left()
+        weight = self.shares[step] / sum(self.shares[step:])
+        return replace(ctx, budget=ctx.budget.child(tokens=None if left is None else int(left * weight)))
+
+    async def solve(self, problem: Problem, ctx: Context) -> Result:
+        for stage in self.stages:
+            stage.check(ctx)
+        result = await self._step_context(ctx, 0).solve(self.generator, problem)
+        for i, stage in enumerate(self.stages, 1):
+            if result.exhausted:
+                break
+            with span("stage", stage.name, config=stage.config()):
+                try:
+                    result = await stage.apply(result, problem, self._step_context(ctx, i))
+                except BudgetExhausted:
+                    result.exhausted = True
+        return result

@@ -9,7 +9,7 @@ from typing import Literal
 from ..answers import normalize, same_answer
 from ..errors import ConfigError
 from ..problem import AnswerKind, Candidate, Problem, Result
-from ..scorers import Scorer, TRLMScorer
+from .scorers import Scorer, TRLMScorer
 from .base import Context, Stage, Strategy, register, register_stage
 from .cot import ChainOfThought
 from .sampling import draw_samples, sample_candidate
