@@ -27,7 +27,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from reasoners import LLM, Problem, RetryPolicy  # noqa: E402
 from reasoners.bench import JOURNAL, BenchConfig, parse_strategies, read_journal, run_bench  # noqa: E402
-from reasoners.datasets import Task  # noqa: E402
+from reasoners.bench.tasks import Task  # noqa: E402
 from reasoners.stub_server import StubServer  # noqa: E402
 
 BUDGET = 400  # tokens per problem: 4 samples of the stub's ~20 tokens fit easily

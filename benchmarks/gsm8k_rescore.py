@@ -20,7 +20,7 @@ from pathlib import Path
 from reasoners import LLM, BestOfN, Cache, RetryPolicy, Verifier
 from reasoners.arithmetic import arithmetic_check
 from reasoners.bench import BenchConfig, progress_bar, run_bench, write_report
-from reasoners.datasets import load_task
+from reasoners.bench.tasks import load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLING = ROOT / "benchmarks/results/gsm8k_qwen_sampling"

@@ -50,7 +50,7 @@ from reasoners import (
 )
 from reasoners.arithmetic import arithmetic_check
 from reasoners.bench import BenchConfig, progress_bar, run_bench, write_report
-from reasoners.datasets import load_task
+from reasoners.bench.tasks import load_task
 from reasoners.llm.local import QWEN_NAME, resolve_local_path
 from reasoners.testing import running_server
 

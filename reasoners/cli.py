@@ -38,7 +38,7 @@ def _version() -> str:
 
 
 def _tasks_help() -> str:
-    from .datasets import TASKS
+    from .bench.tasks import TASKS
 
     lines = []
     for name, loader in sorted(TASKS.items()):
@@ -185,7 +185,7 @@ def _bench(args: argparse.Namespace) -> int:
     import asyncio
 
     from .bench import BenchConfig, parse_strategies, progress_bar, run_bench, write_report
-    from .datasets import load_task
+    from .bench.tasks import load_task
     from .llm.client import LLM
 
     strategies = parse_strategies(args.strategies)

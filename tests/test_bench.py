@@ -9,7 +9,7 @@ import pytest
 
 from reasoners import AuthError, Cache, ConfigError, Problem, RetryPolicy
 from reasoners.bench import BenchConfig, parse_strategies, progress_bar, read_journal, run_bench, summarize, wilson
-from reasoners.datasets import Task
+from reasoners.bench.tasks import Task
 from reasoners.testing import FakeLLM, FakeResponse
 
 

@@ -103,7 +103,7 @@ def test_missing_default_model_exits_with_one_line_naming_its_install(capsys, mo
 
 
 def test_bench_help_lists_every_task(capsys):
-    from reasoners.datasets import TASKS
+    from reasoners.bench.tasks import TASKS
 
     with pytest.raises(SystemExit):
         main(["bench", "--help"])

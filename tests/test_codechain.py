@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reasoners import CodeChain, ConfigError, Problem
-from reasoners.datasets import load_task
+from reasoners.bench.tasks import load_task
 from reasoners.embedders import Embedder
 from reasoners.code import public_tests_from_docstring
 from reasoners.strategies.codechain import extract_functions

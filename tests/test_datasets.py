@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reasoners import ConfigError
-from reasoners.datasets import check_24, load_task
+from reasoners.bench.tasks import check_24, load_task
 
 
 def test_gsm8k_test_set_from_its_package():

@@ -10,7 +10,7 @@ import pytest
 from reasoners import ConfigError, Problem, RetrieveThenAnswer
 from reasoners.answers import token_f1
 from reasoners.bench import BenchConfig, parse_strategies, run_bench, summarize
-from reasoners.datasets import MULTIHOP_FILE, load_task
+from reasoners.bench.tasks import MULTIHOP_FILE, load_task
 from reasoners.testing import FakeLLM, FakeRetriever
 from retrievers import Document
 

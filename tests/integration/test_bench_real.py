@@ -36,7 +36,7 @@ def test_one_strategy_with_its_own_budget(local_llm, tmp_path):
     import asyncio
 
     from reasoners.bench import BenchConfig, parse_strategies, run_bench
-    from reasoners.datasets import load_task
+    from reasoners.bench.tasks import load_task
 
     task = load_task("gsm8k", path=DATA, limit=1)
     config = BenchConfig(task, parse_strategies("cot,sc:2"), local_llm, tmp_path, [None], concurrency=1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reasoners import Budget, CodeChain
-from reasoners.datasets import load_task
+from reasoners.bench.tasks import load_task
 
 
 def test_codechain_on_humaneval(local_llm):

@@ -8,7 +8,7 @@ from typing import Any
 
 from reasoners import LLM, Problem, RetryPolicy, SelfConsistency, ServerError
 from reasoners.bench import BenchConfig, parse_strategies, run_bench, summarize
-from reasoners.datasets import Task
+from reasoners.bench.tasks import Task
 from reasoners.llm.local import load_local
 from reasoners.llm.providers import InProcessModel, RawCompletion
 

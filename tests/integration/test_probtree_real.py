@@ -35,7 +35,7 @@ def test_rag_and_probtree_on_the_bundled_multihop_set(local_llm, tmp_path):
     import asyncio
 
     from reasoners.bench import BenchConfig, parse_strategies, run_bench, summarize
-    from reasoners.datasets import load_task
+    from reasoners.bench.tasks import load_task
 
     task = load_task("multihop", limit=2)
     strategies = parse_strategies("rag(k=3),probtree(k=2,max_depth=1,max_children=2,max_tokens=64)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reasoners import BacktrackSearch, Budget, LinearBacktrack
-from reasoners.datasets import load_task
+from reasoners.bench.tasks import load_task
 
 
 def test_search_on_game24_within_budget(local_llm):

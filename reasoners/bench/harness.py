@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .budget import Budget
-from .datasets import Task
-from .errors import AuthError, ConfigError
-from .llm.client import LLM
-from .problem import Problem
-from .strategies import REGISTRY, Strategy
+from ..budget import Budget
+from .tasks import Task
+from ..errors import AuthError, ConfigError
+from ..llm.client import LLM
+from ..problem import Problem
+from ..strategies import REGISTRY, Strategy
 
 __all__ = [
     "parse_strategies", "pareto_frontier", "plot_accuracy_vs_tokens", "progress_bar", "read_journal", "run_bench",
@@ -69,7 +69,7 @@ def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
 
     Each item is a pipeline spec (see :mod:`reasoners.spec`); ``name:N`` is short for ``name(n=N)``.
     """
-    from .spec import parse_spec
+    from ..spec import parse_spec
 
     out = []
     for spec in _split_top_level(text):

@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._packages import package_file
-from ._sync import run_sync
-from .answers import normalize_number, same_answer, token_f1
-from .code import run_unit_tests
-from .errors import ConfigError
-from .problem import Problem
-from .puzzles import check_24, check_sudoku  # the exact checkers live with the puzzles
+from .._packages import package_file
+from .._sync import run_sync
+from ..answers import normalize_number, same_answer, token_f1
+from ..code import run_unit_tests
+from ..errors import ConfigError
+from ..problem import Problem
+from ..puzzles import check_24, check_sudoku  # the exact checkers live with the puzzles
 
 __all__ = [
     "Task",
@@ -283,7 +283,7 @@ def sudoku(path: str | Path | None = None, limit: int | None = None, seed: int =
 
 # -- BIG-bench: date understanding and StrategyQA (task files extracted into the repo) ----------
 
-BIGBENCH_DIR = Path(__file__).resolve().parent / "data" / "bigbench"
+BIGBENCH_DIR = Path(__file__).resolve().parents[1] / "data" / "bigbench"
 
 
 def _bigbench(name: str, path: str | Path | None, limit: int | None) -> Task:
@@ -319,7 +319,7 @@ def strategyqa(path: str | Path | None = None, limit: int | None = None) -> Task
 
 # -- Multi-hop QA: the bundled two-fact set, HotpotQA, 2WikiMultihopQA, MuSiQue ----------------
 
-MULTIHOP_FILE = Path(__file__).resolve().parent / "data" / "multihop" / "qasc_twohop.json"
+MULTIHOP_FILE = Path(__file__).resolve().parents[1] / "data" / "multihop" / "qasc_twohop.json"
 
 
 def _read_any_json(path: Path) -> Any:
