@@ -11,5 +11,5 @@ from reasoners.testing import running_server
 
 @contextlib.contextmanager
 def stub_process(*args: str) -> Iterator[str]:
-    with running_server([sys.executable, "-m", "reasoners.stub_server", "--port", "{port}", *args]) as url:
+    with running_server([sys.executable, "-m", "reasoners.testing.stub_server", "--port", "{port}", *args]) as url:
         yield url

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/faults.py [--problems 100] [--fault-rate 0.3] [--attempts 3]
 
-The stub server (``reasoners.stub_server``, in this process, on 127.0.0.1) turns
+The stub server (``reasoners.testing.stub_server``, in this process, on 127.0.0.1) turns
 ``--fault-rate`` of its replies into 429 (Retry-After 0), 500, a malformed body, a
 hang past the client timeout, or a dropped connection. ``reasoners bench``'s
 harness runs self-consistency with 4 samples per problem under a per-problem
@@ -28,7 +28,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from reasoners import LLM, Problem, RetryPolicy  # noqa: E402
 from reasoners.bench import JOURNAL, BenchConfig, parse_strategies, read_journal, run_bench  # noqa: E402
 from reasoners.bench.tasks import Task  # noqa: E402
-from reasoners.stub_server import StubServer  # noqa: E402
+from reasoners.testing.stub_server import StubServer  # noqa: E402
 
 BUDGET = 400  # tokens per problem: 4 samples of the stub's ~20 tokens fit easily
 

@@ -21,7 +21,7 @@ from reasoners import (
     ServerError,
     Verifier,
 )
-from reasoners.stub_server import Reply, StubServer
+from reasoners.testing.stub_server import Reply, StubServer
 from reasoners.testing import FakeLLM, FakeResponse, FakeRetriever
 from retrievers import Document
 

@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"spec", "integrations", "bench"},
     {"strategies", "pipeline", "scorers"},
     {"llm", "sandbox", "sandbox_child", "puzzles", "code", "answers", "masking", "embedders", "testing",
-     "stub_server", "arithmetic", "demos"},
+     "arithmetic", "demos"},
     {"retrievers"},
     {"errors", "usage", "budget", "trace", "problem", "_sync", "_packages"},
 ]

@@ -213,7 +213,7 @@ def test_calls_are_traced_with_usage():
 
 
 def test_cost_uses_litellm_prices_and_budget_cost_limit():
-    from reasoners.stub_server import Reply, StubServer
+    from reasoners.testing.stub_server import Reply, StubServer
 
     with StubServer(default=Reply.ok("one two three")) as srv:
         llm = LLM("openai/gpt-4o-mini", api_base=srv.url, api_key="x")
@@ -290,7 +290,7 @@ def test_invalid_cache_entries_are_misses_with_one_warning(tmp_path, caplog, val
 
 def test_a_reply_past_max_tokens_counts_and_exhausts_the_run():
     from reasoners import ChainOfThought
-    from reasoners.stub_server import Reply, StubServer
+    from reasoners.testing.stub_server import Reply, StubServer
 
     with StubServer(default=Reply.ok(" ".join(["word"] * 300) + " The answer is 7.")) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="x")

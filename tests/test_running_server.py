@@ -13,7 +13,7 @@ import pytest
 PARENT = """
 import sys, time
 from reasoners.testing import running_server
-with running_server([sys.executable, "-m", "reasoners.stub_server", "--port", "{port}"]) as url:
+with running_server([sys.executable, "-m", "reasoners.testing.stub_server", "--port", "{port}"]) as url:
     print(url, flush=True)
     time.sleep(600)
 """

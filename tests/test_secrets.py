@@ -13,7 +13,7 @@ import pytest
 
 from reasoners import LLM, AuthError, Budget, Cache, ChainOfThought, RetryPolicy
 from reasoners.llm.convert import redact
-from reasoners.stub_server import Reply, StubServer
+from reasoners.testing.stub_server import Reply, StubServer
 
 SECRET = "sk-test-0123456789abcdefSECRETSECRET"
 

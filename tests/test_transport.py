@@ -22,7 +22,7 @@ from reasoners import (
     ServerError,
 )
 from reasoners.llm.convert import parse_retry_after
-from reasoners.stub_server import Reply, StubServer
+from reasoners.testing.stub_server import Reply, StubServer
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.5, jitter=0.0)
 SECRET = "sk-test-SECRETKEY-0123456789abcdef"

@@ -1,5 +1,4 @@
-"""Fakes for testing pipelines without a model (a scripted :class:`FakeLLM`, a :class:`FakeRetriever`),
-and :func:`running_server` to run a real or stub OpenAI-compatible server for a test or benchmark.
+"""Fakes for testing pipelines without a model: a scripted :class:`FakeLLM` and a :class:`FakeRetriever`.
 
 ``FakeLLM`` is a real :class:`reasoners.LLM` whose backend is a scripted
 in-process model, reached through litellm like every other provider, so budget,
@@ -13,26 +12,18 @@ cache, retries, trace and usage behave exactly as with a real model.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from retrievers import Document
 
-from .llm.client import LLM
-from .llm.providers import InProcessModel, RawCompletion
-from .llm.types import Capabilities, Score, TokenLogprob
-from .usage import Usage
+from ..llm.client import LLM
+from ..llm.providers import InProcessModel, RawCompletion
+from ..llm.types import Capabilities, Score, TokenLogprob
+from ..usage import Usage
 
 __all__ = [
     "FakeLLM",
@@ -40,9 +31,6 @@ __all__ = [
     "FakeRequest",
     "FakeResponse",
     "FakeRetriever",
-    "running_server",
-    "wait_ready",
-    "llama_server_argv",
 ]
 
 
@@ -215,65 +203,3 @@ class FakeRetriever:
 
     async def aretrieve(self, query: str, k: int = 5) -> list[Document]:
         return self.retrieve(query, k)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None, seconds: float = 120.0) -> None:
-    """Wait until the OpenAI-compatible server at ``url`` answers ``GET /models``; fail if ``proc`` exits."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server process exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server at {url} not ready after {seconds}s")
-
-
-@contextlib.contextmanager
-def running_server(
-    argv: Sequence[str], *, seconds: float = 120.0, quiet: bool = True, port: int | None = None
-) -> Iterator[str]:
-    """Start a server process on 127.0.0.1, yield its ``/v1`` URL, stop it (and its group) after.
-
-    On Linux the server also gets SIGTERM if this process dies without cleaning up (killed,
-    or a SIGTERM with no handler), so no server outlives the test or benchmark that started it.
-
-    ``argv`` may use ``{port}``: ``running_server([sys.executable, "-m", "reasoners.stub_server",
-    "--port", "{port}"])``. The port is a free one unless given; give one when a cache
-    must replay across runs (cache keys include the server's URL).
-    """
-    if port is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-    out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen(
-        [a.format(port=port) for a in argv], stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_ready(url, proc, seconds)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: have Linux send it SIGTERM when its parent dies (PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-
-
-def llama_server_argv(model: str | os.PathLike[str], alias: str = "smollm2", n_ctx: int = 4096) -> list[str]:
-    """The command for llama-cpp-python's OpenAI-compatible server on a GGUF file (for :func:`running_server`)."""
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-            "--port", "{port}", "--n_ctx", str(n_ctx), "--model_alias", alias]
