@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NoReturn, TypeVar
 
+from retrievers import Retriever
+
 from .._sync import run_sync
 from ..budget import Budget
 from ..errors import AuthError, BudgetExhausted, ConfigError, LLMError
@@ -57,7 +59,7 @@ class Context:
     llm: LLM
     budget: Budget
     trace: Trace
-    retriever: Any = None
+    retriever: Retriever | None = None
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random)
     temperature: float | None = None  # sampling temperature for strategies that set none themselves
@@ -148,7 +150,7 @@ class Strategy(ABC):
         *,
         llm: LLM,
         budget: Budget | None = None,
-        retriever: Any = None,
+        retriever: Retriever | None = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
         trace: Trace | None = None,
@@ -183,7 +185,7 @@ class Strategy(ABC):
         *,
         llm: LLM,
         budget: Budget | None = None,
-        retriever: Any = None,
+        retriever: Retriever | None = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
     ) -> Result:
