@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -400,7 +401,8 @@ def plot_accuracy_vs_tokens(table: list[dict[str, Any]], path: Path, title: str)
             ys.append(t["accuracy"])
         err = [[t["accuracy"] - t["ci95"][0] for t in points], [t["ci95"][1] - t["accuracy"] for t in points]]
         colour, marker = styles[spec]
-        ax.errorbar(xs, ys, yerr=err, marker=marker, color=colour, capsize=3, linestyle="-", label=spec,
+        label = "\n".join(textwrap.wrap(spec, 44, break_on_hyphens=False)) or spec  # long specs on lines
+        ax.errorbar(xs, ys, yerr=err, marker=marker, color=colour, capsize=3, linestyle="-", label=label,
                     markersize=7, alpha=0.9)
     frontier = pareto_frontier([(max(t["mean_tokens"], 1.0), t["accuracy"]) for ps in by_strategy.values()
                                 for t in ps])
@@ -410,7 +412,7 @@ def plot_accuracy_vs_tokens(table: list[dict[str, Any]], path: Path, title: str)
     ax.set_xlabel("mean tokens per problem (log scale)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
-    ax.set_title(title, fontsize=10)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=10)
     ax.grid(True, which="both", alpha=0.2)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     fig.tight_layout()
