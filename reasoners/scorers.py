@@ -6,32 +6,5 @@ this module keeps their import path.
 
 from __future__ import annotations
 
-from .strategies.scorers import (
-    JUDGE_RUBRIC,
-    SCORERS,
-    TRLM_TEMPLATE,
-    LLMJudge,
-    MeanLogprob,
-    PublicTests,
-    PuzzleChecker,
-    Scorer,
-    TRLMScorer,
-    Verifier,
-    parse_judge_score,
-    register_scorer,
-)
-
-__all__ = [
-    "Scorer",
-    "Verifier",
-    "PuzzleChecker",
-    "PublicTests",
-    "LLMJudge",
-    "MeanLogprob",
-    "TRLMScorer",
-    "parse_judge_score",
-    "SCORERS",
-    "register_scorer",
-    "JUDGE_RUBRIC",
-    "TRLM_TEMPLATE",
-]
+from .strategies.scorers import *  # noqa: F403  (the public names, as __all__ there lists them)
+from .strategies.scorers import JUDGE_RUBRIC, TRLM_TEMPLATE, __all__, register_scorer  # noqa: F401

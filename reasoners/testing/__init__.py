@@ -1,15 +1,9 @@
 """Test helpers shipped with the library, for our tests and for users testing their own pipelines.
 
-- :mod:`~reasoners.testing.fakes`: a scripted :class:`FakeLLM` (a real :class:`reasoners.LLM`
-  over a scripted in-process model, so budget, cache, retries, trace and usage behave exactly
-  as with a real model) and a :class:`FakeRetriever`;
+- :mod:`~reasoners.testing.fakes`: a scripted :class:`FakeLLM` and a :class:`FakeRetriever`;
 - :mod:`~reasoners.testing.servers`: :func:`running_server` to run a real or stub
   OpenAI-compatible server for a test or benchmark;
 - :mod:`~reasoners.testing.stub_server`: that stub, scripted with faults.
-
->>> llm = FakeLLM(["The answer is 4.", "The answer is 5."])
->>> [c.text for c in llm.generate("2+2?", n=2, temperature=0.7)]
-['The answer is 4.', 'The answer is 5.']
 """
 
 from __future__ import annotations
@@ -17,13 +11,5 @@ from __future__ import annotations
 from .fakes import FakeLLM, FakeModel, FakeRequest, FakeResponse, FakeRetriever
 from .servers import llama_server_argv, running_server, wait_ready
 
-__all__ = [
-    "FakeLLM",
-    "FakeModel",
-    "FakeRequest",
-    "FakeResponse",
-    "FakeRetriever",
-    "running_server",
-    "wait_ready",
-    "llama_server_argv",
-]
+__all__ = ["FakeLLM", "FakeModel", "FakeRequest", "FakeResponse", "FakeRetriever",
+           "running_server", "wait_ready", "llama_server_argv"]
