@@ -296,7 +296,8 @@ class _Run:
         cfg: dict[str, Any] = {"report": report_w, "rpc_in": to_tests, "rpc_out": from_tests}
         tests_proc = await asyncio.create_subprocess_exec(
             self.sb.python, "-I", "-c", CHILD_CODE, "tests", json.dumps(cfg), cwd=workdir, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            # nothing reads its stderr: a pipe left unread could fill and stall it
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             pass_fds=(report_w, to_tests, from_tests),
             preexec_fn=self.sb._preexec(self.uid + 1 if self.uid is not None else None),
         )  # fmt: skip
@@ -349,6 +350,9 @@ class _Run:
         done, _ = await asyncio.wait({finished, limit_hit}, timeout=self.left(), return_when=asyncio.FIRST_COMPLETED)
         reason = "ok" if finished in done else "output_limit" if limit_hit in done else "timeout"
         limit_hit.cancel()
+        if finished in done:  # its last report lines may still be on their way to us
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(report_reader), timeout=2)
         gone = any(r.get("stage") == "gone" for r in reports)
         returncode = None
         if gone:  # the program's process ended by itself: how, says why
