@@ -148,3 +148,13 @@ def test_connection_reset_is_transient():
     with StubServer([Reply.connection_reset(), Reply.ok("fine")]) as srv:
         [c] = LLM("openai/stub", api_base=srv.url, api_key="x", retry=FAST).generate("hi")
     assert c.text == "fine" and len(srv.requests) == 2
+
+
+def test_a_failed_backward_chain_neither_confirms_nor_refutes():
+    from reasoners.strategies.fobar import tally_chains
+
+    jobs = ["7", "7", "8", "8"]
+    assert tally_chains(jobs, [True, False, True, True], ["7", "8"]) == {"7": 1, "8": 2}
+    # one of 8's two chains failed: its one correct chain of one that came back counts as 2 of 2
+    assert tally_chains(jobs, [True, False, True, None], ["7", "8"]) == {"7": 1, "8": 2.0}
+    assert tally_chains(jobs, [True, False, None, None], ["7", "8"]) == {"7": 1, "8": 0}

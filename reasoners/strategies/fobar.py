@@ -115,7 +115,7 @@ def _spread(masks: list[Mask], k: int) -> list[Mask]:
 
 
 def combine(
-    forward: dict[str, float], backward: dict[str, int], *, alpha: float = 0.5, eps: float = 1e-8
+    forward: dict[str, float], backward: dict[str, float], *, alpha: float = 0.5, eps: float = 1e-8
 ) -> dict[str, float]:
     """Normalised FOBAR scores from forward shares and backward correct-chain counts."""
     n = len(forward)
@@ -213,7 +213,7 @@ class FOBAR(Strategy):
 
     async def _backward_numeric(
         self, problem: Problem, answers: list[str], ctx: Context
-    ) -> tuple[dict[str, int], BackwardPlan]:
+    ) -> tuple[dict[str, float], BackwardPlan]:
         masks = find_numbers(problem.question, include_dates=self.include_dates)
         # Worst case per chain, so the plan never promises more than the budget holds.
         longest = max(answers, key=len)
@@ -222,10 +222,9 @@ class FOBAR(Strategy):
             masks, len(answers), chains=self.chains, max_masks=self.max_masks,
             tokens_per_chain=per_chain, tokens_left=ctx.budget.tokens_left(),
         )
-        counts = {a: 0 for a in answers}
         with span("fobar.backward", self.name, plan=plan.to_dict()) as s:
 
-            async def check(job: int, mask: Mask, answer: str) -> bool:
+            async def check(job: int, mask: Mask, answer: str) -> bool | None:
                 masked = mask.apply(problem.question)
                 sub = ctx.fork(job, temperature=self.temperature)
                 try:
@@ -237,12 +236,11 @@ class FOBAR(Strategy):
                     ), f"backward chain {job} (x={mask.value}, answer {answer})")
                 except BudgetExhausted:
                     return False
-                return out is not None and same_answer(extract_number(out[0].text), mask.value)
+                return None if out is None else same_answer(extract_number(out[0].text), mask.value)
 
             jobs = [(m, a) for m in plan.masks for a in answers for _ in range(plan.chains)]
             results = await asyncio.gather(*(check(i, m, a) for i, (m, a) in enumerate(jobs)))
-            for (_, a), ok in zip(jobs, results):
-                counts[a] += int(ok)
+            counts = tally_chains([a for _, a in jobs], results, answers)
             if s is not None:
                 s.attrs["correct_chains"] = counts
         return counts, plan
@@ -259,7 +257,7 @@ class FOBAR(Strategy):
 
     async def _backward_check(
         self, problem: Problem, answers: list[str], ctx: Context
-    ) -> tuple[dict[str, int], dict[str, Any]]:
+    ) -> tuple[dict[str, float], dict[str, Any]]:
         """Per chain: the model writes an inverse question that assumes the candidate and
         answers it, then judges whether that is consistent with the original question."""
         longest = max(answers, key=len)
@@ -271,7 +269,6 @@ class FOBAR(Strategy):
         chains = fit_chains(len(answers), self.chains, None if left is None else left // per_chain)
         plan = {"check": "inverse question", "chains_per_candidate": chains, "candidates": len(answers),
                 "calls": 2 * chains * len(answers), "estimated_tokens": chains * len(answers) * per_chain}
-        counts = {a: 0 for a in answers}
 
         async def chain(sub: Context, answer: str) -> str:
             options = dict(temperature=self.temperature, max_tokens=self.backward_max_tokens, seed=sub.seed)
@@ -279,21 +276,36 @@ class FOBAR(Strategy):
             [verdict] = await sub.generate(self.check_prompt(problem, answer, inverse.text), **options)
             return verdict.text
 
-        async def check(job: int, answer: str) -> bool:
+        async def check(job: int, answer: str) -> bool | None:
             sub = ctx.fork(job, temperature=self.temperature)
             try:
                 verdict = await sub.attempt(chain(sub, answer), f"check chain {job} (answer {answer})")
             except BudgetExhausted:
                 return False
-            return verdict is not None and (extract_text(verdict) or "").lower().startswith("yes")
+            return None if verdict is None else (extract_text(verdict) or "").lower().startswith("yes")
 
         jobs = [a for a in answers for _ in range(chains)]
         with span("fobar.check", self.name, plan=plan) as s:
-            for a, ok in zip(jobs, await asyncio.gather(*(check(i, a) for i, a in enumerate(jobs)))):
-                counts[a] += int(ok)
+            counts = tally_chains(jobs, await asyncio.gather(*(check(i, a) for i, a in enumerate(jobs))), answers)
             if s is not None:
                 s.attrs["consistent_chains"] = counts
         return counts, plan
+
+
+def tally_chains(jobs: list[str], outcomes: list[bool | None], answers: list[str]) -> dict[str, float]:
+    """Correct backward chains per answer. A chain whose call failed (None) is left out: the
+    answer's count is scaled from the chains that came back to all it had, so a failure neither
+    confirms nor refutes it. Without failures the counts are whole, as in the paper."""
+    ok = {a: 0 for a in answers}
+    done = {a: 0 for a in answers}
+    planned = {a: 0 for a in answers}
+    for a, outcome in zip(jobs, outcomes):
+        planned[a] += 1
+        if outcome is not None:
+            done[a] += 1
+            ok[a] += int(outcome)
+    return {a: ok[a] if done[a] == planned[a] else (ok[a] * planned[a] / done[a] if done[a] else 0)
+            for a in answers}
 
 
 def _shares(candidates: list[Candidate], problem: Problem) -> dict[str, float]:
