@@ -11,17 +11,19 @@ per cache), so a tampered entry can neither crash a run nor bypass its budget.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 from .types import Completion, Score
 
-__all__ = ["Cache", "cache_key", "default_cache_path", "cached_completion", "cached_score"]
+__all__ = ["Cache", "InFlight", "cache_key", "default_cache_path", "cached_completion", "cached_score", "lookup"]
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +206,86 @@ def cached_score(cache: Cache, key: str) -> Score | None:
     """The prompt score cached under ``key``, or None when absent or invalid (a miss)."""
     value = _checked(cache, key, _score_problem)
     return Score.from_dict(value) if value is not None else None
+
+
+# -- the cache as the client uses it: lookup with clamped reuse, and in-flight sharing ------------
+
+
+def _fits(cache: Cache, key: str, limit: int) -> Completion | None:
+    """The sample cached for the full ``max_tokens`` when the budget granted only ``limit``:
+    usable if it stopped by itself within ``limit`` tokens, since a lower cap changes
+    nothing before the cap. So a budgeted run replays an unbudgeted run's samples."""
+    hit = cached_completion(cache, key)
+    if hit is None or hit.finish_reason == "length":
+        return None
+    if not hit.logprobs and not hit.usage.completion_tokens and hit.text:
+        return None  # its length is unknown
+    length = len(hit.logprobs) if hit.logprobs else hit.usage.completion_tokens
+    return hit if length <= limit else None
+
+
+def lookup(
+    cache: Cache | None, model: str, request: dict[str, Any], indices: list[int], asked: int
+) -> tuple[dict[int, str], dict[int, Completion]]:
+    """The cache keys of samples ``indices`` of ``request`` (whose ``max_tokens`` is what the budget
+    granted), and the samples already cached: under those keys, or, when the budget granted less
+    than the ``asked`` tokens, under the full request if they stopped within the grant."""
+    keys = {i: cache_key("chat", model, request, i) for i in indices}
+    got: dict[int, Completion] = {}
+    if cache is None:
+        return keys, got
+    granted = int(request["max_tokens"])
+    for i, key in keys.items():
+        c = cached_completion(cache, key)
+        if c is None and granted < asked:
+            c = _fits(cache, cache_key("chat", model, {**request, "max_tokens": asked}, i), granted)
+        if c is not None:
+            c.cached, c.usage.cache_hits = True, 1
+            got[i] = c
+    return keys, got
+
+
+class InFlight:
+    """Samples being fetched right now, per event loop, so that an identical call waits for them
+    instead of sending the same request again (strategies run side by side share samples)."""
+
+    def __init__(self) -> None:
+        self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Completion]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def claim(
+        self, keys: dict[int, str], missing: list[int], *, share: bool
+    ) -> tuple[dict[int, asyncio.Future[Completion]], dict[int, asyncio.Future[Completion]]]:
+        """Split ``missing`` into samples an identical call is fetching (their futures) and samples
+        this call fetches (new futures, announced before any await so that a call arriving meanwhile
+        waits for them). With ``share=False`` (no cache to replay from) calls never share."""
+        loop = asyncio.get_running_loop()
+        if not share:
+            return {}, {i: loop.create_future() for i in missing}
+        pending = self._pending.setdefault(loop, {})
+        shared = {i: pending[keys[i]] for i in missing if keys[i] in pending}
+        own = {i: pending.setdefault(keys[i], loop.create_future()) for i in missing if i not in shared}
+        return shared, own
+
+    @staticmethod
+    async def wait(shared: dict[int, asyncio.Future[Completion]]) -> dict[int, Completion]:
+        """The shared samples, as cache hits; those whose call failed are left out."""
+        if shared:
+            await asyncio.wait(shared.values())
+        out = {}
+        for i, future in shared.items():
+            if not future.cancelled() and future.exception() is None:
+                c = Completion.from_dict(future.result().to_dict())
+                c.cached, c.usage.cache_hits = True, 1
+                out[i] = c
+        return out
+
+    def release(self, futures: dict[int, asyncio.Future[Completion]], keys: dict[int, str]) -> None:
+        """Forget the fetch of ``futures``; those not resolved are cancelled (their waiters fetch them)."""
+        pending = self._pending.get(asyncio.get_running_loop(), {})
+        for i, future in futures.items():
+            if not future.done():
+                future.cancel()
+            if pending.get(keys[i]) is future:
+                del pending[keys[i]]

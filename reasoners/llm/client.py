@@ -32,7 +32,7 @@ from ..errors import (
 from ..problem import FailedSample
 from ..trace import span
 from ..usage import Usage
-from .cache import Cache, cache_key, cached_completion, cached_score
+from .cache import Cache, InFlight, cache_key, cached_score, lookup
 from .convert import convert_error, describe, litellm
 from .providers import PROVIDER, InProcessModel, register
 from .retry import RetryPolicy
@@ -132,9 +132,7 @@ class LLM:
             weakref.WeakKeyDictionary()
         )
         self._prices: tuple[float, float] | None = None
-        self._in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Completion]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._in_flight = InFlight()
         self._prompt_margin = 0
         self._token_counts: dict[str, int] = {}
 
@@ -356,27 +354,17 @@ class LLM:
             asked = int(params["max_tokens"])
             params = {**params, "max_tokens": reservation.max_tokens}
             request = {"messages": messages, **params}
-            keys = {i: cache_key("chat", self._cache_model(), request, i) for i in indices}
-            got: dict[int, Completion] = {}
-            if self.cache is not None:
-                for i, key in keys.items():
-                    c = cached_completion(self.cache, key)
-                    if c is None and reservation.max_tokens < asked:
-                        c = self._fits(cache_key("chat", self._cache_model(), {**request, "max_tokens": asked}, i),
-                                       reservation.max_tokens)
-                    if c is not None:
-                        c.cached, c.usage.cache_hits = True, 1
-                        got[i] = c
+            keys, got = lookup(self.cache, self._cache_model(), request, indices, asked)
             missing = [i for i in indices if i not in got]
             with span("llm", self.model, request=request, samples=indices) as s:
                 t0 = time.perf_counter()
                 attempts = 0
                 try:
                     while missing:  # again only for samples whose shared call failed
-                        shared, own = self._claim(keys, missing)
+                        shared, own = self._in_flight.claim(keys, missing, share=self.cache is not None)
                         fetch = self._fetch(lm_model, messages, params, own, keys, prompt_tokens, budget, native=native)
                         if shared:
-                            (fetched, tries), waited = await asyncio.gather(fetch, self._wait_shared(shared))
+                            (fetched, tries), waited = await asyncio.gather(fetch, self._in_flight.wait(shared))
                             got.update(waited)
                         else:
                             fetched, tries = await fetch
@@ -408,45 +396,6 @@ class LLM:
                         latency=time.perf_counter() - t0,
                     )
             return out
-
-    def _fits(self, key: str, limit: int) -> Completion | None:
-        """The sample cached for the full ``max_tokens`` when the budget granted only ``limit``:
-        usable if it stopped by itself within ``limit`` tokens, since a lower cap changes
-        nothing before the cap. So a budgeted run replays an unbudgeted run's samples."""
-        assert self.cache is not None
-        hit = cached_completion(self.cache, key)
-        if hit is None or hit.finish_reason == "length":
-            return None
-        if not hit.logprobs and not hit.usage.completion_tokens and hit.text:
-            return None  # its length is unknown
-        length = len(hit.logprobs) if hit.logprobs else hit.usage.completion_tokens
-        return hit if length <= limit else None
-
-    def _claim(
-        self, keys: dict[int, str], missing: list[int]
-    ) -> tuple[dict[int, asyncio.Future[Completion]], dict[int, asyncio.Future[Completion]]]:
-        """Split ``missing`` into samples an identical call is fetching right now (their futures)
-        and samples this call fetches (new futures, announced before any await so that a call
-        arriving meanwhile waits for them). Only with a cache: without one, calls never share."""
-        loop = asyncio.get_running_loop()
-        if self.cache is None:
-            return {}, {i: loop.create_future() for i in missing}
-        pending = self._in_flight.setdefault(loop, {})
-        shared = {i: pending[keys[i]] for i in missing if keys[i] in pending}
-        own = {i: pending.setdefault(keys[i], loop.create_future()) for i in missing if i not in shared}
-        return shared, own
-
-    async def _wait_shared(self, shared: dict[int, asyncio.Future[Completion]]) -> dict[int, Completion]:
-        """The shared samples, as cache hits; those whose call failed are left out."""
-        if shared:
-            await asyncio.wait(shared.values())
-        out = {}
-        for i, future in shared.items():
-            if not future.cancelled() and future.exception() is None:
-                c = Completion.from_dict(future.result().to_dict())
-                c.cached, c.usage.cache_hits = True, 1
-                out[i] = c
-        return out
 
     async def _fetch(
         self,
@@ -488,12 +437,7 @@ class LLM:
                 futures[i].set_result(c)
             return got, attempts
         finally:
-            pending = self._in_flight.get(asyncio.get_running_loop(), {})
-            for i, future in futures.items():
-                if not future.done():
-                    future.cancel()  # waiters fetch it themselves
-                if pending.get(keys[i]) is future:
-                    del pending[keys[i]]
+            self._in_flight.release(futures, keys)
 
     def _learn_margin(self, counted: int, actual: int) -> None:
         """Raise the margin added to counted prompts to the largest undercount seen so far.
