@@ -37,7 +37,18 @@ class Reservation:
     n: int
     cost: float
     budget: Budget
+    deadline: float | None = None  # monotonic time after which the request may not run on (the time limit)
     settled: bool = field(default=False, repr=False)
+
+    def timeout(self, cap: float) -> float:
+        """Seconds the request may take: ``cap``, or less when the time limit is nearer. Raises
+        :class:`BudgetExhausted` once the limit has passed. This is all a transport needs to know."""
+        if self.deadline is None:
+            return cap
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise BudgetExhausted("budget time limit reached", limit="seconds")
+        return min(cap, left)
 
     @property
     def tokens(self) -> int:
@@ -195,7 +206,8 @@ class Budget:
                 if completion_price > 0:
                     granted = min(granted, int((cost_left - prompt_cost) / (n * completion_price)))
             est_cost = prompt_tokens * prompt_price + n * granted * completion_price
-            r = Reservation(prompt_tokens=prompt_tokens, max_tokens=granted, n=n, cost=est_cost, budget=self)
+            r = Reservation(prompt_tokens=prompt_tokens, max_tokens=granted, n=n, cost=est_cost, budget=self,
+                            deadline=self.deadline)
             for b in self._chain():
                 b._reserved_tokens += r.tokens
                 b._reserved_calls += 1

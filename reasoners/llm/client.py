@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .._sync import run_sync
-from ..budget import Budget
+from ..budget import Budget, Reservation
 from ..errors import (
     AuthError,
     BudgetExhausted,
@@ -362,7 +362,8 @@ class LLM:
                 try:
                     while missing:  # again only for samples whose shared call failed
                         shared, own = self._in_flight.claim(keys, missing, share=self.cache is not None)
-                        fetch = self._fetch(lm_model, messages, params, own, keys, prompt_tokens, budget, native=native)
+                        fetch = self._fetch(lm_model, messages, params, own, keys, prompt_tokens, reservation,
+                                            native=native)
                         if shared:
                             (fetched, tries), waited = await asyncio.gather(fetch, self._in_flight.wait(shared))
                             got.update(waited)
@@ -405,7 +406,7 @@ class LLM:
         futures: dict[int, asyncio.Future[Completion]],
         keys: dict[int, str],
         prompt_tokens: int,
-        budget: Budget,
+        reservation: Reservation,
         *,
         native: bool,
     ) -> tuple[dict[int, Completion], int]:
@@ -422,12 +423,12 @@ class LLM:
         try:
             if native and "seed" in params and indices != list(range(len(indices))):
                 sent = await asyncio.gather(*(
-                    self._send(lm_model, messages, _alone(params, i), 1, budget)
+                    self._send(lm_model, messages, _alone(params, i), 1, reservation)
                     for i in indices
                 ))
                 fresh, attempts = [c for cs, _ in sent for c in cs], sum(a for _, a in sent)
             else:
-                fresh, attempts = await self._send(lm_model, messages, params, len(indices), budget)
+                fresh, attempts = await self._send(lm_model, messages, params, len(indices), reservation)
             self._learn_margin(prompt_tokens, fresh[0].usage.prompt_tokens)
             for i, c in zip(indices, fresh):
                 c.index = i
@@ -453,7 +454,7 @@ class LLM:
         return f"{self.model}@{self.api_base}" if self.api_base else self.model
 
     async def _send(
-        self, lm_model: str, messages: Messages, params: dict[str, Any], n: int, budget: Budget
+        self, lm_model: str, messages: Messages, params: dict[str, Any], n: int, reservation: Reservation
     ) -> tuple[list[Completion], int]:
         """The transport call with retries. Returns completions and the number of attempts."""
         lm = litellm()
@@ -480,10 +481,7 @@ class LLM:
         async for attempt in self.retry.retrying():
             with attempt:
                 attempts += 1
-                left = budget.seconds_left()
-                if left == 0.0:
-                    raise BudgetExhausted("budget time limit reached", limit="seconds")
-                kwargs["timeout"] = self.timeout if left is None else min(self.timeout, left)
+                kwargs["timeout"] = reservation.timeout(self.timeout)
                 try:
                     response = await lm.acompletion(**kwargs)
                 except ReasonersError:
@@ -599,7 +597,7 @@ class LLM:
                     result.cached, result.usage.cache_hits = True, 1
                 else:
                     try:
-                        result = await self._score_backend(lm_model, prompt, continuation, budget)
+                        result = await self._score_backend(lm_model, prompt, continuation, reservation)
                     except BaseException:
                         budget.settle(reservation, None)
                         raise
@@ -611,14 +609,16 @@ class LLM:
                     s.attrs.update(tokens=result.tokens, logprobs=result.logprobs, cached=result.cached)
         return result
 
-    async def _score_backend(self, lm_model: str, prompt: str, continuation: str, budget: Budget) -> Score:
+    async def _score_backend(
+        self, lm_model: str, prompt: str, continuation: str, reservation: Reservation
+    ) -> Score:
         if self._backend is not None:
             return await self._backend.score(prompt, continuation)
         from .echo import score_by_echo
 
         async for attempt in self.retry.retrying():
             with attempt:
-                result = await score_by_echo(self, prompt, continuation, budget)
+                result = await score_by_echo(self, prompt, continuation, reservation.timeout(self.timeout))
         if not result.logprobs:
             self._resolved = (lm_model, self._resolved[1].merged({"prompt_logprobs": False}))  # type: ignore[index]
             raise CapabilityError(f"{self.model}: the server returned no prompt logprobs; it cannot score text")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..budget import Budget
 from ..errors import MalformedResponseError, ReasonersError
 from ..usage import Usage
 from .convert import convert_error, litellm
@@ -28,7 +27,8 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
-async def score_by_echo(llm: LLM, prompt: str, continuation: str, budget: Budget) -> Score:
+async def score_by_echo(llm: LLM, prompt: str, continuation: str, timeout: float) -> Score:
+    """Prompt logprobs from ``/v1/completions`` with ``echo`` (llama.cpp, vLLM), within ``timeout`` seconds."""
     lm = litellm()
     name = llm.model.split("/", 1)[-1]
     # llama.cpp's echo pairs each token with the wrong logits row unless the text starts
@@ -37,7 +37,6 @@ async def score_by_echo(llm: LLM, prompt: str, continuation: str, budget: Budget
     if prefix and prompt.startswith(prefix):
         prompt = prompt[len(prefix) :]
     text = prompt + continuation
-    left = budget.seconds_left()
     kwargs: dict[str, Any] = {
         "model": f"text-completion-openai/{name}",
         "prompt": prefix + text,
@@ -47,7 +46,7 @@ async def score_by_echo(llm: LLM, prompt: str, continuation: str, budget: Budget
         "temperature": 0.0,
         "num_retries": 0,
         "max_retries": 0,
-        "timeout": llm.timeout if left is None else min(llm.timeout, left),
+        "timeout": timeout,
         "api_base": llm.api_base,
     }
     if llm._api_key:
