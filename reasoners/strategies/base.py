@@ -11,7 +11,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from retrievers import Retriever
 
@@ -103,10 +103,11 @@ class Context:
             self.failures.append(FailedSample(where, e))
             return None
 
-    def nothing_succeeded(self, since: int = 0) -> NoReturn:
-        """Raise the error of the first failure recorded from index ``since`` on: for a strategy
-        none of whose branches succeeded (a run fails only when nothing succeeded)."""
-        raise self.failures[since].error
+    def raise_if_nothing_succeeded(self, succeeded: bool, since: int) -> None:
+        """A run fails only when nothing succeeded: if ``succeeded`` is false and branches failed
+        since ``since`` (``len(ctx.failures)`` when the strategy began), raise the first one's error."""
+        if not succeeded and len(self.failures) > since:
+            raise self.failures[since].error
 
     async def score(self, prompt: str, continuation: str, *, llm: LLM | None = None) -> Score:
         """``llm.ascore`` charged to this run's budget."""

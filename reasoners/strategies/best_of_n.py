@@ -91,8 +91,7 @@ class BestOfN(Strategy):
         failed_before = len(ctx.failures)
         results = await draw_samples(self.base, problem, ctx, range(self.n), self.temperature, need_logprobs=need)
         candidates = [c for i, r in enumerate(results) if (c := sample_candidate(r, i)) is not None]
-        if not candidates and len(ctx.failures) > failed_before:
-            ctx.nothing_succeeded(failed_before)
+        ctx.raise_if_nothing_succeeded(bool(candidates), failed_before)
         exhausted = any(r.exhausted for r in results)
         scores = await self.scorer.score_all(problem, candidates, ctx) if candidates else []
         ranked = rank(candidates, scores, ties=self.ties, kind=problem.kind)

@@ -326,8 +326,7 @@ class ProbTree(Strategy):
             if s is not None:
                 s.attrs.update(parse=note, nodes=graph.number_of_nodes())
         root = await self._answer(ctx, graph, "0", problem.question)
-        if not root.candidates and len(ctx.failures) > failed_before:
-            ctx.nothing_succeeded(failed_before)
+        ctx.raise_if_nothing_succeeded(bool(root.candidates), failed_before)
         tree = [{"id": n, **{k: v for k, v in graph.nodes[n].items()}} for n in nx.dfs_preorder_nodes(graph, "0")]
         with span("probtree.tree", self.name, tree=tree):
             pass

@@ -31,7 +31,7 @@ async def draw_samples(
     ``exhausted`` result instead of raising. Isolated: a branch whose model call
     still fails after its retries comes back empty and is recorded in
     ``ctx.failures`` (see :meth:`Context.attempt`); callers that end with no
-    candidate at all call ``ctx.nothing_succeeded(failed_before)``.
+    candidate at all call ``ctx.raise_if_nothing_succeeded``.
 
     ``need_logprobs`` names what needs token logprobs (e.g. "weighted self-consistency"):
     every branch then asks for them. Where the backend's support is unknown, branch 0
@@ -132,8 +132,7 @@ class SelfConsistency(Strategy):
                     candidates.append(c)
             if self.early_stop:
                 decided = _decided(self._tally(candidates, problem), self.n - drawn)
-        if not candidates and len(ctx.failures) > failed_before:
-            ctx.nothing_succeeded()
+        ctx.raise_if_nothing_succeeded(bool(candidates), failed_before)
         tally = self._tally(candidates, problem)
         return Result(
             tally.winner,

@@ -124,8 +124,7 @@ class BacktrackSearch(Strategy):
             if s is not None:
                 s.attrs.update(tree=nx.node_link_data(tree, edges="edges"), expansions=expansions,
                                solved=solved is not None)
-        if not answered and len(ctx.failures) > failed_before:
-            ctx.nothing_succeeded(failed_before)
+        ctx.raise_if_nothing_succeeded(answered > 0, failed_before)
         final = solved if solved is not None else best
         answer = puzzle.answer(final)
         ok = puzzle.check(answer)
