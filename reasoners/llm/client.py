@@ -450,6 +450,17 @@ class LLM:
         if actual > counted + self._prompt_margin:
             self._prompt_margin = actual - counted
 
+    def _request_key(self) -> str | None:
+        """The key to send, for generation and prompt scoring alike: the one given, else none (litellm
+        reads the provider's variable), else, for an OpenAI-compatible server of one's own, a
+        placeholder: such servers often check no key, but the SDK insists on one, and a server
+        that does check answers 401, an AuthError."""
+        if self._api_key:
+            return self._api_key
+        if self.api_base and self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY", "").strip():
+            return "no-key"
+        return None
+
     def _cache_model(self) -> str:
         return f"{self.model}@{self.api_base}" if self.api_base else self.model
 
@@ -471,12 +482,8 @@ class LLM:
             kwargs["n"] = n
         if self.api_base:
             kwargs["api_base"] = self.api_base
-        if self._api_key:
-            kwargs["api_key"] = self._api_key
-        elif self.api_base and self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY", "").strip():
-            # An OpenAI-compatible server of one's own often checks no key, but the SDK insists on
-            # one: send a placeholder; a server that does check answers 401, an AuthError.
-            kwargs["api_key"] = "no-key"
+        if (key := self._request_key()) is not None:
+            kwargs["api_key"] = key
         attempts = 0
         async for attempt in self.retry.retrying():
             with attempt:

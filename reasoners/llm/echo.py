@@ -49,8 +49,8 @@ async def score_by_echo(llm: LLM, prompt: str, continuation: str, timeout: float
         "timeout": timeout,
         "api_base": llm.api_base,
     }
-    if llm._api_key:
-        kwargs["api_key"] = llm._api_key
+    if (key := llm._request_key()) is not None:
+        kwargs["api_key"] = key
     try:
         response = await lm.atext_completion(**kwargs)
     except ReasonersError:

@@ -107,3 +107,15 @@ def test_local_model_by_file_path():
     llm = LLM(f"local/{smollm2_path()}")
     [c] = llm.generate("Say hi.", max_tokens=8)
     assert c.text and c.usage.completion_tokens <= 8
+
+
+def test_a_server_of_ones_own_needs_no_key_for_generation_or_scoring(server_url, monkeypatch):
+    from reasoners import LLM
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # no api_key anywhere; the start token as the server_llm fixture sets it
+    llm = LLM("openai/smollm2", api_base=server_url, score_prefix="<|im_start|>")
+    [c] = llm.generate("Say hi.", max_tokens=4)
+    assert c.usage.completion_tokens > 0
+    score = llm.score("The capital of France is", " Paris")
+    assert score.tokens and all(lp <= 0 for lp in score.logprobs)
