@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,20 @@ def test_autocot_max_tries_bounds_the_build(local_llm):
         auto.run(gsm8k(0), llm=local_llm, budget=budget)
     assert 1 <= budget.used.calls <= 2  # one try per cluster (a pool question over 60 words costs none)
     assert auto.built(local_llm.model) is None
+
+
+def test_weighted_vote_asks_a_real_server_for_logprobs_when_support_is_unknown(server_url):
+    from reasoners import LLM
+
+    # the server's logprob support marked unknown: the vote must still be weighted, not silently majority
+    llm = LLM("openai/smollm2", api_base=server_url, api_key="none", max_tokens=48, capabilities={"logprobs": None})
+    result = SelfConsistency(n=3, vote="weighted").run("What is 2 + 3?", llm=llm)
+    assert result.metadata["vote"] == "weighted" and len(result.candidates) == 3
+    assert all(c.mean_logprob is not None for c in result.candidates)  # every sample carried logprobs
+    tallies = result.metadata["tallies"]
+    answered = [c for c in result.candidates if c.answer is not None]
+    assert sum(tallies.values()) == pytest.approx(sum(math.exp(c.mean_logprob) for c in answered))
+    if tallies:
+        from reasoners.answers import normalize
+
+        assert normalize(result.answer) == max(tallies, key=tallies.get)
