@@ -219,7 +219,7 @@ def test_cost_uses_litellm_prices_and_budget_cost_limit():
         llm = LLM("openai/gpt-4o-mini", api_base=srv.url, api_key="x")
         budget = Budget(cost=1.0)
         [c] = llm.generate("hi", budget=budget)
-    prompt_price, completion_price = llm._price()
+    prompt_price, completion_price = llm.transport.prices()
     assert prompt_price > 0 and completion_price > 0
     assert c.usage.cost == pytest.approx(10 * prompt_price + 3 * completion_price)
     assert budget.used.cost == pytest.approx(c.usage.cost)

@@ -28,7 +28,8 @@ from .._sync import run_sync
 from ..budget import Budget
 from ..errors import ConfigError
 from ..llm.client import LLM
-from ..llm.providers import InProcessModel, RawCompletion
+from ..llm.inprocess import InProcessModel, RawCompletion
+from ..llm.options import SamplingOptions
 from ..llm.types import Capabilities, Score
 from ..problem import Problem, Result
 from ..strategies.base import Strategy
@@ -149,18 +150,9 @@ class LangChainModel(InProcessModel):
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return sum(len(m["content"]) // 4 + 4 for m in messages)
 
-    async def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        max_tokens: int,
-        temperature: float,
-        top_p: float | None,
-        stop: list[str] | None,
-        logprobs: bool,
-        seed: int | None,
-    ) -> RawCompletion:
-        reply = await self.chat_model.ainvoke(self._messages(messages), stop=stop, max_tokens=max_tokens)
+    async def complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
+        stop = list(options.stop) if options.stop is not None else None
+        reply = await self.chat_model.ainvoke(self._messages(messages), stop=stop, max_tokens=options.max_tokens)
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
         usage = getattr(reply, "usage_metadata", None) or {}
         meta = getattr(reply, "response_metadata", None) or {}

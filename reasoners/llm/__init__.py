@@ -1,9 +1,11 @@
-"""The common LLM client: transport (litellm), retries, cache, usage, capabilities, scoring."""
+"""The common LLM client (budget, cache, retries, usage, trace) over one transport per model."""
 
 from .cache import Cache
 from .client import LLM
-from .providers import InProcessModel, RawCompletion
+from .inprocess import InProcessModel, RawCompletion
+from .options import SamplingOptions
 from .retry import RetryPolicy
+from .transport import Choice, Reply, Transport
 from .types import UNSET, Capabilities, Completion, Score, TokenLogprob
 
 __all__ = [
@@ -16,5 +18,9 @@ __all__ = [
     "TokenLogprob",
     "InProcessModel",
     "RawCompletion",
+    "SamplingOptions",
+    "Transport",
+    "Reply",
+    "Choice",
     "UNSET",
 ]

@@ -1,9 +1,10 @@
 """The LLM client: one object per model, async first, with budget, cache, retries, usage and trace.
 
 Every request takes one path: validate -> reserve budget -> cache lookup ->
-litellm (with retries on transient errors) -> settle budget -> cache store ->
-trace. In-process models (``local/...``, the test fake) are litellm custom
-providers, so they take the same path.
+transport (with retries on transient errors) -> settle budget -> cache store ->
+trace. The client holds that orchestration only; how a request reaches the model
+is its :class:`~reasoners.llm.transport.Transport`, chosen once when the client
+is made (:func:`~reasoners.llm.routing.choose_transport`).
 """
 
 from __future__ import annotations
@@ -11,32 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 from .._sync import run_sync
 from ..budget import Budget, Reservation
-from ..errors import (
-    AuthError,
-    BudgetExhausted,
-    CapabilityError,
-    ConfigError,
-    LLMError,
-    MalformedResponseError,
-    ReasonersError,
-)
+from ..errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
 from ..problem import FailedSample
 from ..trace import span
 from ..usage import Usage
 from .cache import Cache, InFlight, cache_key, cached_score, lookup
-from .convert import convert_error, describe, litellm
-from .providers import PROVIDER, InProcessModel, register
+from .convert import describe
+from .inprocess import InProcessModel
+from .options import SamplingOptions
 from .retry import RetryPolicy
-from .types import UNSET, Capabilities, Completion, Score, TokenLogprob
+from .routing import choose_transport
+from .transport import Reply, Transport, completions
+from .types import UNSET, Capabilities, Completion, Score
 
 __all__ = ["LLM"]
 
@@ -59,18 +54,15 @@ def _to_messages(prompt: str | Sequence[Mapping[str, Any]]) -> Messages:
     return messages
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
 class LLM:
-    """A language model behind litellm, with the toolkit's budget, cache, retries and trace.
+    """A language model with the toolkit's budget, cache, retries and trace.
 
     ``model`` is any litellm model string (``"openai/gpt-4o-mini"``, ``"openai/x"`` with
     ``api_base=`` for an OpenAI-compatible server such as llama.cpp or vLLM) or
     ``"local/smollm2"`` / ``"local/<file.gguf>"`` for the embedded llama.cpp model.
+    ``transport`` forces ``"litellm"`` or ``"openai"`` for an HTTP model, or takes a
+    :class:`~reasoners.llm.transport.Transport` of one's own (see
+    :func:`~reasoners.llm.routing.choose_transport` for the default).
 
     ``score_prefix`` matters only for :meth:`score` on a llama.cpp server: set it to
     the model's start token (``"<|im_start|>"`` for SmolLM2 and Qwen) when the model
@@ -95,6 +87,7 @@ class LLM:
         cache: Cache | None = None,
         capabilities: Capabilities | Mapping[str, bool] | None = None,
         backend: InProcessModel | None = None,
+        transport: str | Transport | None = None,
         score_prefix: str = "",
         **litellm_kwargs: Any,
     ) -> None:
@@ -117,21 +110,18 @@ class LLM:
             raise ConfigError(f"LLM(...) does not take {sorted(forbidden)}; pass them per call or not at all")
         self.model = model
         self.api_base = api_base
-        self._api_key = api_key
-        self.defaults: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p}
+        self.options = SamplingOptions(max_tokens=max_tokens, temperature=temperature, top_p=top_p)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.concurrency = concurrency
         self.cache = cache
+        self.transport = choose_transport(model, api_base=api_base, api_key=api_key, backend=backend,
+                                          transport=transport, extra=litellm_kwargs, score_prefix=score_prefix)
         self._capability_override = capabilities
-        self._backend = backend
-        self.score_prefix = score_prefix
-        self._extra = litellm_kwargs
-        self._resolved: tuple[str, Capabilities] | None = None
+        self._capabilities: Capabilities | None = None
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
-        self._prices: tuple[float, float] | None = None
         self._in_flight = InFlight()
         self._prompt_margin = 0
         self._token_counts: dict[str, int] = {}
@@ -139,86 +129,30 @@ class LLM:
     def __repr__(self) -> str:
         return f"LLM({self.model!r}" + (f", api_base={self.api_base!r})" if self.api_base else ")")
 
-    # -- resolution ----------------------------------------------------------------------
-
-    def _resolve(self) -> tuple[str, Capabilities]:
-        """The litellm model string and capabilities; loads local models and checks keys on first use."""
-        if self._resolved is not None:
-            return self._resolved
-        if self._backend is None and self.model.startswith("local/"):
-            from .local import load_local
-
-            self._backend = load_local(self.model[len("local/") :])
-        if self._backend is not None:
-            lm_model = register(f"{id(self._backend):x}", self._backend)
-            caps = self._backend.capabilities
-        else:
-            lm_model, caps = self.model, self._detect_capabilities()
-        self._resolved = (lm_model, caps.merged(self._capability_override))
-        return self._resolved
-
-    def _detect_capabilities(self) -> Capabilities:
-        lm = litellm()
-        try:
-            _, provider, _, _ = lm.get_llm_provider(self.model, api_base=self.api_base)
-        except Exception as e:
-            raise ConfigError(
-                f"unknown model {self.model!r}: give a litellm model string such as 'openai/gpt-4o-mini', "
-                "'openai/<name>' with api_base=... for an OpenAI-compatible server, or 'local/smollm2'"
-            ) from e
-        if self._api_key is None and self.api_base is None:
-            env = lm.validate_environment(model=self.model)
-            missing = env.get("missing_keys") or []
-            if missing:
-                raise AuthError(f"{self.model}: missing API key; set {', '.join(missing)} or pass api_key=...")
-            variable = f"{provider.upper()}_API_KEY"
-            if variable in os.environ and not os.environ[variable].strip():
-                raise AuthError(f"{self.model}: {variable} is set but empty; set it to your key")
-        try:
-            params = set(lm.get_supported_openai_params(model=self.model, custom_llm_provider=provider) or [])
-        except Exception:
-            params = set()
-        server = self.api_base is not None
-        return Capabilities(
-            # OpenAI-compatible servers vary: probe n on first use (a short answer falls back).
-            n=None if server else ("n" in params),
-            logprobs="logprobs" in params or None,
-            prompt_logprobs=None if server else False,
-            seed="seed" in params,
-        )
+    # -- what the model can do -----------------------------------------------------------
 
     @property
     def capabilities(self) -> Capabilities:
-        """What this model can do (detected, then overridden by ``capabilities=``)."""
-        return self._resolve()[1]
+        """What this model can do (the transport's answer, then ``capabilities=``, then what was learned)."""
+        if self._capabilities is None:
+            self._capabilities = self.transport.capabilities().merged(self._capability_override)
+        return self._capabilities
+
+    def _learn(self, **found: bool) -> None:
+        self._capabilities = self.capabilities.merged(found)
 
     def count_tokens(self, prompt: str | Sequence[Mapping[str, Any]]) -> int:
         """Prompt tokens as reserved against a budget (exact for in-process models)."""
         messages = _to_messages(prompt)
-        self._resolve()
+        self.capabilities  # noqa: B018  (resolves the model: loads it, checks keys)
         key = json.dumps(messages, sort_keys=True)
         count = self._token_counts.get(key)
         if count is None:
-            if self._backend is not None:
-                count = self._backend.count_tokens(messages)
-            else:
-                count = int(litellm().token_counter(model=self.model, messages=messages))
+            count = self.transport.count_tokens(messages)
             if len(self._token_counts) > 4096:  # strategies resend the same prompts; keep recent ones
                 self._token_counts.clear()
             self._token_counts[key] = count
         return count
-
-    def _price(self) -> tuple[float, float]:
-        if self._prices is None:
-            info: Mapping[str, Any] = {}
-            if self._backend is None:
-                cost_map = litellm().model_cost
-                info = cost_map.get(self.model) or cost_map.get(self.model.split("/", 1)[-1]) or {}
-            self._prices = (
-                float(info.get("input_cost_per_token") or 0.0),
-                float(info.get("output_cost_per_token") or 0.0),
-            )
-        return self._prices
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -228,6 +162,22 @@ class LLM:
         return sem
 
     # -- generation ----------------------------------------------------------------------
+
+    def _options(self, logprobs: bool, **given: Any) -> SamplingOptions:
+        """The request's options: ``given`` over the client's defaults, fitted to the backend."""
+        options = self.options.merged(**given)
+        caps = self.capabilities
+        if logprobs:
+            if caps.logprobs is False:
+                raise CapabilityError(
+                    f"{self.model} does not return token logprobs; use a strategy option that does not need them "
+                    "(e.g. majority instead of weighted vote)"
+                )
+            # llama.cpp's server returns no logprobs without top_logprobs
+            options = options.merged(logprobs=True, top_logprobs=1 if self.api_base else None)
+        if not caps.seed and options.seed is not None:
+            options = options.merged(seed=None)
+        return options
 
     async def agenerate(
         self,
@@ -240,6 +190,7 @@ class LLM:
         stop: str | list[str] | None = UNSET,
         logprobs: bool = False,
         seed: int | None = UNSET,
+        reasoning_effort: str | None = UNSET,
         budget: Budget | None = None,
         failed: list[FailedSample] | None = None,
     ) -> list[Completion]:
@@ -258,42 +209,16 @@ class LLM:
         messages = _to_messages(prompt)
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}")
-        params = dict(self.defaults)
-        for name, value in (
-            ("temperature", temperature),
-            ("max_tokens", max_tokens),
-            ("top_p", top_p),
-            ("stop", stop),
-            ("seed", seed),
-        ):
-            if value is not UNSET:
-                params[name] = value
-        if params["max_tokens"] is None or int(params["max_tokens"]) < 1:
-            raise ConfigError(f"max_tokens must be >= 1; got {params['max_tokens']!r}")
-        if params["temperature"] is None or float(params["temperature"]) < 0:
-            raise ConfigError(f"temperature must be >= 0; got {params['temperature']!r}")
-        if isinstance(params.get("stop"), str):
-            params["stop"] = [params["stop"]]
-        lm_model, caps = self._resolve()
-        if logprobs:
-            if caps.logprobs is False:
-                raise CapabilityError(
-                    f"{self.model} does not return token logprobs; use a strategy option that does not need them "
-                    "(e.g. majority instead of weighted vote)"
-                )
-            params["logprobs"] = True
-            if self.api_base:
-                params["top_logprobs"] = 1  # llama.cpp's server returns no logprobs without it
-        params = {k: v for k, v in params.items() if v is not None}
-        if not caps.seed:
-            params.pop("seed", None)
+        options = self._options(logprobs, temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop,
+                                seed=seed, reasoning_effort=reasoning_effort)
+        caps = self.capabilities
         budget = budget if budget is not None else Budget()
         prompt_tokens = self.count_tokens(messages)
 
         if n > 1 and caps.n is not False:
-            done = await self._request(lm_model, messages, params, list(range(n)), prompt_tokens, budget, native=True)
+            done = await self._request(messages, options, list(range(n)), prompt_tokens, budget, native=True)
             if caps.n is None:  # first multi-sample request doubles as the probe for `n`
-                self._resolved = (lm_model, caps.merged({"n": len(done) == n}))
+                self._learn(n=len(done) == n)
             if len(done) == n or caps.n is True or not done:
                 return done
             start = len(done)  # the server returned fewer choices than asked: it has no `n`
@@ -304,9 +229,9 @@ class LLM:
         errors: list[FailedSample] = []
 
         async def one(i: int) -> Completion | None:
-            p = _alone(params, i) if "seed" in params or (caps.seed and n > 1) else params
+            o = _alone(options, i) if options.seed is not None or (caps.seed and n > 1) else options
             try:
-                out = await self._request(lm_model, messages, p, [i], prompt_tokens, budget)
+                out = await self._request(messages, o, [i], prompt_tokens, budget)
             except BudgetExhausted as e:
                 refused.append(e)
                 return None
@@ -331,9 +256,8 @@ class LLM:
 
     async def _request(
         self,
-        lm_model: str,
         messages: Messages,
-        params: dict[str, Any],
+        options: SamplingOptions,
         indices: list[int],
         prompt_tokens: int,
         budget: Budget,
@@ -343,17 +267,17 @@ class LLM:
         """The samples ``indices`` of one request: from the cache, from an identical call
         already in flight, or fetched (see :meth:`_fetch`); ``native`` marks an ``n`` request."""
         async with self._semaphore():
-            prompt_price, completion_price = self._price()
+            prompt_price, completion_price = self.transport.prices()
             reservation = await budget.areserve(
                 prompt_tokens=prompt_tokens + self._prompt_margin,
-                max_tokens=int(params["max_tokens"]),
+                max_tokens=options.max_tokens,
                 n=len(indices),
                 prompt_price=prompt_price,
                 completion_price=completion_price,
             )
-            asked = int(params["max_tokens"])
-            params = {**params, "max_tokens": reservation.max_tokens}
-            request = {"messages": messages, **params}
+            asked = options.max_tokens
+            options = options.merged(max_tokens=reservation.max_tokens)
+            request = {"messages": messages, **options.params()}
             keys, got = lookup(self.cache, self._cache_model(), request, indices, asked)
             missing = [i for i in indices if i not in got]
             with span("llm", self.model, request=request, samples=indices) as s:
@@ -362,8 +286,7 @@ class LLM:
                 try:
                     while missing:  # again only for samples whose shared call failed
                         shared, own = self._in_flight.claim(keys, missing, share=self.cache is not None)
-                        fetch = self._fetch(lm_model, messages, params, own, keys, prompt_tokens, reservation,
-                                            native=native)
+                        fetch = self._fetch(messages, options, own, keys, prompt_tokens, reservation, native=native)
                         if shared:
                             (fetched, tries), waited = await asyncio.gather(fetch, self._in_flight.wait(shared))
                             got.update(waited)
@@ -400,9 +323,8 @@ class LLM:
 
     async def _fetch(
         self,
-        lm_model: str,
         messages: Messages,
-        params: dict[str, Any],
+        options: SamplingOptions,
         futures: dict[int, asyncio.Future[Completion]],
         keys: dict[int, str],
         prompt_tokens: int,
@@ -421,14 +343,12 @@ class LLM:
         indices = list(futures)
         got: dict[int, Completion] = {}
         try:
-            if native and "seed" in params and indices != list(range(len(indices))):
-                sent = await asyncio.gather(*(
-                    self._send(lm_model, messages, _alone(params, i), 1, reservation)
-                    for i in indices
-                ))
+            if native and options.seed is not None and indices != list(range(len(indices))):
+                sent = await asyncio.gather(*(self._send(messages, _alone(options, i), 1, reservation)
+                                              for i in indices))
                 fresh, attempts = [c for cs, _ in sent for c in cs], sum(a for _, a in sent)
             else:
-                fresh, attempts = await self._send(lm_model, messages, params, len(indices), reservation)
+                fresh, attempts = await self._send(messages, options, len(indices), reservation)
             self._learn_margin(prompt_tokens, fresh[0].usage.prompt_tokens)
             for i, c in zip(indices, fresh):
                 c.index = i
@@ -450,91 +370,25 @@ class LLM:
         if actual > counted + self._prompt_margin:
             self._prompt_margin = actual - counted
 
-    def _request_key(self) -> str | None:
-        """The key to send, for generation and prompt scoring alike: the one given, else none (litellm
-        reads the provider's variable), else, for an OpenAI-compatible server of one's own, a
-        placeholder: such servers often check no key, but the SDK insists on one, and a server
-        that does check answers 401, an AuthError."""
-        if self._api_key:
-            return self._api_key
-        if self.api_base and self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY", "").strip():
-            return "no-key"
-        return None
-
     def _cache_model(self) -> str:
         return f"{self.model}@{self.api_base}" if self.api_base else self.model
 
     async def _send(
-        self, lm_model: str, messages: Messages, params: dict[str, Any], n: int, reservation: Reservation
+        self, messages: Messages, options: SamplingOptions, n: int, reservation: Reservation
     ) -> tuple[list[Completion], int]:
         """The transport call with retries. Returns completions and the number of attempts."""
-        lm = litellm()
-        kwargs: dict[str, Any] = {
-            **self._extra,
-            "model": lm_model,
-            "messages": messages,
-            **params,
-            "num_retries": 0,
-        }
-        if not lm_model.startswith(PROVIDER + "/"):
-            kwargs["max_retries"] = 0  # the OpenAI SDK's own retries would hide attempts from ours
-        if n > 1:
-            kwargs["n"] = n
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
-        if (key := self._request_key()) is not None:
-            kwargs["api_key"] = key
         attempts = 0
         async for attempt in self.retry.retrying():
             with attempt:
                 attempts += 1
-                kwargs["timeout"] = reservation.timeout(self.timeout)
                 try:
-                    response = await lm.acompletion(**kwargs)
-                except ReasonersError:
-                    raise
-                except Exception as e:
-                    err = convert_error(e, self.model, (self._api_key,))
+                    reply = await self.transport.complete(messages, options, n=n,
+                                                          timeout=reservation.timeout(self.timeout))
+                except LLMError as err:
                     log.debug("attempt %d on %s failed: %s", attempts, self.model, describe(err))
-                    raise err from e
-                completions = self._parse(response)
-        return completions, attempts
-
-    def _parse(self, response: Any) -> list[Completion]:
-        choices = _get(response, "choices")
-        if not choices:
-            raise MalformedResponseError(f"{self.model}: response has no choices", model=self.model)
-        raw_usage = _get(response, "usage") or {}
-        prompt_tokens = int(_get(raw_usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(_get(raw_usage, "completion_tokens", 0) or 0)
-        prompt_price, completion_price = self._price()
-        out = []
-        texts = []
-        for choice in choices:
-            message = _get(choice, "message")
-            text = _get(message, "content") if message is not None else _get(choice, "text")
-            texts.append(text or "")
-            lp = _get(choice, "logprobs")
-            content = _get(lp, "content") if lp is not None else None
-            logprobs = (
-                [TokenLogprob(str(_get(t, "token")), float(_get(t, "logprob"))) for t in content]
-                if content
-                else None
-            )
-            out.append(Completion(text=text or "", finish_reason=_get(choice, "finish_reason"), logprobs=logprobs,
-                                  model=self.model))
-        # Usage comes per request; split it over the samples so that each cached sample
-        # carries its share and the shares add up to the request's usage exactly.
-        shares = _split(completion_tokens, [max(1, len(t)) for t in texts])
-        for k, c in enumerate(out):
-            first = k == 0
-            c.usage = Usage(
-                prompt_tokens=prompt_tokens if first else 0,
-                completion_tokens=shares[k],
-                calls=1 if first else 0,
-                cost=(prompt_tokens * prompt_price if first else 0.0) + shares[k] * completion_price,
-            )
-        return out
+                    raise
+                out = completions(reply, self.model, self.transport.prices())
+        return out, attempts
 
     def generate(
         self,
@@ -547,25 +401,75 @@ class LLM:
         stop: str | list[str] | None = UNSET,
         logprobs: bool = False,
         seed: int | None = UNSET,
+        reasoning_effort: str | None = UNSET,
         budget: Budget | None = None,
         failed: list[FailedSample] | None = None,
     ) -> list[Completion]:
         """Sync twin of :meth:`agenerate`."""
         return run_sync(
-            self.agenerate(
-                prompt,
-                n=n,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                top_p=top_p,
-                stop=stop,
-                logprobs=logprobs,
-                seed=seed,
-                budget=budget,
-                failed=failed,
-            ),
+            self.agenerate(prompt, n=n, temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop,
+                           logprobs=logprobs, seed=seed, reasoning_effort=reasoning_effort, budget=budget,
+                           failed=failed),
             async_name="agenerate",
         )
+
+    # -- streaming -----------------------------------------------------------------------
+
+    async def astream(
+        self,
+        prompt: str | Sequence[Mapping[str, Any]],
+        *,
+        temperature: float = UNSET,
+        max_tokens: int = UNSET,
+        top_p: float | None = UNSET,
+        stop: str | list[str] | None = UNSET,
+        seed: int | None = UNSET,
+        reasoning_effort: str | None = UNSET,
+        budget: Budget | None = None,
+    ) -> AsyncIterator[str | Completion]:
+        """One sample of ``prompt`` as text deltas while the model writes it, then the whole
+        :class:`Completion` (usage included). Budgeted, cached and traced like :meth:`agenerate`;
+        a cached sample comes as one delta. Not retried once text has been yielded."""
+        messages = _to_messages(prompt)
+        options = self._options(False, temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop,
+                                seed=seed, reasoning_effort=reasoning_effort)
+        budget = budget if budget is not None else Budget()
+        prompt_tokens = self.count_tokens(messages)
+        async with self._semaphore():
+            prompt_price, completion_price = self.transport.prices()
+            reservation = await budget.areserve(prompt_tokens=prompt_tokens + self._prompt_margin,
+                                                max_tokens=options.max_tokens, prompt_price=prompt_price,
+                                                completion_price=completion_price)
+            asked = options.max_tokens
+            options = options.merged(max_tokens=reservation.max_tokens)
+            request = {"messages": messages, **options.params()}
+            keys, got = lookup(self.cache, self._cache_model(), request, [0], asked)
+            with span("llm", self.model, request=request, samples=[0], stream=True) as s:
+                t0 = time.perf_counter()
+                completion: Completion | None = got.get(0)
+                try:
+                    if completion is not None:
+                        yield completion.text
+                    else:
+                        async for item in self.transport.stream(messages, options,
+                                                                timeout=reservation.timeout(self.timeout)):
+                            if isinstance(item, Reply):
+                                completion = completions(item, self.model, self.transport.prices())[0]
+                            else:
+                                yield item
+                        assert completion is not None
+                        self._learn_margin(prompt_tokens, completion.usage.prompt_tokens)
+                        if self.cache is not None:
+                            self.cache.put(keys[0], completion.to_dict())
+                except BaseException:
+                    budget.settle(reservation, completion.usage if completion is not None else None)
+                    raise
+                budget.settle(reservation, completion.usage)
+                if s is not None:
+                    s.usage = completion.usage
+                    s.attrs.update(response=[{"text": completion.text, "finish_reason": completion.finish_reason}],
+                                   cached=completion.cached, latency=time.perf_counter() - t0)
+        yield completion
 
     # -- scoring -------------------------------------------------------------------------
 
@@ -580,21 +484,17 @@ class LLM:
             raise ConfigError("score: prompt must be a non-empty string")
         if not isinstance(continuation, str) or not continuation:
             raise ConfigError("score: continuation must be a non-empty string")
-        lm_model, caps = self._resolve()
-        if caps.prompt_logprobs is False:
+        if self.capabilities.prompt_logprobs is False:
             raise CapabilityError(
                 f"{self.model} cannot score prompt tokens. Use an in-process model ('local/...'), an "
                 "OpenAI-compatible server that echoes prompt logprobs (llama.cpp, vLLM) via api_base, "
                 "or a scorer that does not need them (LLMJudge, MeanLogprob)"
             )
         budget = budget if budget is not None else Budget()
-        n_tokens = (
-            self._backend.count_tokens([{"role": "user", "content": prompt + continuation}])
-            if self._backend is not None
-            else int(litellm().token_counter(model=self.model, text=prompt + continuation))
-        )
+        n_tokens = self.transport.count_text(prompt + continuation)
         async with self._semaphore():
-            reservation = await budget.areserve(prompt_tokens=n_tokens, max_tokens=1, prompt_price=self._price()[0])
+            reservation = await budget.areserve(prompt_tokens=n_tokens, max_tokens=1,
+                                                prompt_price=self.transport.prices()[0])
             key = cache_key("score", self._cache_model(), {"prompt": prompt, "continuation": continuation})
             with span("score", self.model, prompt=prompt, continuation=continuation) as s:
                 hit = cached_score(self.cache, key) if self.cache is not None else None
@@ -604,7 +504,7 @@ class LLM:
                     result.cached, result.usage.cache_hits = True, 1
                 else:
                     try:
-                        result = await self._score_backend(lm_model, prompt, continuation, reservation)
+                        result = await self._score(prompt, continuation, reservation)
                     except BaseException:
                         budget.settle(reservation, None)
                         raise
@@ -616,18 +516,12 @@ class LLM:
                     s.attrs.update(tokens=result.tokens, logprobs=result.logprobs, cached=result.cached)
         return result
 
-    async def _score_backend(
-        self, lm_model: str, prompt: str, continuation: str, reservation: Reservation
-    ) -> Score:
-        if self._backend is not None:
-            return await self._backend.score(prompt, continuation)
-        from .echo import score_by_echo
-
+    async def _score(self, prompt: str, continuation: str, reservation: Reservation) -> Score:
         async for attempt in self.retry.retrying():
             with attempt:
-                result = await score_by_echo(self, prompt, continuation, reservation.timeout(self.timeout))
+                result = await self.transport.score(prompt, continuation, timeout=reservation.timeout(self.timeout))
         if not result.logprobs:
-            self._resolved = (lm_model, self._resolved[1].merged({"prompt_logprobs": False}))  # type: ignore[index]
+            self._learn(prompt_logprobs=False)
             raise CapabilityError(f"{self.model}: the server returned no prompt logprobs; it cannot score text")
         return result
 
@@ -638,6 +532,7 @@ class LLM:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        await self.transport.aclose()
         if self.cache is not None:
             self.cache.close()
 
@@ -648,20 +543,10 @@ class LLM:
         await self.aclose()
 
 
-def _alone(params: dict[str, Any], i: int) -> dict[str, Any]:
-    """``params`` for sample ``i`` sent as its own request: seed ``seed + i`` (``i`` when none was given),
+def _alone(options: SamplingOptions, i: int) -> SamplingOptions:
+    """``options`` for sample ``i`` sent as its own request: seed ``seed + i`` (``i`` when none was given),
     so the samples of an ``n`` request sent one by one differ and replay."""
-    return {**params, "seed": int(params.get("seed") or 0) + i}
-
-
-def _split(total: int, weights: list[int]) -> list[int]:
-    """Integers proportional to ``weights`` that add up to ``total`` exactly."""
-    if not weights:
-        return []
-    s = sum(weights)
-    shares = [total * w // s for w in weights]
-    shares[0] += total - sum(shares)
-    return shares
+    return options.merged(seed=int(options.seed or 0) + i)
 
 
 def _sum_usage(completions: Any) -> Usage:
@@ -669,4 +554,3 @@ def _sum_usage(completions: Any) -> Usage:
     for c in completions:
         total = total + c.usage
     return total
-

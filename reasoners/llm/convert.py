@@ -1,4 +1,4 @@
-"""The litellm boundary: lazy import, and conversion of its errors into ours (once, here).
+"""The SDK boundary: litellm's lazy import, and conversion of litellm, openai and httpx errors into ours (once, here).
 
 Conversion is also where secrets are kept out: a server that echoes the
 Authorization header into its error body would otherwise put the key into our
@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable
 from types import ModuleType
@@ -175,41 +176,50 @@ def convert_error(exc: BaseException, model: str, secrets: Iterable[str | None] 
     return err
 
 
+_CONTEXT = re.compile(r"(?i)context (length|window)|maximum context|too many tokens|exceeds the context")
+
+
 def _convert(exc: BaseException, model: str) -> ReasonersError:
     if isinstance(exc, ReasonersError):
         return exc
     if (own := _cause(exc, ReasonersError)) is not None:
-        # An in-process model raised one of ours (e.g. ContextWindowError) and litellm wrapped it
-        # as a connection error; a copy keeps its class (so retries see it) without a chain cycle.
+        # An in-process model raised one of ours (e.g. ContextWindowError) and something wrapped
+        # it; a copy keeps its class (so retries see it) without a chain cycle.
         return copy.copy(own)
-    lm = litellm()
+    # The SDKs' classes, from whichever of litellm and openai is loaded (neither is imported here).
+    modules = [m for m in (_litellm, sys.modules.get("openai")) if m is not None]
+
+    def isa(*names: str) -> bool:
+        kinds = tuple(getattr(m, n) for m in modules for n in names if isinstance(getattr(m, n, None), type))
+        return bool(kinds) and isinstance(exc, kinds)
+
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     msg = f"{model}: {_short(exc)}"
-    if isinstance(exc, lm.RateLimitError) or status == 429:
+    if isa("RateLimitError") or status == 429:
         return RateLimitError(msg, retry_after=_retry_after(exc), model=model)
-    if isinstance(exc, lm.ContextWindowExceededError):
+    if isa("ContextWindowExceededError") or (status == 400 and _CONTEXT.search(str(exc))):
         return ContextWindowError(msg, status=status, model=model)
-    if isinstance(exc, (lm.AuthenticationError, lm.PermissionDeniedError)) or status in (401, 403):
+    if isa("AuthenticationError", "PermissionDeniedError") or status in (401, 403):
         return AuthError(msg, status=status, model=model)
-    if isinstance(exc, lm.Timeout):
+    if isa("Timeout", "APITimeoutError"):
         return RequestTimeout(msg, status=status, model=model)
-    if isinstance(exc, lm.APIResponseValidationError) or _cause(exc, json.JSONDecodeError) is not None:
+    if isa("APIResponseValidationError") or _cause(exc, json.JSONDecodeError) is not None:
         return MalformedResponseError(f"{model}: malformed response body: {_short(exc)}", status=status, model=model)
-    if isinstance(exc, lm.LiteLLMUnknownProvider):
+    if isa("LiteLLMUnknownProvider"):
         return ConfigError(f"unknown model or provider {model!r}: {_short(exc)}")
     if (refused := _cause(exc, ConnectionError)) is not None:
         # litellm reports a refused or dropped connection as a 500; say what happened
         return APIConnectionError(f"{model}: cannot reach the server: {_short(refused)}", model=model)
     if status is not None and status >= 500:
         return ServerError(msg, status=status, model=model)
-    if isinstance(exc, (lm.InternalServerError, lm.ServiceUnavailableError, lm.BadGatewayError)):
+    if isa("InternalServerError", "ServiceUnavailableError", "BadGatewayError"):
         return ServerError(msg, status=status, model=model)
-    if isinstance(exc, lm.APIConnectionError):
+    if isa("APIConnectionError"):
         return APIConnectionError(msg, status=status, model=model)
-    if isinstance(exc, (lm.NotFoundError,)) or status == 404:
+    if isa("NotFoundError") or status == 404:
         return ProviderError(f"{msg} (HTTP 404: check the model name and api_base)", status=404, model=model)
-    if isinstance(exc, lm.BadRequestError) or (status is not None and 400 <= status < 500):
+    if isa("BadRequestError") or (status is not None and 400 <= status < 500):
         return ProviderError(msg, status=status, model=model)
     if isinstance(exc, (ConnectionError, OSError)):
         return APIConnectionError(msg, model=model)

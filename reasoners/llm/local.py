@@ -26,7 +26,8 @@ import numpy as np
 from .._packages import package_file
 from ..errors import ConfigError, ContextWindowError
 from ..usage import Usage
-from .providers import InProcessModel, RawCompletion
+from .inprocess import InProcessModel, RawCompletion
+from .options import SamplingOptions
 from .types import Score, TokenLogprob
 
 __all__ = ["LocalModel", "load_local", "smollm2_path", "INSTALL_HINT"]
@@ -180,38 +181,18 @@ class LocalModel(InProcessModel):
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return len(self._tokenize(self._format(messages)))
 
-    async def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        max_tokens: int,
-        temperature: float,
-        top_p: float | None,
-        stop: list[str] | None,
-        logprobs: bool,
-        seed: int | None,
-    ) -> RawCompletion:
-        return await asyncio.to_thread(
-            self._complete, messages, max_tokens, temperature, top_p, stop, logprobs, seed
-        )
+    async def complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
+        return await asyncio.to_thread(self._complete, messages, options)
 
-    def _complete(
-        self,
-        messages: list[dict[str, Any]],
-        max_tokens: int,
-        temperature: float,
-        top_p: float | None,
-        stop: list[str] | None,
-        logprobs: bool,
-        seed: int | None,
-    ) -> RawCompletion:
+    def _complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
         prompt = self._format(messages)
         tokens = self._tokenize(prompt)
         if len(tokens) >= self.n_ctx:
             raise ContextWindowError(
                 f"prompt of {len(tokens)} tokens does not fit the local model's context of {self.n_ctx}"
             )
-        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        max_tokens = min(options.max_tokens, self.n_ctx - len(tokens))
+        seed = options.seed
         with self._lock:
             self._llama.reset()
             if seed is not None:
@@ -219,14 +200,14 @@ class LocalModel(InProcessModel):
             out = self._llama.create_completion(
                 prompt=tokens,
                 max_tokens=max_tokens,
-                temperature=temperature,
-                top_p=1.0 if top_p is None else top_p,
-                stop=stop or [],
+                temperature=options.temperature,
+                top_p=1.0 if options.top_p is None else options.top_p,
+                stop=list(options.stop or []),
                 seed=None if seed is None else int(seed),
             )
             assert isinstance(out, dict)  # not streaming
             choice = out["choices"][0]
-            lps = self._completion_logprobs(len(tokens), choice["text"]) if logprobs else None
+            lps = self._completion_logprobs(len(tokens), choice["text"]) if options.logprobs else None
         usage = out["usage"]
         return RawCompletion(
             text=choice["text"],

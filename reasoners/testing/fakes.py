@@ -1,8 +1,8 @@
 """Fakes for testing pipelines without a model: a scripted :class:`FakeLLM` and a :class:`FakeRetriever`.
 
-``FakeLLM`` is a real :class:`reasoners.LLM` whose backend is a scripted
-in-process model, reached through litellm like every other provider, so budget,
-cache, retries, trace and usage behave exactly as with a real model.
+``FakeLLM`` is a real :class:`reasoners.LLM` whose transport calls a scripted
+in-process model, so budget, cache, retries, trace and usage behave exactly as
+with a real model.
 
 >>> llm = FakeLLM(["The answer is 4.", "The answer is 5."])
 >>> [c.text for c in llm.generate("2+2?", n=2, temperature=0.7)]
@@ -21,7 +21,8 @@ from typing import Any
 from retrievers import Document
 
 from ..llm.client import LLM
-from ..llm.providers import InProcessModel, RawCompletion
+from ..llm.inprocess import InProcessModel, RawCompletion
+from ..llm.options import SamplingOptions
 from ..llm.types import Capabilities, Score, TokenLogprob
 from ..usage import Usage
 
@@ -106,18 +107,10 @@ class FakeModel(InProcessModel):
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return sum(len(_words(m["content"])) + 1 for m in messages)
 
-    async def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        max_tokens: int,
-        temperature: float,
-        top_p: float | None,
-        stop: list[str] | None,
-        logprobs: bool,
-        seed: int | None,
-    ) -> RawCompletion:
-        req = FakeRequest(messages, max_tokens, temperature, seed, logprobs, stop)
+    async def complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
+        max_tokens, seed = options.max_tokens, options.seed
+        stop = list(options.stop) if options.stop is not None else None
+        req = FakeRequest(messages, max_tokens, options.temperature, seed, options.logprobs, stop)
         with self._lock:
             self.requests.append(req)
             self.in_flight += 1
@@ -144,7 +137,7 @@ class FakeModel(InProcessModel):
             words, finish = words[:max_tokens], "length"
             text = " ".join(words)
         lps = None
-        if logprobs:
+        if options.logprobs:
             values = resp.logprobs if resp.logprobs is not None else [resp.token_logprob] * len(words)
             lps = [TokenLogprob(w, float(v)) for w, v in zip(words, values)]
         return RawCompletion(

@@ -10,7 +10,7 @@ from reasoners import LLM, Problem, RetryPolicy, SelfConsistency, ServerError
 from reasoners.bench import BenchConfig, parse_strategies, run_bench, summarize
 from reasoners.bench.tasks import Task
 from reasoners.llm.local import load_local
-from reasoners.llm.providers import InProcessModel, RawCompletion
+from reasoners.llm import InProcessModel, RawCompletion
 
 
 class Flaky(InProcessModel):
@@ -24,10 +24,10 @@ class Flaky(InProcessModel):
     def count_tokens(self, messages):
         return self.model.count_tokens(messages)
 
-    async def complete(self, messages, **options) -> RawCompletion:
+    async def complete(self, messages, options) -> RawCompletion:
         if self.fails(messages, options):
             raise ServerError("injected: upstream down", status=503)
-        return await self.model.complete(messages, **options)
+        return await self.model.complete(messages, options)
 
     async def score(self, prompt, continuation):
         return await self.model.score(prompt, continuation)
@@ -38,7 +38,7 @@ def flaky_llm(fails) -> LLM:
 
 
 def test_self_consistency_answers_from_the_real_samples_that_succeeded():
-    llm = flaky_llm(lambda messages, o: o["seed"] == 1)
+    llm = flaky_llm(lambda messages, o: o.seed == 1)
     result = SelfConsistency(n=3).run("What is 2 + 3?", llm=llm)
     assert result.degraded and len(result.candidates) == 2
     assert [f["where"] for f in result.metadata["failed_samples"]] == ["sample 1"]

@@ -1,0 +1,186 @@
+"""The litellm transport: every provider litellm knows, echo scoring included.
+
+It also resolves what litellm knows of a model (provider, keys, supported
+parameters, token counting, prices), which the lean OpenAI transport reuses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from ..errors import AuthError, ConfigError, MalformedResponseError, ReasonersError
+from .convert import convert_error, litellm
+from .echo import EchoRequest, echo_score
+from .options import SamplingOptions
+from .transport import Choice, Messages, Reply, Transport, request_key
+from .types import Capabilities, Score, TokenLogprob
+
+__all__ = ["LiteLLMTransport", "parse_reply", "stream_reply"]
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def parse_reply(response: Any, model: str) -> Reply:
+    """A chat-completion response (litellm's or the openai SDK's objects, or plain dicts) as a Reply."""
+    choices = _get(response, "choices")
+    if not choices:
+        raise MalformedResponseError(f"{model}: response has no choices", model=model)
+    out = []
+    for choice in choices:
+        message = _get(choice, "message")
+        text = _get(message, "content") if message is not None else _get(choice, "text")
+        lp = _get(choice, "logprobs")
+        content = _get(lp, "content") if lp is not None else None
+        logprobs = [TokenLogprob(str(_get(t, "token")), float(_get(t, "logprob"))) for t in content] if content else None
+        out.append(Choice(text or "", _get(choice, "finish_reason"), logprobs))
+    return Reply(out, *_usage(_get(response, "usage")))
+
+
+def _usage(raw: Any) -> tuple[int, int, int]:
+    raw = raw or {}
+    details = _get(raw, "completion_tokens_details")
+    reasoning = _get(details, "reasoning_tokens", 0) if details is not None else 0
+    return (int(_get(raw, "prompt_tokens", 0) or 0), int(_get(raw, "completion_tokens", 0) or 0),
+            int(reasoning or 0))
+
+
+class LiteLLMTransport(Transport):
+    """A model string litellm resolves (``openai/gpt-4o-mini``, ``anthropic/...``, ``openai/x`` with
+    ``api_base``); ``extra`` are litellm arguments sent with every request."""
+
+    def __init__(
+        self, model: str, *, api_base: str | None = None, api_key: str | None = None,
+        extra: Mapping[str, Any] | None = None, score_prefix: str = "",
+    ) -> None:
+        self.model = model
+        self.api_base = api_base
+        self._api_key = api_key
+        self.extra = dict(extra or {})
+        self.score_prefix = score_prefix
+        self._prices: tuple[float, float] | None = None
+
+    def _key(self) -> str | None:
+        return request_key(self._api_key, self.api_base, self.model)
+
+    def _error(self, e: Exception) -> ReasonersError:
+        return convert_error(e, self.model, (self._api_key,))
+
+    # -- what litellm knows of the model ----------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        lm = litellm()
+        try:
+            _, provider, _, _ = lm.get_llm_provider(self.model, api_base=self.api_base)
+        except Exception as e:
+            raise ConfigError(
+                f"unknown model {self.model!r}: give a litellm model string such as 'openai/gpt-4o-mini', "
+                "'openai/<name>' with api_base=... for an OpenAI-compatible server, or 'local/smollm2'"
+            ) from e
+        if self._api_key is None and self.api_base is None:
+            env = lm.validate_environment(model=self.model)
+            missing = env.get("missing_keys") or []
+            if missing:
+                raise AuthError(f"{self.model}: missing API key; set {', '.join(missing)} or pass api_key=...")
+            variable = f"{provider.upper()}_API_KEY"
+            if variable in os.environ and not os.environ[variable].strip():
+                raise AuthError(f"{self.model}: {variable} is set but empty; set it to your key")
+        try:
+            params = set(lm.get_supported_openai_params(model=self.model, custom_llm_provider=provider) or [])
+        except Exception:
+            params = set()
+        server = self.api_base is not None
+        return Capabilities(
+            # OpenAI-compatible servers vary: probe n on first use (a short answer falls back).
+            n=None if server else ("n" in params),
+            logprobs="logprobs" in params or None,
+            prompt_logprobs=None if server else False,
+            seed="seed" in params,
+        )
+
+    def count_tokens(self, messages: Messages) -> int:
+        return int(litellm().token_counter(model=self.model, messages=messages))
+
+    def count_text(self, text: str) -> int:
+        return int(litellm().token_counter(model=self.model, text=text))
+
+    def prices(self) -> tuple[float, float]:
+        if self._prices is None:
+            cost_map = litellm().model_cost
+            info = cost_map.get(self.model) or cost_map.get(self.model.split("/", 1)[-1]) or {}
+            self._prices = (float(info.get("input_cost_per_token") or 0.0),
+                            float(info.get("output_cost_per_token") or 0.0))
+        return self._prices
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _kwargs(self, messages: Messages, options: SamplingOptions, n: int, timeout: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {**self.extra, "model": self.model, "messages": messages, **options.params(),
+                                  "num_retries": 0, "max_retries": 0, "timeout": timeout}
+        # (max_retries=0: the OpenAI SDK's own retries would hide attempts from ours)
+        if n > 1:
+            kwargs["n"] = n
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if (key := self._key()) is not None:
+            kwargs["api_key"] = key
+        return kwargs
+
+    async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
+        try:
+            response = await litellm().acompletion(**self._kwargs(messages, options, n, timeout))
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        return parse_reply(response, self.model)
+
+    async def stream(
+        self, messages: Messages, options: SamplingOptions, *, timeout: float
+    ) -> AsyncIterator[str | Reply]:
+        kwargs = {**self._kwargs(messages, options, 1, timeout), "stream": True,
+                  "stream_options": {"include_usage": True}}
+        try:
+            async for item in stream_reply(await litellm().acompletion(**kwargs)):
+                yield item
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+
+    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
+        req = EchoRequest(prompt, continuation, self.score_prefix)
+        kwargs: dict[str, Any] = {
+            "model": f"text-completion-openai/{self.model.split('/', 1)[-1]}", "prompt": req.text, **req.fields,
+            "num_retries": 0, "max_retries": 0, "timeout": timeout, "api_base": self.api_base,
+        }
+        if (key := self._key()) is not None:
+            kwargs["api_key"] = key
+        try:
+            response = await litellm().atext_completion(**kwargs)
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        return echo_score(response, req, self.model)
+
+
+async def stream_reply(chunks: Any) -> AsyncIterator[str | Reply]:
+    """The text deltas of a chat-completion chunk stream as they come, then the whole Reply."""
+    reply = Reply([Choice("")])
+    async for chunk in chunks:
+        for choice in _get(chunk, "choices") or []:
+            delta = _get(choice, "delta")
+            text = (_get(delta, "content") or "") if delta is not None else ""
+            if text:
+                reply.choices[0].text += text
+                yield text
+            reply.choices[0].finish_reason = _get(choice, "finish_reason") or reply.choices[0].finish_reason
+        if _get(chunk, "usage"):
+            reply.prompt_tokens, reply.completion_tokens, reply.reasoning_tokens = _usage(_get(chunk, "usage"))
+    yield reply

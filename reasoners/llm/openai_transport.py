@@ -1,0 +1,86 @@
+"""The lean transport for OpenAI-compatible servers (llama.cpp, vLLM): the ``openai`` SDK, no litellm
+on the request path.
+
+What is known of the model (capabilities, token counting, prices) is still
+litellm's, once per model, so budgets reserve exactly as on the litellm path;
+each request then costs the SDK's work alone (``benchmarks/overhead.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import ReasonersError
+from .echo import EchoRequest, echo_score
+from .litellm_transport import LiteLLMTransport, parse_reply, stream_reply
+from .options import SamplingOptions
+from .transport import Messages, Reply
+from .types import Score
+
+__all__ = ["OpenAITransport"]
+
+
+class OpenAITransport(LiteLLMTransport):
+    """``openai/<name>`` at ``api_base``, sent with the ``openai`` SDK (one client per event loop)."""
+
+    def __init__(self, model: str, *, api_base: str, api_key: str | None = None, score_prefix: str = "") -> None:
+        super().__init__(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix)
+        self.name = model.split("/", 1)[1]
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            from openai import AsyncOpenAI
+
+            # max_retries=0: the SDK's own retries would hide attempts from ours
+            client = self._clients[loop] = AsyncOpenAI(base_url=self.api_base, api_key=self._key() or "no-key",
+                                                       max_retries=0)
+        return client
+
+    def _body(self, messages: Messages, options: SamplingOptions, n: int, timeout: float) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.name, "messages": messages, **options.params(), "timeout": timeout}
+        if n > 1:
+            body["n"] = n
+        return body
+
+    async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
+        try:
+            response = await self._client().chat.completions.create(**self._body(messages, options, n, timeout))
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        return parse_reply(response, self.model)
+
+    async def stream(
+        self, messages: Messages, options: SamplingOptions, *, timeout: float
+    ) -> AsyncIterator[str | Reply]:
+        body = {**self._body(messages, options, 1, timeout), "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            async for item in stream_reply(await self._client().chat.completions.create(**body)):
+                yield item
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+
+    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
+        req = EchoRequest(prompt, continuation, self.score_prefix)
+        try:
+            response = await self._client().completions.create(model=self.name, prompt=req.text, timeout=timeout,
+                                                               **req.fields)
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        return echo_score(response, req, self.model)
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()

@@ -1,0 +1,62 @@
+"""Sampling options: one typed object, merged once over the client's defaults, handed to every transport."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from .types import UNSET
+
+__all__ = ["SamplingOptions"]
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How to sample one request. ``None`` means "not sent" (the backend's default applies).
+
+    ``top_logprobs`` is set by the client where a server needs it to return
+    logprobs at all (llama.cpp); ``reasoning_effort`` passes through to models
+    that take it. :meth:`params` is the request as sent and as cached.
+    """
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    reasoning_effort: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:
+            raise ConfigError(f"max_tokens must be >= 1; got {self.max_tokens!r}")
+        if not isinstance(self.temperature, (int, float)) or self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0; got {self.temperature!r}")
+        if self.top_p is not None and not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise ConfigError(f"top_p must be in (0, 1]; got {self.top_p!r}")
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+        elif self.stop is not None:
+            if not all(isinstance(s, str) for s in self.stop):
+                raise ConfigError(f"stop must be a string or a list of strings; got {self.stop!r}")
+            object.__setattr__(self, "stop", tuple(self.stop))
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise ConfigError(f"seed must be an integer; got {self.seed!r}")
+
+    def merged(self, **overrides: Any) -> SamplingOptions:
+        """These options with every override that is not ``UNSET`` applied."""
+        given = {k: v for k, v in overrides.items() if v is not UNSET}
+        return dataclasses.replace(self, **given) if given else self
+
+    def params(self) -> dict[str, Any]:
+        """The options as request fields: those set, ``logprobs`` only when asked for."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or (f.name == "logprobs" and not value):
+                continue
+            out[f.name] = list(value) if f.name == "stop" else value
+        return out

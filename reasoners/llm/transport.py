@@ -1,0 +1,139 @@
+"""The transport seam: how one request reaches a model, and the one place that picks it.
+
+A :class:`Transport` sends a request and parses the answer; it knows nothing of
+budgets, caches, retries or traces (the client's job). It is chosen once, when
+the :class:`~reasoners.llm.LLM` is made, by
+:func:`~reasoners.llm.routing.choose_transport`:
+
+- :class:`~reasoners.llm.inprocess.InProcessTransport`: the embedded llama.cpp
+  model, the fakes and LangChain chat models, called directly;
+- :class:`~reasoners.llm.openai_transport.OpenAITransport`: the lean path for
+  ``openai/<name>`` on an ``api_base`` server (llama.cpp, vLLM), on the
+  ``openai`` SDK;
+- :class:`~reasoners.llm.litellm_transport.LiteLLMTransport`: every other
+  provider litellm knows.
+
+Transports raise only the toolkit's errors (:mod:`reasoners.errors`), with
+secrets redacted, and take a plain ``timeout`` in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MalformedResponseError
+from ..usage import Usage
+from .options import SamplingOptions
+from .types import Capabilities, Completion, Score, TokenLogprob
+
+__all__ = ["Transport", "Choice", "Reply", "completions", "request_key"]
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass
+class Choice:
+    """One sampled answer of a reply."""
+
+    text: str
+    finish_reason: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass
+class Reply:
+    """What a backend answered to one request: its choices and the request's token usage."""
+
+    choices: list[Choice]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport(ABC):
+    """Sends requests to one model. Subclass it to reach a backend the toolkit does not know."""
+
+    model: str
+
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What the backend can do (None where unknown); may check configuration and keys first."""
+
+    @abstractmethod
+    def count_tokens(self, messages: Messages) -> int:
+        """Prompt tokens of ``messages``, as reserved against a budget."""
+
+    @abstractmethod
+    def count_text(self, text: str) -> int:
+        """Tokens of raw ``text`` (prompt scoring)."""
+
+    def prices(self) -> tuple[float, float]:
+        """Cost per prompt token and per completion token (0 where unknown)."""
+        return 0.0, 0.0
+
+    @abstractmethod
+    async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
+        """``n`` samples of ``messages`` in one request (``n > 1`` only where ``capabilities().n``)."""
+
+    async def stream(
+        self, messages: Messages, options: SamplingOptions, *, timeout: float
+    ) -> AsyncIterator[str | Reply]:
+        """One sample as text deltas as they arrive, then the whole :class:`Reply` (usage included).
+
+        The default sends the request whole and yields its text once."""
+        reply = await self.complete(messages, options, n=1, timeout=timeout)
+        if reply.choices and reply.choices[0].text:
+            yield reply.choices[0].text
+        yield reply
+
+    @abstractmethod
+    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
+        """Per-token log P(continuation | prompt); empty when the backend returned no prompt logprobs."""
+
+    async def aclose(self) -> None:
+        """Release connections; the transport may be used again afterwards."""
+
+
+def request_key(api_key: str | None, api_base: str | None, model: str) -> str | None:
+    """The key to send: the one given, else none (the provider's variable is read), else, for an
+    OpenAI-compatible server of one's own, a placeholder: such servers often check no key but the
+    SDK insists on one, and a server that does check answers 401, an AuthError."""
+    if api_key:
+        return api_key
+    if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY", "").strip():
+        return "no-key"
+    return None
+
+
+def completions(reply: Reply, model: str, prices: tuple[float, float]) -> list[Completion]:
+    """The reply's choices as completions. Usage comes per request: it is split over the samples so
+    that each cached sample carries its share and the shares add up to the request's usage."""
+    if not reply.choices:
+        raise MalformedResponseError(f"{model}: response has no choices", model=model)
+    prompt_price, completion_price = prices
+    shares = _split(reply.completion_tokens, [max(1, len(c.text)) for c in reply.choices])
+    out = []
+    for k, choice in enumerate(reply.choices):
+        first = k == 0
+        usage = Usage(
+            prompt_tokens=reply.prompt_tokens if first else 0,
+            completion_tokens=shares[k],
+            calls=1 if first else 0,
+            cost=(reply.prompt_tokens * prompt_price if first else 0.0) + shares[k] * completion_price,
+        )
+        out.append(Completion(text=choice.text, finish_reason=choice.finish_reason, logprobs=choice.logprobs,
+                              usage=usage, model=model))
+    return out
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """Integers proportional to ``weights`` that add up to ``total`` exactly."""
+    s = sum(weights)
+    shares = [total * w // s for w in weights]
+    shares[0] += total - sum(shares)
+    return shares
