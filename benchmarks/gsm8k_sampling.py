@@ -98,13 +98,15 @@ async def main(args: argparse.Namespace) -> None:
             ("fobar(forward=sc:8)", FOBAR(forward=SelfConsistency(n=8))),
             (f"sc(n=8,base=autocot(k=8,max_steps={steps}))", SelfConsistency(base=autocot, n=8)),
         ]
+        if not demos_file.exists():  # build the demos once, and keep them beside the journal
+            ready, _ = await autocot.aprepared(llm=llm)
+            assert isinstance(ready, AutoCoT)
+            AutoCoT.save(demos_file, ready.built(llm.model) or [])
+            strategies[-1] = (strategies[-1][0], SelfConsistency(base=ready, n=8))
         config = BenchConfig(task, strategies, llm, out, [None], concurrency=args.concurrency,
                              budgets_for={"fobar(forward=sc:8)": [args.fobar_budget]})
         with progress_bar("gsm8k") as progress:
             rows = await run_bench(config, progress=progress)
-    built = autocot.built(llm.model)
-    if built is not None and not demos_file.exists():
-        AutoCoT.save(demos_file, built)
     done = len({r["problem_id"] for r in rows})
     title = f"gsm8k, {done} problems, Qwen2.5-Coder-1.5B (llama.cpp server)"
     for t in write_report(rows, out, title=title):

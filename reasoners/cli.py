@@ -18,7 +18,7 @@ from typing import Any
 from .budget import Budget
 from .errors import ReasonersError
 from .llm.cache import Cache, default_cache_path
-from .problem import Problem
+from .problem import Problem, Result
 from .strategies import REGISTRY
 
 __all__ = ["main"]
@@ -156,9 +156,16 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = _Progress(budget) if not args.json and sys.stderr.isatty() else None
     trace = Trace(strategy.name, model=llm.model, seed=args.seed, listener=progress)
+    async def prepare_and_run() -> Result:
+        ready, prepared = await strategy.aprepared(llm=llm, budget=budget, seed=args.seed)
+        result = await ready.arun(problem, llm=llm, budget=budget, seed=args.seed, trace=trace)
+        if prepared.usage.calls:  # one question: preparing (AutoCoT's demos) is part of its cost
+            result.usage = result.usage + prepared.usage
+            result.metadata["prepare_usage"] = prepared.usage.to_dict()
+        return result
+
     try:
-        result = run_sync(strategy.arun(problem, llm=llm, budget=budget, seed=args.seed, trace=trace),
-                          async_name="arun")
+        result = run_sync(prepare_and_run(), async_name="arun")
     finally:
         if progress is not None:
             progress.close()

@@ -28,8 +28,19 @@ FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.5, jitter=0.0)
 SECRET = "sk-test-SECRETKEY-0123456789abcdef"
 
 
+TRANSPORT = {"name": "openai"}
+
+
+@pytest.fixture(autouse=True, params=["openai", "litellm"])
+def transport(request):
+    """Every test here runs on both HTTP transports."""
+    TRANSPORT["name"] = request.param
+    yield request.param
+
+
 def client(srv: StubServer, **kw) -> LLM:
     kw.setdefault("retry", FAST)
+    kw.setdefault("transport", TRANSPORT["name"])
     return LLM("openai/stub", api_base=srv.url, api_key=SECRET, **kw)
 
 

@@ -49,6 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOURNAL = "results.jsonl"
+PREPARED = "prepare.jsonl"
 STRATEGY_METRICS = ("pass_at_1",)
 """Numbers a strategy reports in ``result.metadata`` that the journal keeps as metrics (CodeChain's pass@1)."""
 
@@ -190,6 +191,8 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
         for budget in config.budgets_for.get(spec, config.budgets)
         if _key(spec, budget, problem.id) not in done
     ]
+    strategies = await _prepared(config, {spec for spec, *_ in todo})
+    todo = [(spec, strategies[spec], budget, problem) for spec, _, budget, problem in todo]
     total, finished = len(todo) + len(done), len(done)
     if progress:
         progress(finished, total)
@@ -230,6 +233,22 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
     if fatal:
         raise fatal[0]
     return rows
+
+
+async def _prepared(config: BenchConfig, specs: set[str]) -> dict[str, Strategy]:
+    """Each strategy to run, prepared once (AutoCoT's demos); what preparing spent is appended
+    to ``prepare.jsonl`` beside the journal, since it belongs to no one problem."""
+    out = {}
+    for spec, strategy in config.strategies:
+        if spec not in specs:
+            continue
+        t0 = time.perf_counter()
+        out[spec], record = await strategy.aprepared(llm=config.llm, seed=config.seed)
+        if record.usage.calls:
+            with (config.out / PREPARED).open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"strategy": spec, "usage": record.usage.to_dict(),
+                                    "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
+    return out
 
 
 async def _row(config: BenchConfig, spec: str, budget: int | None, problem: Problem, result: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._sync import close_with_loop
 from ..errors import ReasonersError
 from .echo import EchoRequest, echo_score
 from .litellm_transport import LiteLLMTransport, parse_reply, stream_reply
@@ -40,6 +41,7 @@ class OpenAITransport(LiteLLMTransport):
             # max_retries=0: the SDK's own retries would hide attempts from ours
             client = self._clients[loop] = AsyncOpenAI(base_url=self.api_base, api_key=self._key() or "no-key",
                                                        max_retries=0)
+            close_with_loop(self.aclose)  # its connections are bound to this loop
         return client
 
     def _body(self, messages: Messages, options: SamplingOptions, n: int, timeout: float) -> dict[str, Any]:

@@ -11,6 +11,7 @@ The demos then prompt few-shot chain of thought.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import re
@@ -81,9 +82,10 @@ class AutoCoT(Strategy):
     """Few-shot chain of thought with demos built automatically from ``pool``.
 
     Pass ``pool`` (questions, strings) and ``k`` clusters, or ready ``demos``
-    (e.g. from :meth:`load`). Demos are built on first use for each model and
-    kept, charged to the run that built them and traced; :meth:`build` builds
-    them explicitly and :meth:`save` writes them to JSON for reuse.
+    (e.g. from :meth:`load`). :meth:`prepare` (called by the harness, CLI and
+    server) returns a copy holding the demos built for a model; used directly,
+    ``run`` builds them on first use for each model and keeps them, charged to
+    the run that built them and traced. :meth:`save` writes them to JSON for reuse.
     """
 
     def __init__(
@@ -192,6 +194,20 @@ class AutoCoT(Strategy):
                 continue  # the audit is one more filter: try the cluster's next question
             return demo, False
         return None, False
+
+    async def prepare(self, ctx: Context) -> AutoCoT:
+        """A copy of this AutoCoT whose demos for ``ctx.llm`` are fixed: built here (charged to
+        ``ctx``) unless given or already built. Harness, CLI and server call it before solving,
+        so the demos are built once per run and held by the copy, not by this object."""
+        if self.built(ctx.llm.model) is not None:
+            demos = self.built(ctx.llm.model)
+        else:
+            demos = self._checked(await self.build(ctx))
+        if "*" in self._demos and demos is self._demos["*"]:
+            return self
+        ready = copy.copy(self)
+        ready._demos = {"*": demos}
+        return ready
 
     async def demos_for(self, ctx: Context) -> list[Demo]:
         """The demos for ``ctx.llm``, building them once per model."""

@@ -7,6 +7,7 @@ object can serve many concurrent runs.
 
 from __future__ import annotations
 
+import copy
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -140,6 +141,36 @@ class Strategy(ABC):
     def config(self) -> dict[str, Any]:
         """The strategy's parameters, for traces and specs."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    async def prepare(self, ctx: Context) -> Strategy:
+        """This strategy made ready to solve on ``ctx.llm``, as a new object (``self`` when nothing
+        needs doing): the work to do once before many problems, such as AutoCoT's demos, charged
+        to ``ctx``. The default prepares the strategies this one holds (a base, stages)."""
+        changed: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, Strategy):
+                ready = await value.prepare(ctx)
+                if ready is not value:
+                    changed[name] = ready
+            elif isinstance(value, list) and any(isinstance(v, Strategy) for v in value):
+                items = [await v.prepare(ctx) if isinstance(v, Strategy) else v for v in value]
+                if any(a is not b for a, b in zip(items, value)):
+                    changed[name] = items
+        if not changed:
+            return self
+        clone = copy.copy(self)
+        clone.__dict__.update(changed)
+        return clone
+
+    async def aprepared(self, *, llm: LLM, budget: Budget | None = None, seed: int = 0) -> tuple[Strategy, Result]:
+        """:meth:`prepare` in a run of its own, as harness, CLI and server call it: the prepared
+        strategy, and a :class:`Result` with what preparing spent (``usage``) and its trace."""
+        run_budget = (budget if budget is not None else Budget()).child()
+        trace = Trace(f"{self.name}.prepare", model=llm.model, seed=seed)
+        ctx = Context(llm=llm, budget=run_budget, trace=trace, seed=seed, rng=random.Random(seed))
+        with trace.activate():
+            ready = await self.prepare(ctx)
+        return ready, Result(answer=None, strategy=self.name, usage=run_budget.used, trace=trace.to_dict())
 
     def __or__(self, stage: Stage) -> Pipeline:
         """``strategy | stage``: a :class:`Pipeline`."""

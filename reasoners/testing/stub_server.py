@@ -39,6 +39,7 @@ class Reply:
     delay: float = 0.0
     reset: bool = False  # drop the connection without answering
     echo_auth: bool = False  # put the request's Authorization header into the error body
+    word_delay: float = 0.0  # when streaming: seconds between words
 
     @classmethod
     def ok(cls, text: str = "The answer is 42.", delay: float = 0.0) -> Reply:
@@ -72,6 +73,8 @@ class StubServer:
     """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received.
 
     ``supports_n=False`` answers one choice whatever ``n`` asks, as some servers do.
+    A request with ``stream: true`` is answered as server-sent events, a word a chunk
+    (``word_delay`` apart), with a usage chunk when ``stream_options.include_usage``.
     ``fault_rate`` turns that share of the default replies (seeded by ``seed``) into a fault
     drawn evenly from: 429 with Retry-After 0, 500, a malformed body, a hang of
     ``hang_seconds`` and a dropped connection. ``faults`` counts the ones served.
@@ -93,6 +96,7 @@ class StubServer:
         self.fault_rate = fault_rate
         self.hang_seconds = hang_seconds
         self.faults = 0
+        self.streamed = 0  # streams sent to the end
         self._rng = random.Random(seed)
         self.default = default or Reply.ok(delay=latency)
         self.requests: list[dict[str, Any]] = []
@@ -141,6 +145,37 @@ class StubServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def _stream(self, reply: Reply, body: dict[str, Any]) -> None:
+                words = reply.text.split(" ")
+                base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()),
+                        "model": body.get("model", "stub")}
+                events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                                 "finish_reason": None}]}]
+                events += [{**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w},
+                                                  "finish_reason": None}]} for i, w in enumerate(words)]
+                events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    n = len(reply.text.split())
+                    events.append({**base, "choices": [],
+                                   "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}})
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for i, event in enumerate([*events, None]):
+                        if reply.word_delay and 0 < i < len(words) + 1:
+                            time.sleep(reply.word_delay)
+                        data = ("data: [DONE]" if event is None else "data: " + json.dumps(event)) + "\n\n"
+                        raw = data.encode("utf-8")
+                        self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    with stub._lock:
+                        stub.streamed += 1
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
             def do_GET(self) -> None:
                 self._send(200, json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}))
 
@@ -164,6 +199,9 @@ class StubServer:
                     return
                 if reply.body is not None:
                     self._send(reply.status, reply.body, reply.headers)
+                    return
+                if body.get("stream"):
+                    self._stream(reply, body)
                     return
                 n = int(body.get("n") or 1) if stub.supports_n else 1
                 words = len(reply.text.split())

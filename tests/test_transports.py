@@ -1,0 +1,125 @@
+"""The transport seam: one choice per model, one options object, the same behaviour on every transport."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from reasoners import LLM, AutoCoT, Budget, Cache, ConfigError, SelfConsistency
+from reasoners.llm import Completion, SamplingOptions
+from reasoners.llm.inprocess import InProcessTransport
+from reasoners.llm.litellm_transport import LiteLLMTransport
+from reasoners.llm.openai_transport import OpenAITransport
+from reasoners.testing import FakeLLM
+from reasoners.testing.stub_server import Reply, StubServer
+
+
+def test_each_model_gets_its_transport_once():
+    assert isinstance(FakeLLM().transport, InProcessTransport)
+    assert isinstance(LLM("local/smollm2").transport, InProcessTransport)  # not loaded until first use
+    assert isinstance(LLM("openai/x", api_base="http://127.0.0.1:9/v1").transport, OpenAITransport)
+    lit = LLM("openai/x", api_base="http://127.0.0.1:9/v1", transport="litellm").transport
+    assert type(lit) is LiteLLMTransport
+    # litellm-only arguments keep the litellm path; so does every provider that is not a server of one's own
+    assert type(LLM("openai/x", api_base="http://127.0.0.1:9/v1", extra_headers={"a": "b"}).transport) is LiteLLMTransport
+    assert type(LLM("anthropic/claude-3-haiku-20240307").transport) is LiteLLMTransport
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"transport": "grpc"}, "transport must be one of"),
+    ({"transport": "openai"}, "needs an 'openai/<name>' model, api_base"),
+])
+def test_bad_transport_choice_is_one_clear_line(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        LLM("anthropic/claude-3-haiku-20240307", **kwargs)
+
+
+def test_in_process_models_take_no_http_transport():
+    with pytest.raises(ConfigError, match="runs in this process"):
+        LLM("local/smollm2", transport="litellm")
+
+
+def test_sampling_options_merge_once_and_validate():
+    base = SamplingOptions(max_tokens=64, temperature=0.0)
+    merged = base.merged(temperature=0.7, stop="\n", seed=None)
+    assert merged.params() == {"max_tokens": 64, "temperature": 0.7, "stop": ["\n"]}
+    assert base.params() == {"max_tokens": 64, "temperature": 0.0}  # frozen: the default is untouched
+    assert base.merged(logprobs=True, top_logprobs=1).params()["logprobs"] is True
+    for bad, message in [({"max_tokens": 0}, "max_tokens must be >= 1"), ({"temperature": -1}, "temperature"),
+                         ({"top_p": 2}, "top_p must be in"), ({"stop": [1]}, "stop must be"),
+                         ({"seed": "x"}, "seed must be an integer")]:
+        with pytest.raises(ConfigError, match=message):
+            base.merged(**bad)
+
+
+def test_fake_sees_the_merged_options():
+    llm = FakeLLM(["a b c"], max_tokens=7, temperature=0.3)
+    llm.generate("q", stop=["x"], seed=5)
+    [req] = llm.requests
+    assert (req.max_tokens, req.temperature, req.stop, req.seed) == (7, 0.3, ["x"], 5)
+
+
+@pytest.mark.parametrize("transport", ["openai", "litellm"])
+def test_http_transports_agree_on_answers_usage_and_cache_keys(transport, tmp_path):
+    """Both transports send the same request and file it under the same cache key, so a cache
+    written through one replays through the other."""
+    with StubServer(default=Reply.ok("The answer is 7.")) as srv:
+        cache = Cache(tmp_path / "c.sqlite")
+        llm = LLM("openai/stub", api_base=srv.url, api_key="none", cache=cache, transport=transport)
+        [c] = llm.generate("What is 3+4?", max_tokens=20, seed=1)
+        assert (c.text, c.usage.prompt_tokens, c.usage.completion_tokens) == ("The answer is 7.", 10, 4)
+        [sent] = srv.requests
+        assert sent["max_tokens"] == 20 and sent["messages"][-1]["content"] == "What is 3+4?"
+        other = "litellm" if transport == "openai" else "openai"
+        again = LLM("openai/stub", api_base=srv.url, api_key="none", cache=Cache(tmp_path / "c.sqlite"),
+                    transport=other)
+        [d] = again.generate("What is 3+4?", max_tokens=20, seed=1)
+        assert d.cached and d.text == c.text and len(srv.requests) == 1
+
+
+@pytest.mark.parametrize("transport", ["openai", "litellm"])
+def test_streaming_yields_deltas_then_the_completion_and_settles_the_budget(transport):
+    with StubServer(default=Reply.ok("one two three four")) as srv:
+        llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
+        budget = Budget(tokens=1000)
+
+        async def go() -> list:
+            return [item async for item in llm.astream("count", budget=budget)]
+
+        items = asyncio.run(go())
+    *deltas, final = items
+    assert "".join(deltas) == "one two three four" and len(deltas) == 4
+    assert isinstance(final, Completion) and final.text == "one two three four"
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens) == (10, 4)
+    assert budget.used.total_tokens == 14 and budget.used.calls == 1
+    assert srv.requests[0]["stream"] is True
+
+
+def test_streaming_a_cached_sample_replays_it_whole(tmp_path):
+    llm = FakeLLM(["a b c"], cache=Cache(tmp_path / "c.sqlite"))
+    llm.generate("q")
+
+    async def go() -> list:
+        return [item async for item in llm.astream("q")]
+
+    first, final = asyncio.run(go())
+    assert first == "a b c" and final.cached and len(llm.requests) == 1
+
+
+def test_prepare_returns_a_ready_copy_and_leaves_the_strategy_as_it_was():
+    def reply(req):
+        return "Let's think step by step.\nSo the answer is 3." if "Let's think" in req.prompt else "The answer is 3."
+
+    llm = FakeLLM(reply)
+    auto = AutoCoT(pool=["What is 1+2?", "What is 2+1?"], k=1)
+    sc = SelfConsistency(base=auto, n=2)
+    ready, record = asyncio.run(sc.aprepared(llm=llm))
+    assert ready is not sc and ready.base is not auto  # type: ignore[attr-defined]
+    assert auto.built(llm.model) is None  # the state went to the copy
+    assert [d.answer for d in ready.base.built(llm.model)] == ["3"]  # type: ignore[attr-defined]
+    assert record.usage.calls == 1
+    calls = len(llm.requests)
+    result = ready.run("What is 1+1?", llm=llm)
+    assert result.answer == "3" and len(llm.requests) == calls + 2  # no demo built again
+    assert asyncio.run(ready.aprepared(llm=llm))[0] is ready  # prepared twice: nothing to do
