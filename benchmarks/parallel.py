@@ -57,7 +57,12 @@ async def fan_out(way: str, url: str, samples: int) -> tuple[float, float]:
                                                                seed=i) for i in range(samples)))
     w0, c0 = time.perf_counter(), time.process_time()
     await go()
-    return time.perf_counter() - w0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    if way == "raw_openai":
+        await sdk.close()
+    elif way.startswith("reasoners_"):
+        await llm.aclose()
+    return wall, cpu
 
 
 WAYS = ("reasoners_litellm", "reasoners_openai", "raw_litellm", "raw_openai")

@@ -36,11 +36,13 @@ class OpenAITransport(LiteLLMTransport):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
-            # max_retries=0: the SDK's own retries would hide attempts from ours
+            # max_retries=0: the SDK's own retries would hide attempts from ours. Our own HTTP client:
+            # the SDK's default one closes itself on garbage collection by scheduling a task on
+            # whatever loop runs then, which fails loudly when its connections belong to a closed one.
             client = self._clients[loop] = AsyncOpenAI(base_url=self.api_base, api_key=self._key() or "no-key",
-                                                       max_retries=0)
+                                                       max_retries=0, http_client=DefaultAsyncHttpxClient())
             close_with_loop(self.aclose)  # its connections are bound to this loop
         return client
 
