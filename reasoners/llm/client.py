@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from typing_extensions import Unpack
+
 from .._sync import run_sync
 from ..budget import Budget, Reservation
 from ..errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
@@ -27,31 +29,17 @@ from ..usage import Usage
 from .cache import Cache, InFlight, cache_key, cached_score, lookup
 from .convert import describe
 from .inprocess import InProcessModel
-from .options import SamplingOptions
+from .options import SamplingArgs, SamplingOptions, to_messages
 from .retry import RetryPolicy
 from .routing import choose_transport
 from .transport import Reply, Transport, completions
-from .types import UNSET, Capabilities, Completion, Score
+from .types import Capabilities, Completion, Score
 
 __all__ = ["LLM"]
 
 log = logging.getLogger(__name__)
 
 Messages = list[dict[str, Any]]
-
-
-def _to_messages(prompt: str | Sequence[Mapping[str, Any]]) -> Messages:
-    if isinstance(prompt, str):
-        if not prompt.strip():
-            raise ConfigError("prompt is empty")
-        return [{"role": "user", "content": prompt}]
-    messages = [dict(m) for m in prompt]
-    if not messages:
-        raise ConfigError("messages is empty")
-    for i, m in enumerate(messages):
-        if m.get("role") not in ("system", "user", "assistant", "tool") or not isinstance(m.get("content"), str):
-            raise ConfigError(f"messages[{i}] needs a role (system/user/assistant) and string content; got {m!r}")
-    return messages
 
 
 class LLM:
@@ -143,7 +131,7 @@ class LLM:
 
     def count_tokens(self, prompt: str | Sequence[Mapping[str, Any]]) -> int:
         """Prompt tokens as reserved against a budget (exact for in-process models)."""
-        messages = _to_messages(prompt)
+        messages = to_messages(prompt)
         self.capabilities  # noqa: B018  (resolves the model: loads it, checks keys)
         key = json.dumps(messages, sort_keys=True)
         count = self._token_counts.get(key)
@@ -163,9 +151,9 @@ class LLM:
 
     # -- generation ----------------------------------------------------------------------
 
-    def _options(self, logprobs: bool, **given: Any) -> SamplingOptions:
-        """The request's options: ``given`` over the client's defaults, fitted to the backend."""
-        options = self.options.merged(**given)
+    def _options(self, logprobs: bool, sampling: SamplingArgs) -> SamplingOptions:
+        """The request's options: ``sampling`` over the client's defaults, fitted to the backend."""
+        options = self.options.given(dict(sampling))
         caps = self.capabilities
         if logprobs:
             if caps.logprobs is False:
@@ -184,19 +172,15 @@ class LLM:
         prompt: str | Sequence[Mapping[str, Any]],
         *,
         n: int = 1,
-        temperature: float = UNSET,
-        max_tokens: int = UNSET,
-        top_p: float | None = UNSET,
-        stop: str | list[str] | None = UNSET,
         logprobs: bool = False,
-        seed: int | None = UNSET,
-        reasoning_effort: str | None = UNSET,
         budget: Budget | None = None,
         failed: list[FailedSample] | None = None,
+        **sampling: Unpack[SamplingArgs],
     ) -> list[Completion]:
         """Sample ``n`` completions of ``prompt`` (a string or chat messages).
 
-        Options not given take the client's defaults. Samples are sent as one
+        ``sampling`` (temperature, max_tokens, top_p, stop, seed, reasoning_effort) overrides
+        the client's defaults for this call. Samples are sent as one
         request where the backend supports ``n``, else as concurrent single
         requests with distinct seeds (``seed + i``). Each sample is cached under
         its own index, so reruns replay exactly. Raises :class:`BudgetExhausted`
@@ -206,11 +190,10 @@ class LLM:
         retries: those are appended to ``failed`` and left out, and the call
         raises only when no sample succeeded. Without ``failed`` any failure raises.
         """
-        messages = _to_messages(prompt)
+        messages = to_messages(prompt)
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}")
-        options = self._options(logprobs, temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop,
-                                seed=seed, reasoning_effort=reasoning_effort)
+        options = self._options(logprobs, sampling)
         caps = self.capabilities
         budget = budget if budget is not None else Budget()
         prompt_tokens = self.count_tokens(messages)
@@ -267,18 +250,8 @@ class LLM:
         """The samples ``indices`` of one request: from the cache, from an identical call
         already in flight, or fetched (see :meth:`_fetch`); ``native`` marks an ``n`` request."""
         async with self._semaphore():
-            prompt_price, completion_price = self.transport.prices()
-            reservation = await budget.areserve(
-                prompt_tokens=prompt_tokens + self._prompt_margin,
-                max_tokens=options.max_tokens,
-                n=len(indices),
-                prompt_price=prompt_price,
-                completion_price=completion_price,
-            )
-            asked = options.max_tokens
-            options = options.merged(max_tokens=reservation.max_tokens)
-            request = {"messages": messages, **options.params()}
-            keys, got = lookup(self.cache, self._cache_model(), request, indices, asked)
+            reservation, options, request, keys, got = await self._reserve(messages, options, indices,
+                                                                           prompt_tokens, budget)
             missing = [i for i in indices if i not in got]
             with span("llm", self.model, request=request, samples=indices) as s:
                 t0 = time.perf_counter()
@@ -320,6 +293,21 @@ class LLM:
                         latency=time.perf_counter() - t0,
                     )
             return out
+
+    async def _reserve(
+        self, messages: Messages, options: SamplingOptions, indices: list[int], prompt_tokens: int, budget: Budget
+    ) -> tuple[Reservation, SamplingOptions, dict[str, Any], dict[int, str], dict[int, Completion]]:
+        """Reserve the samples ``indices`` against ``budget``; the options as granted (``max_tokens``
+        may be clamped), the request as cached, its samples' cache keys and those already cached."""
+        prompt_price, completion_price = self.transport.prices()
+        reservation = await budget.areserve(prompt_tokens=prompt_tokens + self._prompt_margin,
+                                            max_tokens=options.max_tokens, n=len(indices),
+                                            prompt_price=prompt_price, completion_price=completion_price)
+        asked = options.max_tokens
+        options = options.merged(max_tokens=reservation.max_tokens)
+        request = {"messages": messages, **options.params()}
+        keys, got = lookup(self.cache, self._cache_model(), request, indices, asked)
+        return reservation, options, request, keys, got
 
     async def _fetch(
         self,
@@ -395,55 +383,31 @@ class LLM:
         prompt: str | Sequence[Mapping[str, Any]],
         *,
         n: int = 1,
-        temperature: float = UNSET,
-        max_tokens: int = UNSET,
-        top_p: float | None = UNSET,
-        stop: str | list[str] | None = UNSET,
         logprobs: bool = False,
-        seed: int | None = UNSET,
-        reasoning_effort: str | None = UNSET,
         budget: Budget | None = None,
         failed: list[FailedSample] | None = None,
+        **sampling: Unpack[SamplingArgs],
     ) -> list[Completion]:
         """Sync twin of :meth:`agenerate`."""
-        return run_sync(
-            self.agenerate(prompt, n=n, temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop,
-                           logprobs=logprobs, seed=seed, reasoning_effort=reasoning_effort, budget=budget,
-                           failed=failed),
-            async_name="agenerate",
-        )
+        return run_sync(self.agenerate(prompt, n=n, logprobs=logprobs, budget=budget, failed=failed, **sampling),
+                        async_name="agenerate")
 
     # -- streaming -----------------------------------------------------------------------
 
     async def astream(
-        self,
-        prompt: str | Sequence[Mapping[str, Any]],
-        *,
-        temperature: float = UNSET,
-        max_tokens: int = UNSET,
-        top_p: float | None = UNSET,
-        stop: str | list[str] | None = UNSET,
-        seed: int | None = UNSET,
-        reasoning_effort: str | None = UNSET,
-        budget: Budget | None = None,
+        self, prompt: str | Sequence[Mapping[str, Any]], *, budget: Budget | None = None,
+        **sampling: Unpack[SamplingArgs],
     ) -> AsyncIterator[str | Completion]:
         """One sample of ``prompt`` as text deltas while the model writes it, then the whole
         :class:`Completion` (usage included). Budgeted, cached and traced like :meth:`agenerate`;
         a cached sample comes as one delta. Not retried once text has been yielded."""
-        messages = _to_messages(prompt)
-        options = self._options(False, temperature=temperature, max_tokens=max_tokens, top_p=top_p, stop=stop,
-                                seed=seed, reasoning_effort=reasoning_effort)
+        messages = to_messages(prompt)
+        options = self._options(False, sampling)
         budget = budget if budget is not None else Budget()
         prompt_tokens = self.count_tokens(messages)
         async with self._semaphore():
-            prompt_price, completion_price = self.transport.prices()
-            reservation = await budget.areserve(prompt_tokens=prompt_tokens + self._prompt_margin,
-                                                max_tokens=options.max_tokens, prompt_price=prompt_price,
-                                                completion_price=completion_price)
-            asked = options.max_tokens
-            options = options.merged(max_tokens=reservation.max_tokens)
-            request = {"messages": messages, **options.params()}
-            keys, got = lookup(self.cache, self._cache_model(), request, [0], asked)
+            reservation, options, request, keys, got = await self._reserve(messages, options, [0], prompt_tokens,
+                                                                           budget)
             with span("llm", self.model, request=request, samples=[0], stream=True) as s:
                 t0 = time.perf_counter()
                 completion: Completion | None = got.get(0)

@@ -147,11 +147,21 @@ class LiteLLMTransport(Transport):
                   "stream_options": {"include_usage": True}}
         try:
             async for item in stream_reply(await litellm().acompletion(**kwargs)):
-                yield item
+                yield self._counted(item, messages) if isinstance(item, Reply) else item
         except ReasonersError:
             raise
         except Exception as e:
             raise self._error(e) from e
+
+    def _counted(self, reply: Reply, messages: Messages) -> Reply:
+        """A streamed reply with its usage counted here when the server sent none (llama.cpp's
+        server sends no usage chunk), so that a stream is never free for the budget."""
+        if not reply.prompt_tokens and not reply.completion_tokens:
+            text = reply.choices[0].text
+            reply.prompt_tokens = self.count_tokens(messages)
+            reply.completion_tokens = self.count_text(text) if text else 0
+            reply.extra["usage_counted"] = True
+        return reply
 
     async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
         req = EchoRequest(prompt, continuation, self.score_prefix)

@@ -67,7 +67,7 @@ class OpenAITransport(LiteLLMTransport):
         body = {**self._body(messages, options, 1, timeout), "stream": True, "stream_options": {"include_usage": True}}
         try:
             async for item in stream_reply(await self._client().chat.completions.create(**body)):
-                yield item
+                yield self._counted(item, messages) if isinstance(item, Reply) else item
         except ReasonersError:
             raise
         except Exception as e:

@@ -4,12 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import ConfigError
 from .types import UNSET
 
-__all__ = ["SamplingOptions"]
+__all__ = ["SamplingOptions", "SamplingArgs", "to_messages"]
+
+
+class SamplingArgs(TypedDict, total=False):
+    """The per-call sampling arguments of ``LLM.agenerate``/``generate``/``astream``: each one not
+    given takes the client's default (see :class:`SamplingOptions`)."""
+
+    temperature: float
+    max_tokens: int
+    top_p: float | None
+    stop: str | list[str] | None
+    seed: int | None
+    reasoning_effort: str | None
+
+
+_ARGS = frozenset(SamplingArgs.__annotations__)
+
+
+def to_messages(prompt: str | Any) -> list[dict[str, Any]]:
+    """A prompt (a string, or chat messages) as checked chat messages."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise ConfigError("prompt is empty")
+        return [{"role": "user", "content": prompt}]
+    messages = [dict(m) for m in prompt]
+    if not messages:
+        raise ConfigError("messages is empty")
+    for i, m in enumerate(messages):
+        if m.get("role") not in ("system", "user", "assistant", "tool") or not isinstance(m.get("content"), str):
+            raise ConfigError(f"messages[{i}] needs a role (system/user/assistant) and string content; got {m!r}")
+    return messages
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,13 @@ class SamplingOptions:
         """These options with every override that is not ``UNSET`` applied."""
         given = {k: v for k, v in overrides.items() if v is not UNSET}
         return dataclasses.replace(self, **given) if given else self
+
+    def given(self, args: dict[str, Any]) -> SamplingOptions:
+        """These options with a call's :class:`SamplingArgs` applied; unknown names are refused."""
+        unknown = sorted(set(args) - _ARGS)
+        if unknown:
+            raise ConfigError(f"unknown sampling option {unknown[0]!r}; known: {', '.join(sorted(_ARGS))}")
+        return self.merged(**args)
 
     def params(self) -> dict[str, Any]:
         """The options as request fields: those set, ``logprobs`` only when asked for."""

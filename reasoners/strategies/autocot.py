@@ -199,9 +199,8 @@ class AutoCoT(Strategy):
         """A copy of this AutoCoT whose demos for ``ctx.llm`` are fixed: built here (charged to
         ``ctx``) unless given or already built. Harness, CLI and server call it before solving,
         so the demos are built once per run and held by the copy, not by this object."""
-        if self.built(ctx.llm.model) is not None:
-            demos = self.built(ctx.llm.model)
-        else:
+        demos = self.built(ctx.llm.model)
+        if demos is None:
             demos = self._checked(await self.build(ctx))
         if "*" in self._demos and demos is self._demos["*"]:
             return self
