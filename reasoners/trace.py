@@ -73,10 +73,13 @@ class Span:
     seconds: float = 0.0
     error: str | None = None
     listener: Callable[[Span], None] | None = field(default=None, repr=False, compare=False)
+    on_start: Callable[[Span], None] | None = field(default=None, repr=False, compare=False)
 
     def add(self, child: Span) -> Span:
-        child.listener = self.listener
+        child.listener, child.on_start = self.listener, self.on_start
         self.children.append(child)
+        if child.on_start is not None:
+            child.on_start(child)
         return child
 
     def walk(self) -> Iterator[Span]:
@@ -114,11 +117,15 @@ class Trace:
     """The root of a run's call tree, exportable as JSON.
 
     ``listener``, if given, is called with every span as it ends (model calls
-    included): progress streaming uses it.
+    included), and ``on_start`` with every span as it opens: progress streaming
+    uses them.
     """
 
-    def __init__(self, name: str = "run", *, listener: Callable[[Span], None] | None = None, **attrs: Any) -> None:
-        self.root = Span("run", name, attrs=dict(attrs), listener=listener)
+    def __init__(
+        self, name: str = "run", *, listener: Callable[[Span], None] | None = None,
+        on_start: Callable[[Span], None] | None = None, **attrs: Any,
+    ) -> None:
+        self.root = Span("run", name, attrs=dict(attrs), listener=listener, on_start=on_start)
 
     @contextmanager
     def activate(self) -> Iterator[Span]:

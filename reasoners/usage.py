@@ -15,6 +15,8 @@ class Usage:
     ``cost`` is in USD and counts only what litellm can price (0 for local models).
     ``cache_hits`` counts calls replayed from the cache; their tokens still count,
     so a replayed run spends its budget exactly as the original did.
+    ``reasoning_tokens`` are the part of ``completion_tokens`` a reasoning model
+    spent thinking, where the provider reports them.
     """
 
     prompt_tokens: int = 0
@@ -22,6 +24,7 @@ class Usage:
     calls: int = 0
     cost: float = 0.0
     cache_hits: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

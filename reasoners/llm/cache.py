@@ -136,7 +136,7 @@ _MAX_CHARS_PER_TOKEN = 64
 def _usage_problem(usage: Any) -> str | None:
     if not isinstance(usage, dict):
         return "usage is not an object"
-    for name in ("prompt_tokens", "completion_tokens", "calls", "cache_hits"):
+    for name in ("prompt_tokens", "completion_tokens", "calls", "cache_hits", "reasoning_tokens"):
         value = usage.get(name, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return f"usage {name} is {value!r}"

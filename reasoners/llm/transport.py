@@ -125,6 +125,7 @@ def completions(reply: Reply, model: str, prices: tuple[float, float]) -> list[C
             completion_tokens=shares[k],
             calls=1 if first else 0,
             cost=(reply.prompt_tokens * prompt_price if first else 0.0) + shares[k] * completion_price,
+            reasoning_tokens=reply.reasoning_tokens if first else 0,
         )
         out.append(Completion(text=choice.text, finish_reason=choice.finish_reason, logprobs=choice.logprobs,
                               usage=usage, model=model))

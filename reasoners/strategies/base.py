@@ -7,10 +7,11 @@ object can serve many concurrent runs.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -20,9 +21,11 @@ from .._sync import run_sync
 from ..budget import Budget
 from ..errors import AuthError, BudgetExhausted, ConfigError, LLMError
 from ..llm.client import LLM
+from ..llm.options import to_messages
 from ..llm.types import Completion, Score
 from ..problem import AnswerKind, FailedSample, Problem, Result
-from ..trace import Trace, span
+from ..trace import Span, Trace, span
+from .events import CallFinished, CallStarted, Event, Finished, TextDelta
 
 __all__ = ["Strategy", "Stage", "Pipeline", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
 
@@ -53,9 +56,18 @@ register_stage = registrar(STAGES)
 """``@register_stage("name")``: make a stage available after ``|`` in specs."""
 
 
+def join_conversation(conversation: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` after ``conversation``, with one system message first: a system prompt in both
+    becomes one (the conversation's, then the strategy's), since chat templates expect one, first."""
+    head = [m for m in conversation if m["role"] == "system"] + [m for m in messages if m["role"] == "system"]
+    system = [{"role": "system", "content": "\n\n".join(m["content"] for m in head)}] if head else []
+    return system + [m for m in conversation if m["role"] != "system"] + [m for m in messages if m["role"] != "system"]
+
+
 @dataclass
 class Context:
-    """What one run carries: the client, its budget, its trace, a retriever and a seeded RNG."""
+    """What one run carries: the client, its budget, its trace, a retriever and a seeded RNG; and,
+    from a caller such as the server, the conversation so far, sampling options and an event sink."""
 
     llm: LLM
     budget: Budget
@@ -66,6 +78,10 @@ class Context:
     temperature: float | None = None  # sampling temperature for strategies that set none themselves
     logprobs: bool = False  # a caller needs token logprobs: generating strategies must ask for them
     failures: list[FailedSample] = field(default_factory=list)  # the run's failed branches, shared by its forks
+    conversation: list[dict[str, Any]] = field(default_factory=list)  # earlier turns, before every generation
+    sampling: dict[str, Any] = field(default_factory=dict)  # a caller's sampling options, under the strategy's
+    emit: Callable[[Event], None] | None = None  # progress events, for Strategy.astream
+    stream_text: bool = False  # a one-sample generation streams its text as TextDelta events
 
     def fork(
         self, branch: int, *, budget: Budget | None = None, temperature: float | None = None, logprobs: bool = False
@@ -81,12 +97,31 @@ class Context:
             budget=budget or self.budget,
             temperature=self.temperature if temperature is None else temperature,
             logprobs=self.logprobs or logprobs,
+            stream_text=False,  # a branch's text is one of many: only the run's own generation streams
         )
 
     async def generate(self, prompt: Any, **options: Any) -> list[Completion]:
-        """``llm.agenerate`` charged to this run's budget. Of several samples, those that still fail
+        """``llm.agenerate`` charged to this run's budget, after the conversation so far and with the
+        caller's sampling options under the strategy's own. Of several samples, those that still fail
         after their retries are recorded as failed samples and left out (see :meth:`attempt`)."""
-        return await self.llm.agenerate(prompt, budget=self.budget, failed=self.failures, **options)
+        messages = join_conversation(self.conversation, to_messages(prompt)) if self.conversation else prompt
+        options = {**self.sampling, **options}
+        if self.stream_text and self.emit is not None and options.get("n", 1) == 1 and not self.logprobs:
+            sampling = {k: v for k, v in options.items() if k not in ("n", "logprobs")}
+            completion: Completion | None = None
+            async for item in self.llm.astream(messages, budget=self.budget, **sampling):
+                if isinstance(item, str):
+                    self.emit(TextDelta(item))
+                else:
+                    completion = item
+            assert completion is not None
+            return [completion]
+        return await self.llm.agenerate(messages, budget=self.budget, failed=self.failures, **options)
+
+    def report(self, event: Event) -> None:
+        """Send a progress event to whoever streams this run (nothing happens otherwise)."""
+        if self.emit is not None:
+            self.emit(event)
 
     async def attempt(self, branch: Awaitable[T], where: str) -> T | None:
         """Await one branch of the run (a sample, a chain, a node's answer) in isolation.
@@ -133,6 +168,8 @@ class Strategy(ABC):
     """
 
     name: ClassVar[str] = "strategy"
+    streams_text: ClassVar[bool] = False
+    """Whether the run's answer is one generation whose text :meth:`astream` can forward as written."""
 
     @abstractmethod
     async def solve(self, problem: Problem, ctx: Context) -> Result:
@@ -186,11 +223,82 @@ class Strategy(ABC):
         seed: int = 0,
         kind: AnswerKind | None = None,
         trace: Trace | None = None,
+        conversation: Sequence[Mapping[str, Any]] = (),
+        sampling: Mapping[str, Any] | None = None,
     ) -> Result:
         """Solve one question. ``result.usage`` is exactly what this run spent; ``result.trace`` its call tree.
 
         Pass ``trace`` to record into your own :class:`Trace` (e.g. one with a listener).
+        ``conversation`` (earlier chat turns, a system prompt) goes before every generation
+        of the run, not before prompt scoring; ``sampling`` (temperature, max_tokens, ...)
+        applies to every generation that does not set the option itself.
         """
+        return await self._execute(question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind,
+                                   trace=trace, conversation=conversation, sampling=sampling)
+
+    async def astream(
+        self,
+        question: str | Problem,
+        *,
+        llm: LLM,
+        budget: Budget | None = None,
+        retriever: Retriever | None = None,
+        seed: int = 0,
+        kind: AnswerKind | None = None,
+        conversation: Sequence[Mapping[str, Any]] = (),
+        sampling: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Event]:
+        """:meth:`arun`, yielding its progress as it happens (see :mod:`reasoners.strategies.events`):
+        model calls, the answer's text as a single-call strategy writes it, samples and votes,
+        and last :class:`Finished` with the result. Closing the iterator early (or cancelling
+        the task that reads it) cancels the run and its model calls in flight."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+
+        def on_start(s: Span) -> None:
+            if s.kind in ("llm", "score"):
+                queue.put_nowait(CallStarted(s.kind, s.name))
+
+        def on_end(s: Span) -> None:
+            if s.kind in ("llm", "score"):
+                queue.put_nowait(CallFinished(s.kind, s.name, s.usage, bool(s.attrs.get("cached")), s.seconds,
+                                              s.error))
+
+        trace = Trace(self.name, model=llm.model, seed=seed, listener=on_end, on_start=on_start)
+        run = asyncio.ensure_future(self._execute(
+            question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind, trace=trace,
+            conversation=conversation, sampling=sampling, emit=queue.put_nowait, stream_text=self.streams_text))
+        try:
+            while not run.done() or not queue.empty():
+                if queue.empty():
+                    waiter = asyncio.ensure_future(queue.get())
+                    await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                    if not waiter.done():
+                        waiter.cancel()
+                        continue
+                    yield waiter.result()
+                else:
+                    yield queue.get_nowait()
+            yield Finished(run.result())
+        finally:
+            if not run.done():
+                run.cancel()
+                await asyncio.gather(run, return_exceptions=True)
+
+    async def _execute(
+        self,
+        question: str | Problem,
+        *,
+        llm: LLM,
+        budget: Budget | None,
+        retriever: Retriever | None,
+        seed: int,
+        kind: AnswerKind | None,
+        trace: Trace | None,
+        conversation: Sequence[Mapping[str, Any]] = (),
+        sampling: Mapping[str, Any] | None = None,
+        emit: Callable[[Event], None] | None = None,
+        stream_text: bool = False,
+    ) -> Result:
         if not isinstance(llm, LLM):
             raise ConfigError(f"llm must be a reasoners.LLM, got {type(llm).__name__}")
         if isinstance(question, Problem):
@@ -199,7 +307,9 @@ class Strategy(ABC):
             problem = Problem(question, kind=kind or "number")
         run_budget = (budget if budget is not None else Budget()).child()
         trace = trace or Trace(self.name, model=llm.model, seed=seed)
-        ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed))
+        ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed),
+                      conversation=to_messages(conversation) if conversation else [], sampling=dict(sampling or {}),
+                      emit=emit, stream_text=stream_text)
         with trace.activate():
             result = await ctx.solve(self, problem)
         if run_budget.over_limit:  # a reply longer than its max_tokens took the run past its budget

@@ -44,6 +44,8 @@ class ChainOfThought(Strategy):
     >>> ChainOfThought().run("What is 17 + 25?", llm=LLM("local/smollm2"))  # doctest: +SKIP
     """
 
+    streams_text = True  # one generation is the answer: astream forwards its text as written
+
     def __init__(
         self,
         *,

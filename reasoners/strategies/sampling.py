@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
@@ -12,6 +13,7 @@ from ..errors import CapabilityError, ConfigError
 from ..problem import Candidate, Problem, Result
 from .base import Context, Strategy, register
 from .cot import ChainOfThought
+from .events import SampleAnswered, Votes
 
 __all__ = ["SelfConsistency", "draw_samples", "sample_candidate"]
 
@@ -33,16 +35,31 @@ async def draw_samples(
     ``ctx.failures`` (see :meth:`Context.attempt`); callers that end with no
     candidate at all call ``ctx.raise_if_nothing_succeeded``.
 
+    Each finished branch is reported to a streaming caller (:class:`SampleAnswered`, then
+    :class:`Votes` over the branches finished so far).
+
     ``need_logprobs`` names what needs token logprobs (e.g. "weighted self-consistency"):
     every branch then asks for them. Where the backend's support is unknown, branch 0
     goes alone first, and if it comes back without logprobs a :class:`CapabilityError`
     is raised before the other branches are spent.
     """
     branches = list(branches)
+    tally: Counter[str] = Counter()
+    finished = 0
+
+    async def one(fork: Context, i: int) -> Result | None:
+        nonlocal finished
+        result = await fork.attempt(fork.solve(base, problem), f"sample {i}")
+        finished += 1
+        if result is not None and result.answer is not None:
+            tally[result.answer] += 1
+        ctx.report(SampleAnswered(i, result.answer if result is not None else None, failed=result is None))
+        ctx.report(Votes(dict(tally), finished))
+        return result
 
     async def draw(part: list[int]) -> list[Result]:
         forks = [ctx.fork(i, temperature=temperature, logprobs=need_logprobs is not None) for i in part]
-        outs = await asyncio.gather(*(f.attempt(f.solve(base, problem), f"sample {i}") for f, i in zip(forks, part)))
+        outs = await asyncio.gather(*(one(f, i) for f, i in zip(forks, part)))
         return [r if r is not None else Result(None, strategy=base.name) for r in outs]
 
     if need_logprobs is None or ctx.llm.capabilities.logprobs is not None or not branches or branches[0] != 0:
