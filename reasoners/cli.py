@@ -90,7 +90,36 @@ def _parser() -> argparse.ArgumentParser:
                        help="on resume, keep error rows as they are (by default those problems run again)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--out", type=Path, required=True, help="folder for the journal, cache, table and plot")
+    serve = sub.add_parser("serve", help="an OpenAI-compatible server that runs any strategy per request")
+    serve.add_argument("--model", action="append", dest="models",
+                       help=f"an upstream model to serve (repeat; the first is the default; default {DEFAULT_MODEL})")
+    serve.add_argument("--api-base", help="base URL of an OpenAI-compatible upstream server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--strategy", default="cot", help="the spec run when a request names none (default cot)")
+    serve.add_argument("--api-key", action="append", dest="api_keys", default=[],
+                       help="a key clients must send as Authorization: Bearer (repeat; or "
+                            "REASONERS_SERVER_API_KEYS, comma-separated)")
+    serve.add_argument("--max-budget-tokens", type=int, default=32_000,
+                       help="the token budget of a request that names none, and the most one may ask for")
+    serve.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")
+    serve.add_argument("--max-queue", type=int, default=64, help="requests waiting beyond those (default 64)")
+    serve.add_argument("--cache", type=Path, help="a cache file (default: no cache)")
     return p
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .server import ServerConfig, serve
+
+    keys = list(args.api_keys) + [k.strip() for k in os.environ.get("REASONERS_SERVER_API_KEYS", "").split(",")
+                                  if k.strip()]
+    config = ServerConfig(models=args.models or [DEFAULT_MODEL], api_base=args.api_base, strategy=args.strategy,
+                          api_keys=keys, max_budget_tokens=args.max_budget_tokens, concurrency=args.concurrency,
+                          max_queue=args.max_queue, cache=str(args.cache) if args.cache else None)
+    serve(config, host=args.host, port=args.port)
+    return 0
 
 
 def _check_trace_path(path: Path) -> None:
@@ -245,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "serve":
+            return _serve(args)
     except ReasonersError as e:
         print(f"reasoners: error: {e}", file=sys.stderr)
         return 2

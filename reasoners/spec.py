@@ -68,8 +68,9 @@ def _where(text: str, pos: int, message: str) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, files: bool = True) -> None:
         self.text = text
+        self.files = files
         self.toks = _lex(text)
         self.i = 0
 
@@ -127,6 +128,9 @@ class _Parser:
             self.i += 1
         hints = _hints(cls)
         for name, value in kwargs.items():
+            if not self.files and isinstance(value, str) and _takes_path(hints.get(name)):
+                raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {name} would read the file {value!r}; "
+                                       "file paths are not accepted here"))
             problem = _type_problem(hints.get(name), value)
             if problem:
                 raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {name} takes {problem}; got {value!r}"))
@@ -186,6 +190,13 @@ def _type_problem(hint: Any, value: Any) -> str | None:
     return None  # sequences, objects: the constructor checks those
 
 
+def _takes_path(hint: Any) -> bool:
+    """Whether a parameter typed ``hint`` takes a file path (and so reads a file)."""
+    if hint is Path:
+        return True
+    return any(_takes_path(a) for a in typing.get_args(hint))
+
+
 def _role_of(param: inspect.Parameter) -> str | None:
     note = str(param.annotation)
     if "Strategy" in note:
@@ -195,11 +206,12 @@ def _role_of(param: inspect.Parameter) -> str | None:
     return None
 
 
-def parse_spec(text: str) -> Strategy:
-    """Build the strategy (or pipeline) a spec string describes."""
+def parse_spec(text: str, *, files: bool = True) -> Strategy:
+    """Build the strategy (or pipeline) a spec string describes. With ``files=False`` (specs from
+    the network) a parameter that would read a file (``autocot(pool=...)``) is a :class:`SpecError`."""
     if not isinstance(text, str) or not text.strip():
         raise SpecError("empty spec")
-    return _Parser(text).pipeline()
+    return _Parser(text, files).pipeline()
 
 
 def _format(value: Any) -> str:

@@ -11,7 +11,7 @@ import asyncio
 import copy
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -247,7 +247,7 @@ class Strategy(ABC):
         kind: AnswerKind | None = None,
         conversation: Sequence[Mapping[str, Any]] = (),
         sampling: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """:meth:`arun`, yielding its progress as it happens (see :mod:`reasoners.strategies.events`):
         model calls, the answer's text as a single-call strategy writes it, samples and votes,
         and last :class:`Finished` with the result. Closing the iterator early (or cancelling

@@ -1,0 +1,158 @@
+"""``reasoners serve``: an OpenAI-compatible server that runs any strategy per request.
+
+Endpoints: ``POST /v1/chat/completions`` (streaming or not), ``GET /v1/models``,
+``GET /v1/traces/{id}``, ``GET /health``, ``GET /metrics``. See ``docs/server.md``.
+Needs the ``server`` extra: ``pip install "reasoners-toolkit[server]"``.
+"""
+
+
+
+import json
+import logging
+import time
+from typing import Any
+
+from ..errors import ConfigError, ReasonersError
+from ..strategies.base import REGISTRY
+from ..strategies.events import Finished
+from .app import DEFAULT_MODEL, Run, Server, ServerConfig, _status_of, error_body
+from .request import BadRequest, parse_chat
+
+__all__ = ["ServerConfig", "Server", "create_app", "serve", "DEFAULT_MODEL"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: ServerConfig) -> Any:
+    """The FastAPI application for ``config``."""
+    try:
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, Response, StreamingResponse
+        from starlette.exceptions import HTTPException
+    except ImportError as e:
+        raise ConfigError('the server needs its extra: pip install "reasoners-toolkit[server]"') from e
+
+    server = Server(config)
+    app = FastAPI(title="reasoners", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.server = server
+
+    def fail(status: int, message: str, code: str, param: str | None = None, **headers: str) -> Any:
+        return JSONResponse(error_body(message, code, param), status_code=status, headers=headers or None)
+
+    def refused(e: BadRequest) -> Any:
+        server.metrics.failed(e.status, e)
+        extra = {"Retry-After": "1"} if e.status == 429 else {}
+        return fail(e.status, e.message, e.code, e.param, **extra)
+
+    def unauthorized() -> Any:
+        return fail(401, "missing or wrong API key: send Authorization: Bearer <key>", "invalid_api_key",
+                    **{"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Any:
+        return fail(exc.status_code, str(exc.detail), "not_found" if exc.status_code == 404 else "invalid_request")
+
+    @app.get("/health")
+    async def health() -> Any:
+        return {"status": "ok", "models": list(server.llms), "admitted": server.admitted}
+
+    @app.get("/metrics")
+    async def metrics() -> Any:
+        return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Any:
+        if not server.authorized(request.headers.get("authorization")):
+            return unauthorized()
+        now = int(time.time())
+        data = [{"id": m, "object": "model", "created": now, "owned_by": "upstream"} for m in server.llms]
+        data += [{"id": name, "object": "model", "created": now, "owned_by": "reasoners"} for name in sorted(REGISTRY)]
+        return {"object": "list", "data": data}
+
+    @app.get("/v1/traces/{trace_id}")
+    async def trace(trace_id: str, request: Request) -> Any:
+        if not server.authorized(request.headers.get("authorization")):
+            return unauthorized()
+        if trace_id not in server.traces:
+            return fail(404, f"no trace {trace_id!r} is kept (only the last {config.traces_kept} are)", "not_found")
+        return server.traces[trace_id]
+
+    async def read_json(request: Request) -> Any:
+        limit = config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BadRequest(f"the body is {declared} bytes; this server takes at most {limit}")
+        raw = bytearray()
+        async for part in request.stream():
+            raw += part
+            if len(raw) > limit:
+                raise BadRequest(f"the body is over {limit} bytes, the most this server takes")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BadRequest(f"the body is not valid JSON: {e}") from e
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        if not server.authorized(request.headers.get("authorization")):
+            return unauthorized()
+        started = time.perf_counter()
+        try:
+            slot = server.admit()
+        except BadRequest as e:
+            return refused(e)
+        try:
+            run = Run(server, parse_chat(await read_json(request)))
+        except BadRequest as e:
+            slot.release()
+            return refused(e)
+
+        def done() -> None:
+            slot.release()
+            server.metrics.latency.observe(time.perf_counter() - started)
+
+        if run.req.stream:
+            async def body() -> Any:
+                try:
+                    async for part in run.sse(request.is_disconnected):
+                        yield part
+                finally:
+                    done()
+
+            return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        try:
+            result = None
+            async for event in run.events(request.is_disconnected):
+                if isinstance(event, Finished):
+                    result = event.result
+            if result is None:  # the client went away; nobody reads this
+                return Response(status_code=499)
+            answer = run.answer(result)
+            server.metrics.finished(200, answer["usage"])
+            return answer
+        except (ReasonersError, BadRequest) as e:
+            status, code = _status_of(e)
+            server.metrics.failed(status, e)
+            return fail(status, server.error_message(e), code)
+        except Exception as e:  # a bug of ours: say so in one line, log the rest
+            log.exception("request failed")
+            server.metrics.failed(500, e)
+            return fail(500, f"internal error: {type(e).__name__}", "internal_error")
+        finally:
+            done()
+
+    return app
+
+
+def serve(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the server until interrupted. Models are loaded and keys checked first, so a bad
+    model, spec or key fails here, before the port is taken."""
+    import sys
+
+    import uvicorn
+
+    app = create_app(config)
+    for llm in app.state.server.llms.values():
+        llm.capabilities  # noqa: B018  (loads local models, checks upstream keys)
+    print(f"reasoners: serving {', '.join(config.models)} on http://{host}:{port}/v1", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

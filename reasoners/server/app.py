@@ -1,0 +1,345 @@
+"""The OpenAI-compatible server: any strategy per request, under a per-request budget.
+
+One :class:`Server` holds what lives as long as the process: one client per
+served model, the admission limits, the kept traces, the metrics registry and
+the strategies already parsed and prepared. :func:`create_app` puts it behind
+FastAPI. Each request: authenticate -> admit (or 429) -> check the body (or 400)
+-> choose strategy, model and budget -> run (streaming its events, or not),
+cancelled if the client goes away -> an OpenAI-shaped answer with the run's
+usage and a ``reasoners`` object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..budget import Budget
+from ..errors import (
+    AuthError,
+    CapabilityError,
+    ConfigError,
+    LLMError,
+    ReasonersError,
+    RequestTimeout,
+    SpecError,
+)
+from ..llm.cache import Cache
+from ..llm.client import LLM
+from ..llm.convert import configured_secrets, redact
+from ..problem import Result
+from ..spec import parse_spec
+from ..strategies.base import REGISTRY, Strategy
+from ..strategies.events import CallFinished, Event, Finished, SampleAnswered, TextDelta, Votes
+from ..usage import Usage
+from .metrics import Metrics
+from .request import BadRequest, ChatRequest, parse_chat, split_model
+
+__all__ = ["ServerConfig", "Server", "create_app", "DEFAULT_MODEL"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "local/qwen2.5-coder-1.5b"
+"""The upstream when none is named: the embedded default model, so the server works offline."""
+
+
+@dataclass
+class ServerConfig:
+    """How ``reasoners serve`` runs. ``models[0]`` is the default upstream; requests may name only
+    these. ``max_budget_tokens`` is the budget of a request that names none, and the most one may
+    ask for. At most ``concurrency`` runs at once and ``max_queue`` waiting; beyond, 429."""
+
+    models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
+    api_base: str | None = None
+    strategy: str = "cot"
+    api_keys: list[str] = field(default_factory=list)
+    max_budget_tokens: int = 32_000
+    concurrency: int = 4
+    max_queue: int = 64
+    cache: str | None = None
+    traces_kept: int = 256
+    max_body_bytes: int = 1_000_000
+    poll_seconds: float = 0.25  # how often a silent run checks that its client is still there
+
+    def __post_init__(self) -> None:
+        if not self.models or len(set(self.models)) != len(self.models):
+            raise ConfigError("give each --model once, and at least one")
+        for name, value, low in (("--max-budget-tokens", self.max_budget_tokens, 1),
+                                 ("--concurrency", self.concurrency, 1), ("--max-queue", self.max_queue, 0),
+                                 ("traces kept", self.traces_kept, 1)):
+            if not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be a whole number >= {low}; got {value!r}")
+        if any(not k.strip() for k in self.api_keys):
+            raise ConfigError("an --api-key is empty")
+
+
+class _Slot:
+    """A request's place in the admission count, released exactly once (or when dropped)."""
+
+    def __init__(self, server: Server) -> None:
+        server.admitted += 1
+        server.metrics.in_flight.inc()
+        self.release = weakref.finalize(self, server._leave)
+
+
+class Server:
+    """What the process keeps between requests (see the module notes)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        cache = Cache(config.cache) if config.cache else None
+        self.llms = {m: LLM(m, api_base=config.api_base, cache=cache) for m in config.models}
+        self.default_strategy = parse_spec(config.strategy)  # the operator's own spec: files allowed
+        self.metrics = Metrics()
+        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.prepared: OrderedDict[tuple[str, str], Strategy] = OrderedDict()
+        self.admitted = 0
+        self._running: asyncio.Semaphore | None = None
+        self._secrets = configured_secrets(config.api_keys)
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def admit(self) -> _Slot:
+        if self.admitted >= self.config.concurrency + self.config.max_queue:
+            self.metrics.rejected()
+            raise BadRequest(f"the server is at capacity ({self.config.concurrency} running, "
+                             f"{self.config.max_queue} waiting); retry shortly", status=429, code="rate_limit_exceeded")
+        return _Slot(self)
+
+    def _leave(self) -> None:
+        self.admitted -= 1
+        self.metrics.in_flight.dec()
+
+    def running(self) -> asyncio.Semaphore:
+        if self._running is None:
+            self._running = asyncio.Semaphore(self.config.concurrency)
+        return self._running
+
+    def authorized(self, header: str | None) -> bool:
+        if not self.config.api_keys:
+            return True
+        scheme, _, token = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and any(secrets.compare_digest(token.strip(), k)
+                                                  for k in self.config.api_keys)
+
+    # -- choosing what to run ----------------------------------------------------------------
+
+    def choose(self, req: ChatRequest) -> tuple[Strategy, str, str, LLM]:
+        """The strategy (parsed and prepared on first use), its spec, the model name and its client."""
+        spec, model = split_model(req.model)
+        if spec is not None and req.strategy is not None:
+            raise BadRequest("give the strategy once: in reasoners.strategy or as '<spec>@<model>'", param="model")
+        spec = spec or req.strategy
+        if model not in self.llms:
+            head = model.split("(", 1)[0].strip()
+            if spec is None and head in REGISTRY:  # a strategy listed by /v1/models, on the default model
+                spec, model = model, self.config.models[0]
+            else:
+                raise BadRequest(f"model {model!r} is not served here (served: {', '.join(self.llms)})",
+                                 param="model", status=404, code="model_not_found")
+        if spec is None:
+            return self.default_strategy, self.config.strategy, model, self.llms[model]
+        try:
+            strategy = parse_spec(spec, files=False)
+        except SpecError as e:
+            raise BadRequest(f"bad strategy spec: {str(e).splitlines()[0]}", param="reasoners.strategy") from e
+        return strategy, spec, model, self.llms[model]
+
+    async def ready(self, strategy: Strategy, spec: str, model: str, budget: Budget) -> Strategy:
+        """``strategy`` prepared for ``model`` (AutoCoT's demos), once per spec and model."""
+        key = (spec, model)
+        if key in self.prepared:
+            self.prepared.move_to_end(key)
+            return self.prepared[key]
+        ready, _ = await strategy.aprepared(llm=self.llms[model], budget=budget)
+        self.prepared[key] = ready
+        while len(self.prepared) > 64:
+            self.prepared.popitem(last=False)
+        return ready
+
+    def budget(self, req: ChatRequest) -> Budget:
+        limit = self.config.max_budget_tokens
+        tokens = req.budget.get("tokens", limit)
+        if tokens > limit:
+            raise BadRequest(f"reasoners.budget.tokens {int(tokens)} is above this server's limit of {limit}",
+                             param="reasoners.budget.tokens")
+        calls = req.budget.get("calls")
+        return Budget(tokens=int(tokens), calls=int(calls) if calls is not None else None,
+                      cost=req.budget.get("cost"), seconds=req.budget.get("seconds"))
+
+    def keep_trace(self, trace: dict[str, Any] | None) -> str:
+        trace_id = "trace-" + secrets.token_urlsafe(18)
+        self.traces[trace_id] = trace or {}
+        while len(self.traces) > self.config.traces_kept:
+            self.traces.popitem(last=False)
+        return trace_id
+
+    def error_message(self, e: BaseException) -> str:
+        return redact(str(e).splitlines()[0] if str(e) else type(e).__name__, self._secrets)
+
+
+def upstream_usage(trace: dict[str, Any] | None) -> Usage:
+    """What the upstream served: every model call of the run's trace that was not a cache hit."""
+    total = Usage()
+
+    def walk(node: dict[str, Any]) -> None:
+        nonlocal total
+        if node.get("kind") in ("llm", "score") and not (node.get("attrs") or {}).get("cached"):
+            total = total + Usage.from_dict(node.get("usage") or {})
+        for child in node.get("children") or []:
+            walk(child)
+
+    if trace:
+        walk(trace)
+    return total
+
+
+def _content(result: Result) -> str:
+    """The answer's text: the candidate that gave the chosen answer, else the answer itself."""
+    for c in result.candidates:
+        if c.answer == result.answer and c.text:
+            return c.text
+    return result.answer or ""
+
+
+def _summary(result: Result, spec: str, trace_id: str) -> dict[str, Any]:
+    u = result.usage
+    return {
+        "strategy": spec,
+        "answer": result.answer,
+        "confidence": result.confidence,
+        "exhausted": result.exhausted,
+        "degraded": result.degraded,
+        "failed_samples": result.metadata.get("failed_samples", []),
+        "calls": u.calls,
+        "cost": u.cost,
+        "cache_hits": u.cache_hits,
+        "candidates": [{"answer": c.answer, "score": c.score, "votes": c.metadata.get("votes"),
+                        "source": c.source} for c in result.candidates],
+        "trace_id": trace_id,
+    }
+
+
+def _usage_json(u: Usage) -> dict[str, Any]:
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens, "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
+
+
+def _status_of(e: BaseException) -> tuple[int, str]:
+    """The HTTP status and error type for a run that raised ``e``."""
+    if isinstance(e, BadRequest):
+        return e.status, e.code
+    if isinstance(e, (CapabilityError, ConfigError, SpecError)):
+        return 400, "invalid_request"
+    if isinstance(e, RequestTimeout):
+        return 504, "upstream_timeout"
+    if isinstance(e, (AuthError, LLMError)):
+        return 502, "upstream_error"
+    return 500, "internal_error"
+
+
+def error_body(message: str, code: str, param: str | None = None) -> dict[str, Any]:
+    kind = "invalid_request_error" if code in ("invalid_request", "unsupported_parameter", "model_not_found") \
+        else code
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+class Run:
+    """One request's run: its events as they come, then its answer."""
+
+    def __init__(self, server: Server, req: ChatRequest) -> None:
+        self.server, self.req = server, req
+        self.strategy, self.spec, self.model, self.llm = server.choose(req)
+        self.budget = server.budget(req)
+        self.id = "chatcmpl-" + secrets.token_hex(12)
+        self.created = int(time.time())
+
+    async def events(self, disconnected: Callable[[], Any]) -> AsyncIterator[Event]:
+        """The run's events; stops (cancelling the run and its calls) once ``disconnected()`` says so."""
+        async with self.server.running():
+            ready = await self.server.ready(self.strategy, self.spec, self.model, self.budget)
+            stream = ready.astream(self.req.question, llm=self.llm, budget=self.budget, kind=self.req.kind,  # type: ignore[arg-type]
+                                   conversation=self.req.conversation, sampling=self.req.sampling)
+            nxt: asyncio.Future[Event] | None = None
+            try:
+                while True:
+                    if nxt is None:
+                        nxt = asyncio.ensure_future(stream.__anext__())
+                    done, _ = await asyncio.wait({nxt}, timeout=self.server.config.poll_seconds)
+                    if not done:
+                        if await disconnected():
+                            self.server.metrics.disconnected()
+                            return
+                        continue
+                    try:
+                        event = nxt.result()
+                    except StopAsyncIteration:
+                        return
+                    nxt = None
+                    self.server.metrics.event(event, self.model)
+                    yield event
+            finally:
+                if nxt is not None and not nxt.done():
+                    nxt.cancel()
+                await stream.aclose()
+
+    def answer(self, result: Result) -> dict[str, Any]:
+        trace_id = self.server.keep_trace(result.trace)
+        return {
+            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.req.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": _content(result)},
+                         "finish_reason": "length" if result.exhausted and not result.answer else "stop"}],
+            "usage": _usage_json(upstream_usage(result.trace)),
+            "reasoners": _summary(result, self.spec, trace_id),
+        }
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.req.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return "data: " + json.dumps(body) + "\n\n"
+
+    async def sse(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:
+        """The run as server-sent events in OpenAI's chunk format, ending with ``data: [DONE]``."""
+        yield self.chunk({"role": "assistant", "content": ""})
+        streamed, calls, tokens = False, 0, 0
+        try:
+            async for event in self.events(disconnected):
+                if isinstance(event, TextDelta):
+                    streamed = True
+                    yield self.chunk({"content": event.text})
+                elif isinstance(event, CallFinished):
+                    calls, tokens = calls + 1, tokens + event.usage.total_tokens
+                    yield self.chunk({}, reasoners={"event": "call", "calls": calls, "tokens": tokens})
+                elif isinstance(event, SampleAnswered):
+                    yield self.chunk({}, reasoners={"event": "sample", "index": event.index, "answer": event.answer,
+                                                    "failed": event.failed})
+                elif isinstance(event, Votes):
+                    yield self.chunk({}, reasoners={"event": "votes", "counts": event.counts,
+                                                    "samples": event.samples})
+                elif isinstance(event, Finished):
+                    body = self.answer(event.result)
+                    if not streamed:
+                        yield self.chunk({"content": body["choices"][0]["message"]["content"]})
+                    yield self.chunk({}, body["choices"][0]["finish_reason"], reasoners=body["reasoners"])
+                    if self.req.include_usage:
+                        yield "data: " + json.dumps({"id": self.id, "object": "chat.completion.chunk",
+                                                     "created": self.created, "model": self.req.model,
+                                                     "choices": [], "usage": body["usage"]}) + "\n\n"
+                    self.server.metrics.finished(200, body["usage"])
+        except (ReasonersError, BadRequest) as e:
+            status, code = _status_of(e)
+            self.server.metrics.failed(status, e)
+            yield "data: " + json.dumps(error_body(self.server.error_message(e), code)) + "\n\n"
+        except Exception as e:  # a bug of ours: one line to the client, the rest to the log
+            log.exception("streamed request failed")
+            self.server.metrics.failed(500, e)
+            yield "data: " + json.dumps(error_body(f"internal error: {type(e).__name__}", "internal_error")) + "\n\n"
+        yield "data: [DONE]\n\n"
