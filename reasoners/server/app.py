@@ -65,6 +65,7 @@ class ServerConfig:
     concurrency: int = 4
     max_queue: int = 64
     cache: str | None = None
+    upstream_timeout: float = 120.0
     traces_kept: int = 256
     max_body_bytes: int = 1_000_000
     poll_seconds: float = 0.25  # how often a silent run checks that its client is still there
@@ -96,7 +97,8 @@ class Server:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         cache = Cache(config.cache) if config.cache else None
-        self.llms = {m: LLM(m, api_base=config.api_base, cache=cache) for m in config.models}
+        self.llms = {m: LLM(m, api_base=config.api_base, cache=cache, timeout=config.upstream_timeout)
+                     for m in config.models}
         self.default_strategy = parse_spec(config.strategy)  # the operator's own spec: files allowed
         self.metrics = Metrics()
         self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()

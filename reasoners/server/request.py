@@ -162,9 +162,9 @@ def _options(raw: Any) -> tuple[str | None, dict[str, float], str]:
                                  param=f"reasoners.budget.{name}")
             if value is None:
                 continue
-            kind = BUDGET_FIELDS[name]
-            budget[name] = _number(value, f"reasoners.budget.{name}", kind, low=1 if kind is int else 0)
-            if kind is float and budget[name] <= 0:
+            number = BUDGET_FIELDS[name]
+            budget[name] = _number(value, f"reasoners.budget.{name}", number, low=1 if number is int else 0)
+            if number is float and budget[name] <= 0:
                 raise BadRequest(f"reasoners.budget.{name} must be above 0; got {value!r}",
                                  param=f"reasoners.budget.{name}")
     return spec, budget, kind

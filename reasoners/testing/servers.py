@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 
@@ -17,7 +18,8 @@ __all__ = ["running_server", "wait_ready", "llama_server_argv"]
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None, seconds: float = 120.0) -> None:
-    """Wait until the OpenAI-compatible server at ``url`` answers ``GET /models``; fail if ``proc`` exits."""
+    """Wait until the OpenAI-compatible server at ``url`` answers ``GET /models`` (200, or 401 when it
+    wants a key); fail if ``proc`` exits."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -26,6 +28,10 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None, seconds: f
             with urllib.request.urlopen(url + "/models", timeout=2) as r:
                 if r.status == 200:
                     return
+        except urllib.error.HTTPError as e:
+            if e.code == 401:  # it answers, and wants a key
+                return
+            time.sleep(0.2)
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"server at {url} not ready after {seconds}s")
