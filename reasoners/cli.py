@@ -18,14 +18,12 @@ from typing import Any
 from .budget import Budget
 from .errors import ReasonersError
 from .llm.cache import Cache, default_cache_path
+from .llm.local import DEFAULT_MODEL
 from .problem import Problem, Result
 from .strategies import REGISTRY
 
 __all__ = ["main"]
 
-DEFAULT_MODEL = "local/qwen2.5-coder-1.5b"
-"""The model when none is named: one that answers one-step arithmetic right (SmolLM2, the fast test
-model, does not). Missing, it is an error naming its install command, never a silent fallback."""
 
 
 def _version() -> str:

@@ -164,7 +164,7 @@ BAD = [
     ({"model": "nope", "messages": [{"role": "user", "content": "q"}]}, 404, "model 'nope' is not served"),
     ({"model": f"zz(n=2)@{UPSTREAM}", "messages": [{"role": "user", "content": "q"}]}, 400, "unknown strategy 'zz'"),
     ({"model": UPSTREAM, "messages": [{"role": "user", "content": "q"}], "reasoners": {"strategy": "sc(n=)"}}, 400,
-     "bad strategy spec: expected a value"),
+     "bad strategy spec 'sc(n=)': expected a value, found ')' at position 5"),
     ({"model": UPSTREAM, "messages": [{"role": "user", "content": "q"}],
       "reasoners": {"strategy": "autocot(pool=/etc/passwd)"}}, 400, "file paths are not accepted"),
     ({"model": UPSTREAM, "messages": [{"role": "user", "content": "q"}], "reasoners": {"budget": {"tokens": 10**6}}},

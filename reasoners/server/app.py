@@ -35,6 +35,7 @@ from ..errors import (
 from ..llm.cache import Cache
 from ..llm.client import LLM
 from ..llm.convert import configured_secrets, redact
+from ..llm.local import DEFAULT_MODEL
 from ..problem import Result
 from ..spec import parse_spec
 from ..strategies.base import REGISTRY, Strategy
@@ -47,8 +48,6 @@ __all__ = ["ServerConfig", "Server", "create_app", "DEFAULT_MODEL"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "local/qwen2.5-coder-1.5b"
-"""The upstream when none is named: the embedded default model, so the server works offline."""
 
 
 @dataclass
@@ -152,7 +151,8 @@ class Server:
         try:
             strategy = parse_spec(spec, files=False)
         except SpecError as e:
-            raise BadRequest(f"bad strategy spec: {str(e).splitlines()[0]}", param="reasoners.strategy") from e
+            where = str(e).splitlines()[0].rstrip(":")
+            raise BadRequest(f"bad strategy spec {spec!r}: {where}", param="reasoners.strategy") from e
         return strategy, spec, model, self.llms[model]
 
     async def ready(self, strategy: Strategy, spec: str, model: str, budget: Budget) -> Strategy:
