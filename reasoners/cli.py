@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")
     serve.add_argument("--max-queue", type=int, default=64, help="requests waiting beyond those (default 64)")
     serve.add_argument("--cache", type=Path, help="a cache file (default: no cache)")
+    serve.add_argument("--upstream-concurrency", type=int, default=64,
+                       help="upstream calls in flight per model, over all runs (default 64)")
     serve.add_argument("--upstream-timeout", type=float, default=120.0,
                        help="seconds an upstream call may take before it is retried or fails (default 120)")
     return p
@@ -118,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServerConfig(models=args.models or [DEFAULT_MODEL], api_base=args.api_base, strategy=args.strategy,
                           api_keys=keys, max_budget_tokens=args.max_budget_tokens, concurrency=args.concurrency,
                           max_queue=args.max_queue, cache=str(args.cache) if args.cache else None,
-                          upstream_timeout=args.upstream_timeout)
+                          upstream_timeout=args.upstream_timeout, upstream_concurrency=args.upstream_concurrency)
     serve(config, host=args.host, port=args.port)
     return 0
 

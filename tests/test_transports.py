@@ -123,3 +123,18 @@ def test_prepare_returns_a_ready_copy_and_leaves_the_strategy_as_it_was():
     result = ready.run("What is 1+1?", llm=llm)
     assert result.answer == "3" and len(llm.requests) == calls + 2  # no demo built again
     assert asyncio.run(ready.aprepared(llm=llm))[0] is ready  # prepared twice: nothing to do
+
+
+@pytest.mark.parametrize("transport", ["openai", "litellm"])
+def test_a_stream_that_fails_before_its_first_delta_is_retried(transport):
+    from reasoners import RetryPolicy
+
+    with StubServer([Reply.error(500), Reply.connection_reset()], default=Reply.ok("a b")) as srv:
+        llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport,
+                  retry=RetryPolicy(attempts=3, initial_wait=0.01, jitter=0))
+
+        async def go() -> list:
+            return [item async for item in llm.astream("q")]
+
+        *deltas, final = asyncio.run(go())
+    assert "".join(deltas) == "a b" == final.text and len(srv.requests) == 3

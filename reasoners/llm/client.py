@@ -400,7 +400,8 @@ class LLM:
     ) -> AsyncIterator[str | Completion]:
         """One sample of ``prompt`` as text deltas while the model writes it, then the whole
         :class:`Completion` (usage included). Budgeted, cached and traced like :meth:`agenerate`;
-        a cached sample comes as one delta. Not retried once text has been yielded."""
+        a cached sample comes as one delta. Transient failures are retried until the first delta
+        has gone out, not after (the caller has the text)."""
         messages = to_messages(prompt)
         options = self._options(False, sampling)
         budget = budget if budget is not None else Budget()
@@ -415,12 +416,24 @@ class LLM:
                     if completion is not None:
                         yield completion.text
                     else:
-                        async for item in self.transport.stream(messages, options,
-                                                                timeout=reservation.timeout(self.timeout)):
-                            if isinstance(item, Reply):
-                                completion = completions(item, self.model, self.transport.prices())[0]
-                            else:
-                                yield item
+                        broke: LLMError | None = None  # a failure after text went out: not retried
+                        async for attempt in self.retry.retrying():
+                            with attempt:
+                                sent = False
+                                try:
+                                    async for item in self.transport.stream(
+                                            messages, options, timeout=reservation.timeout(self.timeout)):
+                                        if isinstance(item, Reply):
+                                            completion = completions(item, self.model, self.transport.prices())[0]
+                                        else:
+                                            sent = True
+                                            yield item
+                                except LLMError as e:
+                                    if not sent:
+                                        raise
+                                    broke = e
+                        if broke is not None:
+                            raise broke
                         assert completion is not None
                         self._learn_margin(prompt_tokens, completion.usage.prompt_tokens)
                         if self.cache is not None:

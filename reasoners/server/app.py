@@ -65,6 +65,7 @@ class ServerConfig:
     max_queue: int = 64
     cache: str | None = None
     upstream_timeout: float = 120.0
+    upstream_concurrency: int = 64  # upstream calls in flight per model, over all runs
     traces_kept: int = 256
     max_body_bytes: int = 1_000_000
     poll_seconds: float = 0.25  # how often a silent run checks that its client is still there
@@ -74,6 +75,7 @@ class ServerConfig:
             raise ConfigError("give each --model once, and at least one")
         for name, value, low in (("--max-budget-tokens", self.max_budget_tokens, 1),
                                  ("--concurrency", self.concurrency, 1), ("--max-queue", self.max_queue, 0),
+                                 ("--upstream-concurrency", self.upstream_concurrency, 1),
                                  ("traces kept", self.traces_kept, 1)):
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be a whole number >= {low}; got {value!r}")
@@ -96,8 +98,8 @@ class Server:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         cache = Cache(config.cache) if config.cache else None
-        self.llms = {m: LLM(m, api_base=config.api_base, cache=cache, timeout=config.upstream_timeout)
-                     for m in config.models}
+        self.llms = {m: LLM(m, api_base=config.api_base, cache=cache, timeout=config.upstream_timeout,
+                            concurrency=config.upstream_concurrency) for m in config.models}
         self.default_strategy = parse_spec(config.strategy)  # the operator's own spec: files allowed
         self.metrics = Metrics()
         self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -269,7 +271,8 @@ class Run:
         async with self.server.running():
             ready = await self.server.ready(self.strategy, self.spec, self.model, self.budget)
             stream = ready.astream(self.req.question, llm=self.llm, budget=self.budget, kind=self.req.kind,  # type: ignore[arg-type]
-                                   conversation=self.req.conversation, sampling=self.req.sampling)
+                                   conversation=self.req.conversation, sampling=self.req.sampling,
+                                   text=self.req.stream)
             nxt: asyncio.Future[Event] | None = None
             try:
                 while True:

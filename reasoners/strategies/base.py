@@ -247,11 +247,13 @@ class Strategy(ABC):
         kind: AnswerKind | None = None,
         conversation: Sequence[Mapping[str, Any]] = (),
         sampling: Mapping[str, Any] | None = None,
+        text: bool = True,
     ) -> AsyncGenerator[Event, None]:
         """:meth:`arun`, yielding its progress as it happens (see :mod:`reasoners.strategies.events`):
         model calls, the answer's text as a single-call strategy writes it, samples and votes,
-        and last :class:`Finished` with the result. Closing the iterator early (or cancelling
-        the task that reads it) cancels the run and its model calls in flight."""
+        and last :class:`Finished` with the result. ``text=False`` leaves out the text deltas
+        (the answer then comes whole, from one non-streaming call). Closing the iterator early
+        (or cancelling the task that reads it) cancels the run and its model calls in flight."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
 
         def on_start(s: Span) -> None:
@@ -266,7 +268,8 @@ class Strategy(ABC):
         trace = Trace(self.name, model=llm.model, seed=seed, listener=on_end, on_start=on_start)
         run = asyncio.ensure_future(self._execute(
             question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind, trace=trace,
-            conversation=conversation, sampling=sampling, emit=queue.put_nowait, stream_text=self.streams_text))
+            conversation=conversation, sampling=sampling, emit=queue.put_nowait,
+            stream_text=text and self.streams_text))
         try:
             while not run.done() or not queue.empty():
                 if queue.empty():

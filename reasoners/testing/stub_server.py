@@ -249,8 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
     p.add_argument("--text", default="Hello there!")
     p.add_argument("--no-n", action="store_true", help="answer one choice whatever n asks")
+    p.add_argument("--fault-rate", type=float, default=0.0,
+                   help="share of replies that are faults (429, 500, malformed, hang, dropped connection)")
+    p.add_argument("--hang-seconds", type=float, default=5.0, help="how long a hang fault lasts")
+    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    srv = StubServer(default=Reply.ok(args.text, delay=args.latency), supports_n=not args.no_n)
+    srv = StubServer(default=Reply.ok(args.text, delay=args.latency), supports_n=not args.no_n,
+                     fault_rate=args.fault_rate, hang_seconds=args.hang_seconds, seed=args.seed)
     srv.start(port=args.port)
     try:
         threading.Event().wait()

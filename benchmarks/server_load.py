@@ -1,0 +1,102 @@
+"""`reasoners serve` under load: throughput and the latency it adds over calling the upstream directly,
+then the same under upstream faults.
+
+    python benchmarks/server_load.py [--requests 400] [--concurrency 16] [--latency 0.2] [--fault-rate 0.3]
+
+The upstream is the stub OpenAI-compatible server (its own process) answering after
+``--latency`` seconds. Clean: N chat requests at concurrency C straight to the
+stub, then the same through our server (its own process, strategy ``cot``, one
+upstream call per request). Faulty: the stub turns ``--fault-rate`` of its replies
+into a fault (429 with Retry-After 0, 500, a malformed body, a 3 s hang, a dropped
+connection, evenly), the server retries them (upstream timeout 1 s), and the
+clients count what they got. Prints JSON (``results/server_load.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import httpx  # noqa: E402
+from _server import stub_process  # noqa: E402
+
+from reasoners.testing import running_server  # noqa: E402
+
+
+async def load(url: str, model: str, requests: int, concurrency: int) -> dict[str, Any]:
+    """``requests`` chat calls, ``concurrency`` at a time: wall time, latencies, statuses."""
+    sem = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def one(i: int) -> None:
+            async with sem:
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(f"{url}/chat/completions", json={
+                        "model": model, "messages": [{"role": "user", "content": f"What is {i} + 1?"}]})
+                    statuses[str(r.status_code)] += 1
+                    if r.status_code == 200:
+                        latencies.append(time.perf_counter() - t0)
+                except httpx.HTTPError as e:
+                    statuses[type(e).__name__] += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(requests)))
+        wall = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "wall_s": round(wall, 3),
+        "throughput_rps": round(requests / wall, 2),
+        "p50_s": round(statistics.median(latencies), 4) if latencies else None,
+        "p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 4) if latencies else None,
+        "statuses": dict(statuses),
+    }
+
+
+def serve(upstream: str, *args: str) -> Any:
+    return running_server([sys.executable, "-m", "reasoners.cli", "serve", "--model", "openai/stub",
+                           "--api-base", upstream, "--port", "{port}", "--max-queue", "10000", *args], seconds=60)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--requests", type=int, default=400)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--latency", type=float, default=0.2)
+    p.add_argument("--fault-rate", type=float, default=0.3)
+    args = p.parse_args()
+    n, c = args.requests, args.concurrency
+    out: dict[str, Any] = {"requests": n, "concurrency": c, "upstream_latency_s": args.latency}
+    with stub_process("--latency", str(args.latency)) as upstream:
+        asyncio.run(load(upstream, "stub", 20, c))  # warm up
+        out["direct"] = asyncio.run(load(upstream, "stub", n, c))
+        with serve(upstream, "--concurrency", str(c)) as url:
+            asyncio.run(load(url, "openai/stub", 20, c))
+            out["through_server"] = asyncio.run(load(url, "openai/stub", n, c))
+    d, s = out["direct"], out["through_server"]
+    out["added_p50_ms"] = round((s["p50_s"] - d["p50_s"]) * 1000, 1)
+    out["added_p99_ms"] = round((s["p99_s"] - d["p99_s"]) * 1000, 1)
+    out["throughput_ratio"] = round(s["throughput_rps"] / d["throughput_rps"], 3)
+    with stub_process("--latency", str(args.latency), "--fault-rate", str(args.fault_rate),
+                      "--hang-seconds", "3") as upstream:
+        with serve(upstream, "--concurrency", str(c), "--upstream-timeout", "1") as url:
+            faulty = asyncio.run(load(url, "openai/stub", n, c))
+    faulty["fault_rate"] = args.fault_rate
+    faulty["lost"] = n - faulty["statuses"].get("200", 0)
+    out["faulty_upstream"] = faulty
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
