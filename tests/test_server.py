@@ -57,6 +57,7 @@ def test_openai_client_non_streaming_usage_is_what_the_upstream_served(server, s
     assert reply.usage.prompt_tokens == 30 and reply.usage.completion_tokens == 3 * 9
     extra = reply.model_extra["reasoners"]
     assert extra["answer"] == "42" and extra["calls"] == 3 and extra["strategy"] == "sc(n=3)"
+    assert extra["votes"] == {"42": 3} and [c["votes"] for c in extra["candidates"]] == [3, 3, 3]
     assert not extra["exhausted"] and not extra["degraded"]
     trace = httpx.get(f"{server}/traces/{extra['trace_id']}").json()
     assert trace["name"] == "sc" and trace["kind"] == "run"
@@ -280,6 +281,46 @@ def test_a_disconnect_mid_run_makes_no_more_upstream_calls():
                 "model": f"bon(n=2,scorer=judge)@{UPSTREAM}", "messages": [{"role": "user", "content": "q"}]})
         time.sleep(3.0)  # samples would be back after 1 s and the judge's calls sent
         assert len(up.requests) == 2  # the two samples; no judge calls
+
+
+def test_cached_calls_are_cache_hits_and_add_nothing_to_usage(tmp_path):
+    with StubServer(default=Reply.ok("The answer is 5.")) as up, \
+            serving(up, "--cache", str(tmp_path / "cache.sqlite")) as url:
+        body = {"model": f"sc(n=2)@{UPSTREAM}", "messages": [{"role": "user", "content": "2+3?"}]}
+        first = httpx.post(f"{url}/chat/completions", json=body, timeout=30).json()
+        again = httpx.post(f"{url}/chat/completions", json=body, timeout=30).json()
+    assert first["usage"]["total_tokens"] == 2 * 14 and first["reasoners"]["cache_hits"] == 0
+    assert again["usage"]["total_tokens"] == 0 and again["reasoners"]["cache_hits"] == 2
+    assert again["choices"][0]["message"]["content"] == first["choices"][0]["message"]["content"]
+    assert len(up.requests) == 2
+
+
+@pytest.mark.parametrize("model, split", [
+    ("local/smollm2", (None, "local/smollm2")),
+    ("sc(n=8)@openai/gpt-4o", ("sc(n=8)", "openai/gpt-4o")),
+    ('sc(base=cot(system="mail a@b"))@m@x', ('sc(base=cot(system="mail a@b"))', "m@x")),
+    ("bon(scorer=judge(model=a@b))@m", ("bon(scorer=judge(model=a@b))", "m")),
+])
+def test_spec_and_model_split_at_the_first_at_outside_parentheses_and_quotes(model, split):
+    from reasoners.server.request import split_model
+
+    assert split_model(model) == split
+
+
+def test_the_servers_upstream_key_never_reaches_clients_logs_or_traces(monkeypatch, tmp_path):
+    key = "sk-upstream-SECRET-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)  # the server's environment, as litellm and the SDK read it
+    with StubServer([Reply.ok("The answer is 5.")], default=Reply.auth_echo(401)) as up, serving(up) as url:
+        ok = httpx.post(f"{url}/chat/completions", timeout=30, json={
+            "model": UPSTREAM, "messages": [{"role": "user", "content": "2+3?"}]}).json()
+        failed = httpx.post(f"{url}/chat/completions", timeout=30, json={
+            "model": UPSTREAM, "messages": [{"role": "user", "content": "again"}]})
+        trace = httpx.get(f"{url}/traces/{ok['reasoners']['trace_id']}").text
+        metrics = httpx.get(url.removesuffix("/v1") + "/metrics").text
+    assert up.requests and failed.status_code == 502
+    assert "invalid credentials" in failed.text  # the upstream's message, quoting the header...
+    for text in (json.dumps(ok), failed.text, trace, metrics):
+        assert key not in text  # ...with the key redacted
 
 
 def test_upstream_failure_is_a_502_with_its_message_and_no_trace():

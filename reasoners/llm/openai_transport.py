@@ -41,7 +41,8 @@ class OpenAITransport(LiteLLMTransport):
             # max_retries=0: the SDK's own retries would hide attempts from ours. Our own HTTP client:
             # the SDK's default one closes itself on garbage collection by scheduling a task on
             # whatever loop runs then, which fails loudly when its connections belong to a closed one.
-            client = self._clients[loop] = AsyncOpenAI(base_url=self.api_base, api_key=self._key() or "no-key",
+            # api_key None: the SDK reads OPENAI_API_KEY, as litellm does (request_key says when that is set)
+            client = self._clients[loop] = AsyncOpenAI(base_url=self.api_base, api_key=self._key(),
                                                        max_retries=0, http_client=DefaultAsyncHttpxClient())
             close_with_loop(self.aclose)  # its connections are bound to this loop
         return client

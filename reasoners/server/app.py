@@ -216,6 +216,7 @@ def _content(result: Result) -> str:
 
 def _summary(result: Result, spec: str, trace_id: str) -> dict[str, Any]:
     u = result.usage
+    tallies = result.metadata.get("tallies") or {}
     return {
         "strategy": spec,
         "answer": result.answer,
@@ -226,7 +227,8 @@ def _summary(result: Result, spec: str, trace_id: str) -> dict[str, Any]:
         "calls": u.calls,
         "cost": u.cost,
         "cache_hits": u.cache_hits,
-        "candidates": [{"answer": c.answer, "score": c.score, "votes": c.metadata.get("votes"),
+        "votes": tallies,
+        "candidates": [{"answer": c.answer, "score": c.score, "votes": tallies.get(c.answer) if c.answer else None,
                         "source": c.source} for c in result.candidates],
         "trace_id": trace_id,
     }
