@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import ConfigError, ReasonersError
 from ..strategies.base import REGISTRY
 from ..strategies.events import Finished
-from .app import DEFAULT_MODEL, Run, Server, ServerConfig, _status_of, error_body
+from ..llm.local import DEFAULT_MODEL
+from .app import Run, Server, ServerConfig, error_body, status_of
 from .request import BadRequest, parse_chat
 
 __all__ = ["ServerConfig", "Server", "create_app", "serve", "DEFAULT_MODEL"]
@@ -131,7 +132,7 @@ def create_app(config: ServerConfig) -> Any:
             server.metrics.finished(200, answer["usage"])
             return answer
         except (ReasonersError, BadRequest) as e:
-            status, code = _status_of(e)
+            status, code = status_of(e)
             server.metrics.failed(status, e)
             return fail(status, server.error_message(e), code)
         except Exception as e:  # a bug of ours: say so in one line, log the rest

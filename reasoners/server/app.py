@@ -42,9 +42,9 @@ from ..strategies.base import REGISTRY, Strategy
 from ..strategies.events import CallFinished, Event, Finished, SampleAnswered, TextDelta, Votes
 from ..usage import Usage
 from .metrics import Metrics
-from .request import BadRequest, ChatRequest, parse_chat, split_model
+from .request import BadRequest, ChatRequest, split_model
 
-__all__ = ["ServerConfig", "Server", "create_app", "DEFAULT_MODEL"]
+__all__ = ["ServerConfig", "Server", "Run", "upstream_usage"]
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def _usage_json(u: Usage) -> dict[str, Any]:
             "total_tokens": u.total_tokens, "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
 
 
-def _status_of(e: BaseException) -> tuple[int, str]:
+def status_of(e: BaseException) -> tuple[int, str]:
     """The HTTP status and error type for a run that raised ``e``."""
     if isinstance(e, BadRequest):
         return e.status, e.code
@@ -342,7 +342,7 @@ class Run:
                                                      "choices": [], "usage": body["usage"]}) + "\n\n"
                     self.server.metrics.finished(200, body["usage"])
         except (ReasonersError, BadRequest) as e:
-            status, code = _status_of(e)
+            status, code = status_of(e)
             self.server.metrics.failed(status, e)
             yield "data: " + json.dumps(error_body(self.server.error_message(e), code)) + "\n\n"
         except Exception as e:  # a bug of ours: one line to the client, the rest to the log
