@@ -18,3 +18,11 @@ def package_file(package: str, relative: str, install: str) -> Path:
         if path.is_file():
             return path
     raise ConfigError(f"{relative} not found in the installed package {package!r}; reinstall it: {install}")
+
+
+def fewshot_file(name: str) -> Path:
+    """A few-shot examples file the library ships (``reasoners/data/fewshot``, see its README)."""
+    path = Path(__file__).resolve().parent / "data" / "fewshot" / name
+    if not path.is_file():
+        raise ConfigError(f"the few-shot file {name} is missing from this install of reasoners; reinstall it")
+    return path

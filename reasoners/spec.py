@@ -3,7 +3,7 @@
 Grammar::
 
     pipeline := term ("|" term)*
-    term     := NAME ["(" [arg ("," arg)*] ")"]
+    term     := NAME[".paper"] ["(" [arg ("," arg)*] ")"]
     arg      := NAME "=" value
     value    := term | number | true | false | none | "quoted string" | bare-word
 
@@ -15,6 +15,8 @@ parameter whose type is a strategy (``base``) or a scorer (``scorer``) takes a
 term; other bare words are strings. Names come from the registries that each
 strategy, stage and scorer joins once (``@register``), and parameters from
 their constructors, so a new strategy needs no parser change.
+``name.paper`` builds the strategy's published configuration (its ``paper()``
+classmethod), with arguments as overrides: ``fobar.paper(chains=4)``.
 ``to_spec(obj)`` writes the spec back, leaving out parameters at their defaults.
 """
 
@@ -101,11 +103,16 @@ class _Parser:
         tok = self.tok
         if tok.kind != "name":
             raise self.fail(f"expected a {role} name, found {tok.text or 'the end'!r}")
-        if tok.text not in registry:
-            raise self.fail(f"unknown {role} {tok.text!r} (known: {', '.join(sorted(registry))})", tok)
-        cls = registry[tok.text]
+        name, _, preset = tok.text.partition(".")
+        if name not in registry:
+            raise self.fail(f"unknown {role} {name!r} (known: {', '.join(sorted(registry))})", tok)
+        cls = registry[name]
+        if preset and (preset != "paper" or not callable(getattr(cls, "paper", None))):
+            presets = [f"{n}.paper" for n, c in sorted(registry.items()) if callable(getattr(c, "paper", None))]
+            raise self.fail(f"{name} has no preset {preset!r} (presets: {', '.join(presets) or 'none'})", tok)
+        build: Any = cls.paper if preset else cls  # type: ignore[attr-defined]
         self.i += 1
-        params = inspect.signature(cls).parameters
+        params: typing.Mapping[str, inspect.Parameter] = inspect.signature(build).parameters
         kwargs: dict[str, Any] = {}
         if self.tok.kind == "op" and self.tok.text == "(":
             self.i += 1
@@ -113,6 +120,10 @@ class _Parser:
                 key = self.tok
                 if key.kind != "name":
                     raise self.fail(f"expected a parameter name, found {key.text or 'the end'!r}")
+                takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+                if preset and takes_any:  # a preset takes any of the constructor's parameters as overrides
+                    params = {**inspect.signature(cls).parameters, **{k: v for k, v in params.items()
+                                                                       if v.kind != v.VAR_KEYWORD}}
                 if key.text not in params or key.text == "self":
                     known = ", ".join(p for p in params if p != "self")
                     raise self.fail(f"{tok.text} has no parameter {key.text!r} (known: {known})", key)
@@ -126,16 +137,17 @@ class _Parser:
                 elif not (self.tok.kind == "op" and self.tok.text == ")"):
                     raise self.fail(f"expected ',' or ')', found {self.tok.text or 'the end'!r}")
             self.i += 1
-        hints = _hints(cls)
-        for name, value in kwargs.items():
-            if not self.files and isinstance(value, str) and _takes_path(hints.get(name)):
-                raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {name} would read the file {value!r}; "
-                                       "file paths are not accepted here"))
-            problem = _type_problem(hints.get(name), value)
+        hints = _hints(cls)  # a preset's overrides are the constructor's parameters
+        for key_name, value in kwargs.items():
+            if not self.files and isinstance(value, str) and _takes_path(hints.get(key_name)):
+                raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {key_name} would read the file "
+                                       f"{value!r}; file paths are not accepted here"))
+            problem = _type_problem(hints.get(key_name), value)
             if problem:
-                raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {name} takes {problem}; got {value!r}"))
+                raise SpecError(_where(self.text, tok.pos,
+                                       f"bad {tok.text}: {key_name} takes {problem}; got {value!r}"))
         try:
-            return cls(**kwargs)
+            return build(**kwargs)
         except ConfigError as e:
             raise SpecError(_where(self.text, tok.pos, f"bad {tok.text}: {e}")) from e
         except TypeError as e:

@@ -268,7 +268,24 @@ async def _row(config: BenchConfig, spec: str, budget: int | None, problem: Prob
         "truncated": sum(1 for c in result.candidates if c.truncated),
         "candidates": len(result.candidates),
         "usage": result.usage.to_dict(),
+        **_tree_of(result),
     }
+
+
+def _tree_of(result: Any) -> dict[str, Any]:
+    """For tree strategies (ProbTree): whether the decomposition parsed and, per node, the answer
+    each source gave and the one chosen, so a journal tells how the trees were used."""
+    tree = result.metadata.get("tree")
+    if not tree:
+        return {}
+    nodes = []
+    for node in tree:
+        scored = [c for c in node.get("candidates", []) if c.get("answer") is not None]
+        chosen = max(scored, key=lambda c: c["score"] if c.get("score") is not None else -1e18, default=None)
+        nodes.append({"id": node["id"], "question": node.get("question_asked") or node.get("question"),
+                      "answer": node.get("answer"), "chosen": chosen["source"] if chosen else None,
+                      "sources": {c["source"]: c.get("answer") for c in node.get("candidates", [])}})
+    return {"tree": {"parse": result.metadata.get("parse"), "nodes": nodes}}
 
 
 @contextmanager

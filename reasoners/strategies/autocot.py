@@ -14,7 +14,9 @@ import asyncio
 import copy
 import json
 import logging
+import random
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -69,6 +71,16 @@ def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
     return sorted(clusters, key=lambda members: members[0])
 
 
+def _answer_near_end(rationale: str, answer: str | None) -> bool:
+    """The reference's check for arithmetic: the answer appears in the rationale's last sentence
+    or among its last 10 words."""
+    if not answer:
+        return False
+    sentences = [x for x in rationale.split(".") if x.strip()]
+    last = sentences[-1] if sentences else ""
+    return answer in last or any(answer in w for w in rationale.split()[-10:])
+
+
 def _rationale(text: str) -> str:
     """The reasoning before the *last* answer sentence ("To find the answer: ..." is reasoning)."""
     last = None
@@ -104,9 +116,17 @@ class AutoCoT(Strategy):
         temperature: float | None = None,
         max_tokens: int | None = None,
         audit: Literal["warn", "reject"] = "warn",
+        filters: Literal["default", "reference"] = "default",
+        selection: Literal["cluster", "random", "retrieval"] = "cluster",
     ) -> None:
         if audit not in ("warn", "reject"):
             raise ConfigError(f"AutoCoT audit must be 'warn' or 'reject'; got {audit!r}")
+        if filters not in ("default", "reference"):
+            raise ConfigError(f"AutoCoT filters must be 'default' or 'reference'; got {filters!r}")
+        if selection not in ("cluster", "random", "retrieval"):
+            raise ConfigError(f"AutoCoT selection must be 'cluster', 'random' or 'retrieval'; got {selection!r}")
+        if selection == "retrieval" and demos is not None:
+            raise ConfigError("AutoCoT selection='retrieval' picks demos per question from the pool; give no demos")
         if demos is None and not pool:
             raise ConfigError("AutoCoT needs a pool of questions or ready demos")
         if k < 1:
@@ -130,6 +150,8 @@ class AutoCoT(Strategy):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.audit_mode = audit
+        self.filters = filters
+        self.selection = selection
         self._demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = {}
         if demos is not None:
             self._demos["*"] = self._checked(list(demos_from(demos, owner="AutoCoT")))
@@ -146,35 +168,54 @@ class AutoCoT(Strategy):
 
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "max_tries": self.max_tries,
-                "seed": self.seed, "audit": self.audit_mode}
+                "seed": self.seed, "audit": self.audit_mode, "filters": self.filters, "selection": self.selection}
+
+    @classmethod
+    def paper(cls, pool: Sequence[str] | str | Path = (), **overrides: Any) -> AutoCoT:
+        """The paper's setting (Zhang et al. 2022) as its reference code runs it: k = 8 clusters (the
+        GSM8K setting), each walked from its centre, and the reference's filters: question <= 60
+        words, rationale <= 5 lines, ending with a full stop, and for arithmetic the answer in its
+        last sentence or last 10 words. The encoder stays TF-IDF (the paper's Sentence-BERT needs
+        a model no registry package ships here; see the docs)."""
+        settings: dict[str, Any] = {"k": 8, "max_steps": 5, "max_question_words": 60, "filters": "reference",
+                                    "selection": "cluster", "max_tries": None}
+        return cls(pool, **{**settings, **overrides})
 
     async def build(self, ctx: Context) -> list[Demo]:
         """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped;
         none at all is a :class:`ConfigError`, since no demos would be plain zero-shot CoT)."""
-        with span("autocot.build", "autocot", pool=len(self.pool), k=self.k) as s:
-            embeddings = await self.embedder.aembed(self.pool)
-            clusters = cluster_order(embeddings, self.k, self.seed)
-            picks = await asyncio.gather(*(self._pick(members, ctx) for members in clusters))
+        rejected: Counter[str] = Counter()
+        with span("autocot.build", "autocot", pool=len(self.pool), k=self.k, selection=self.selection) as s:
+            if self.selection == "random":  # the paper's Random-Q-CoT baseline: k questions drawn at random
+                eligible = [i for i, q in enumerate(self.pool) if len(q.split()) <= self.max_question_words]
+                groups = [[i] for i in random.Random(self.seed).sample(eligible, min(self.k, len(eligible)))]
+            else:
+                groups = cluster_order(await self.embedder.aembed(self.pool), self.k, self.seed)
+            picks = await asyncio.gather(*(self._pick(members, ctx, rejected) for members in groups))
             demos = [d for d, _ in picks if d is not None]
             if s is not None:
-                s.attrs.update(clusters=clusters, demos=[asdict(d) for d in demos])
+                s.attrs.update(clusters=groups, demos=[asdict(d) for d in demos], rejected=dict(rejected))
         if not demos:  # without demos this would silently be zero-shot chain of thought
             if any(out_of_budget for _, out_of_budget in picks):
                 raise BudgetExhausted("AutoCoT ran out of budget before it had a demo")
+            why = ", ".join(f"{n} {reason}" for reason, n in rejected.most_common()) or "no question was tried"
             raise ConfigError(
-                f"AutoCoT built no demos for {ctx.llm.model}: no tried question in any of the {len(clusters)} "
-                f"clusters had a complete rationale of <= {self.max_steps} steps with an answer; "
-                "raise max_steps (models that write markdown use more lines per step), max_tries or demo_max_tokens"
+                f"AutoCoT built no demos for {ctx.llm.model} from {len(groups)} groups; rejected: {why}. "
+                "Raise max_steps (models that write markdown use more lines per step), max_tries or demo_max_tokens"
+                + ("; or use filters='default' (models that end with \\boxed{N} fail the reference's)"
+                   if self.filters == "reference" else "")
             )
         return demos
 
-    async def _pick(self, members: list[int], ctx: Context) -> tuple[Demo | None, bool]:
-        """The cluster's demo (None if no tried question passed) and whether the budget ran out."""
+    async def _pick(self, members: list[int], ctx: Context, rejected: Counter[str]) -> tuple[Demo | None, bool]:
+        """The group's demo (None if no tried question passed) and whether the budget ran out;
+        each question turned down is counted in ``rejected`` under the filter that did it."""
         zero_shot = ChainOfThought(temperature=0.0, max_tokens=self.demo_max_tokens)
         tries = 0
         for i in members:
             question = self.pool[i]
             if len(question.split()) > self.max_question_words:
+                rejected[f"over {self.max_question_words} words"] += 1
                 continue
             if self.max_tries is not None and tries >= self.max_tries:
                 return None, False
@@ -182,23 +223,43 @@ class AutoCoT(Strategy):
             result = await ctx.solve(zero_shot, Problem(question, kind=self.kind))
             if result.exhausted:
                 return None, True
-            if result.answer is None or not result.candidates:
+            reason = self._filter(result)
+            if reason is not None:
+                rejected[reason] += 1
                 continue
-            if result.candidates[0].truncated:
-                continue  # cut off: the rationale does not end in its answer
-            rationale = _rationale(result.candidates[0].text)
-            if count_steps(rationale) > self.max_steps:
-                continue
-            demo = Demo(question, rationale, result.answer, source=f"autocot:{ctx.llm.model}")
+            demo = Demo(question, _rationale(result.candidates[0].text), result.answer or "",
+                        source=f"autocot:{ctx.llm.model}")
             if self.audit_mode == "reject" and not audit_demo(demo, kind=self.kind).ok:
-                continue  # the audit is one more filter: try the cluster's next question
+                rejected["failing the audit"] += 1
+                continue  # the audit is one more filter: try the group's next question
             return demo, False
         return None, False
+
+    def _filter(self, result: Result) -> str | None:
+        """Why a zero-shot chain makes no demo (None: it does)."""
+        if result.answer is None or not result.candidates:
+            return "with no answer"
+        if result.candidates[0].truncated:
+            return "cut off"  # the rationale does not end in its answer
+        if self.selection == "random":
+            return None  # Random-Q-CoT keeps any chain with an answer
+        rationale = _rationale(result.candidates[0].text)
+        if count_steps(rationale) > self.max_steps:
+            return f"over {self.max_steps} lines"
+        if self.filters == "reference":
+            if not rationale.endswith("."):
+                return "not ending with a full stop"
+            if self.kind == "number" and not _answer_near_end(rationale, result.answer):
+                return "without the answer in the last sentence or last 10 words"
+        return None
 
     async def prepare(self, ctx: Context) -> AutoCoT:
         """A copy of this AutoCoT whose demos for ``ctx.llm`` are fixed: built here (charged to
         ``ctx``) unless given or already built. Harness, CLI and server call it before solving,
-        so the demos are built once per run and held by the copy, not by this object."""
+        so the demos are built once per run and held by the copy, not by this object. Retrieval
+        picks demos per question, so there is nothing to prepare."""
+        if self.selection == "retrieval":
+            return self
         demos = self.built(ctx.llm.model)
         if demos is None:
             demos = self._checked(await self.build(ctx))
@@ -260,8 +321,23 @@ class AutoCoT(Strategy):
             return entry
         return entry.result() if entry is not None and entry.done() and entry.exception() is None else None
 
+    async def _retrieved(self, problem: Problem, ctx: Context) -> list[Demo]:
+        """The paper's Retrieval-Q-CoT baseline: the k pool questions most similar to this one
+        (cosine over the embedder's vectors), each with its zero-shot chain."""
+        others = [i for i, q in enumerate(self.pool) if q.strip() != problem.question.strip()]
+        vectors = await self.embedder.aembed([self.pool[i] for i in others] + [problem.question])
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        similarity = unit[:-1] @ unit[-1]
+        nearest = [others[j] for j in np.argsort(-similarity, kind="stable")[: self.k]]
+        rejected: Counter[str] = Counter()
+        with span("autocot.retrieve", "autocot", nearest=nearest) as s:
+            picks = await asyncio.gather(*(self._pick([i], ctx, rejected) for i in nearest))
+            if s is not None:
+                s.attrs["rejected"] = dict(rejected)
+        return [d for d, _ in picks if d is not None]
+
     async def solve(self, problem: Problem, ctx: Context) -> Result:
-        demos = await self.demos_for(ctx)
+        demos = await self._retrieved(problem, ctx) if self.selection == "retrieval" else await self.demos_for(ctx)
         cot = ChainOfThought(demos=demos, temperature=self.temperature, max_tokens=self.max_tokens)
         result = await cot.solve(problem, ctx)
         result.strategy = self.name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from ..answers import normalize, same_answer
 from ..errors import ConfigError
@@ -106,6 +106,11 @@ class TRLMRerank(Stage):
 
     def __init__(self, scorer: TRLMScorer | None = None) -> None:
         self.scorer = scorer or TRLMScorer()
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> TRLMRerank:
+        """Re-ranking with the paper's TRLM-Fo scorer (:meth:`TRLMScorer.paper`); ``trlm.paper`` in specs."""
+        return cls(**{"scorer": TRLMScorer.paper(), **overrides})
 
     def check(self, ctx: Context) -> None:
         self.scorer.check(ctx)

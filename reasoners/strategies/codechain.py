@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 
+from .._packages import fewshot_file
 from ..answers import extract_code
 from ..code import public_tests, run_tests, run_unit_tests
 from ..embedders import Embedder, TfidfEmbedder
-from ..errors import ConfigError
+from ..errors import BudgetExhausted, ConfigError
 from ..llm.types import Completion
 from ..problem import Candidate, Problem, Result
 from ..sandbox import Sandbox
@@ -124,6 +126,7 @@ class CodeChain(Strategy):
         sandbox: Sandbox | None = None,
         seed: int = 0,
         pass_at_1: bool = True,
+        one_shot: bool = False,
     ) -> None:
         if n < 1 or rounds < 0 or clusters < 1 or shrink < 0:
             raise ConfigError("CodeChain needs n >= 1, rounds >= 0, clusters >= 1, shrink >= 0")
@@ -137,13 +140,30 @@ class CodeChain(Strategy):
         self.sandbox = sandbox or Sandbox(timeout=10)
         self.seed = seed
         self.pass_at_1 = pass_at_1
+        self.one_shot = one_shot
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> CodeChain:
+        """The paper's setting (Le et al. 2024): a one-shot first-step prompt (a worked plan-then-
+        implement example, ``reasoners/data/fewshot/codechain_oneshot.json``), 20 samples per
+        round, 5 revision rounds with k = 5, 4, 3, 2, 1 clusters. That is 120 generations per
+        problem plus the sandbox runs; a budget caps the rounds (a round that does not fit is
+        not started, and the last finished round answers)."""
+        settings: dict[str, Any] = {"n": 20, "rounds": 5, "clusters": 5, "shrink": 1, "one_shot": True}
+        return cls(**{**settings, **overrides})
 
     def config(self) -> dict[str, Any]:
-        return {"n": self.n, "rounds": self.rounds, "clusters": self.clusters, "shrink": self.shrink}
+        return {"n": self.n, "rounds": self.rounds, "clusters": self.clusters, "shrink": self.shrink,
+                "one_shot": self.one_shot}
 
     def messages(self, problem: Problem, modules: list[str]) -> list[dict[str, str]]:
         instruction = REVISION_INSTRUCTION.format(modules="\n\n".join(modules)) if modules else MODULAR_INSTRUCTION
-        return [{"role": "user", "content": f"{problem.question.strip()}\n\n{instruction}"}]
+        shot: list[dict[str, str]] = []
+        if self.one_shot:
+            example = json.loads(fewshot_file("codechain_oneshot.json").read_text(encoding="utf-8"))
+            shot = [{"role": "user", "content": f"{example['problem']}\n\n{MODULAR_INSTRUCTION}"},
+                    {"role": "assistant", "content": example["reply"]}]
+        return [*shot, {"role": "user", "content": f"{problem.question.strip()}\n\n{instruction}"}]
 
     async def _round(self, problem: Problem, ctx: Context, modules: list[str], r: int) -> list[Candidate]:
         opts: dict[str, Any] = {"temperature": self.temperature}
@@ -185,9 +205,14 @@ class CodeChain(Strategy):
         history: list[dict[str, Any]] = []
         best: list[Candidate] = []
         all_candidates: list[Candidate] = []
+        exhausted = False
         for r in range(self.rounds + 1):
             with span("codechain.round", f"round {r}", modules=len(modules)) as s:
-                candidates = await self._round(problem, ctx, modules, r)
+                try:
+                    candidates = await self._round(problem, ctx, modules, r)
+                except BudgetExhausted:  # anytime: the rounds already done answer
+                    exhausted = True
+                    break
                 all_candidates += candidates
                 passing = [c for c in candidates if c.metadata["public_passed"]]
                 if passing:
@@ -212,4 +237,5 @@ class CodeChain(Strategy):
         metadata: dict[str, Any] = {"rounds": history, "public_tests": len(public_tests(problem))}
         if history and "pass_at_1" in history[-1]:
             metadata["pass_at_1"] = history[-1]["pass_at_1"]  # the paper's metric: the last round's samples
-        return Result(answer, confidence=confidence, candidates=ranked, strategy=self.name, metadata=metadata)
+        return Result(answer, confidence=confidence, candidates=ranked, exhausted=exhausted, strategy=self.name,
+                      metadata=metadata)

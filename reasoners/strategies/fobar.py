@@ -18,8 +18,9 @@ import asyncio
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from .._packages import fewshot_file
 from ..answers import extract_number, extract_text, same_answer
 from ..errors import BudgetExhausted, ConfigError
 from ..masking import Mask, find_numbers
@@ -79,13 +80,13 @@ def plan_backward(
     candidates: int,
     *,
     chains: int,
-    max_masks: int,
+    max_masks: int | None,
     tokens_per_chain: int,
     tokens_left: int | None,
 ) -> BackwardPlan:
     """Fit masks x candidates x chains into ``tokens_left``: first fewer chains per pair
     (down to 1), then fewer masked numbers (spread evenly over the question)."""
-    chosen = _spread(masks, max_masks)
+    chosen = _spread(masks, len(masks) if max_masks is None else max_masks)
     m = chains
     if tokens_left is not None and tokens_per_chain > 0:
         affordable = tokens_left // tokens_per_chain
@@ -135,7 +136,11 @@ class FOBAR(Strategy):
     - ``forward``: a candidate-producing strategy (default ``SelfConsistency(n=8)``);
       a candidate's forward probability is its vote share.
     - ``chains`` backward samples per (masked number, candidate), at most ``max_masks``
-      masked numbers; both shrink to fit the budget left after the forward pass.
+      masked numbers (None: every number); both shrink to fit the budget left after the
+      forward pass. ``x_marker`` reads x after that phrase ("The value of x is"), as the
+      paper does, instead of from the chain's answer.
+    - ``scoring="backward"`` is the paper's backward-only baseline: candidates ranked by
+      their backward chains alone, the forward vote ignored (ties: first seen).
     - ``alpha`` weighs forward against backward; ``eps`` smooths backward counts.
     - ``demos``: few-shot examples for the backward questions (``Demo`` objects, or a demos
       file's path, read and checked at once by :func:`reasoners.demos.load_demos`).
@@ -149,7 +154,7 @@ class FOBAR(Strategy):
         forward: Strategy | None = None,
         *,
         chains: int = 4,
-        max_masks: int = 4,
+        max_masks: int | None = 4,
         alpha: float = 0.5,
         eps: float = 1e-8,
         temperature: float = 0.7,
@@ -157,11 +162,15 @@ class FOBAR(Strategy):
         demos: list[Demo] | tuple[Demo, ...] | str | Path = (),
         include_dates: bool = False,
         check_non_numeric: bool = False,
+        x_marker: str | None = None,
+        scoring: Literal["fobar", "backward"] = "fobar",
     ) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"FOBAR alpha must be in [0, 1]; got {alpha}")
-        if chains < 1 or max_masks < 1:
-            raise ConfigError("FOBAR chains and max_masks must be >= 1")
+        if chains < 1 or (max_masks is not None and max_masks < 1):
+            raise ConfigError("FOBAR chains and max_masks must be >= 1 (max_masks=None masks every number)")
+        if scoring not in ("fobar", "backward"):
+            raise ConfigError(f"FOBAR scoring must be 'fobar' or 'backward'; got {scoring!r}")
         if eps <= 0:
             raise ConfigError("FOBAR eps must be > 0")
         self.forward = forward or SelfConsistency(n=8)
@@ -175,6 +184,23 @@ class FOBAR(Strategy):
         self.demos = demos_from(demos, owner="FOBAR")
         self.include_dates = include_dates
         self.check_non_numeric = check_non_numeric
+        self.x_marker = x_marker
+        self.scoring = scoring
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> FOBAR:
+        """The paper's setting (Jiang et al. 2024): forward self-consistency as in its paper (40 paths
+        of few-shot CoT), every number the question states masked in turn, 8 backward chains per
+        (masked number, candidate) with few-shot backward demos
+        (``reasoners/data/fewshot/fobar_backward.json``), x read after "The value of x is", and
+        alpha 0.5. That is 40 + 8 x numbers x candidates calls per problem: a budget caps the
+        backward pass (fewer chains first, then fewer masks; see the docs)."""
+        from .sampling import SelfConsistency as _SC
+
+        settings: dict[str, Any] = {"forward": _SC.paper(), "chains": 8, "max_masks": None,
+                                    "demos": fewshot_file("fobar_backward.json"), "x_marker": "The value of x is",
+                                    "alpha": 0.5}
+        return cls(**{**settings, **overrides})
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         fwd = await ctx.solve(self.forward, problem)
@@ -192,8 +218,12 @@ class FOBAR(Strategy):
         else:
             return Result(fwd.answer, confidence=fwd.confidence, candidates=fwd.candidates,
                           strategy=self.name, metadata=meta)
-        scores = combine(forward, backward, alpha=self.alpha, eps=self.eps)
-        best = min(scores, key=lambda a: (-scores[a], -forward[a], list(forward).index(a)))
+        if self.scoring == "backward":  # the paper's backward-only baseline: the forward vote plays no part
+            scores = combine(forward, backward, alpha=0.0, eps=self.eps)
+            best = min(scores, key=lambda a: (-scores[a], list(forward).index(a)))
+        else:
+            scores = combine(forward, backward, alpha=self.alpha, eps=self.eps)
+            best = min(scores, key=lambda a: (-scores[a], -forward[a], list(forward).index(a)))
         meta.update(backward=backward, scores=scores)
         ranked = sorted(candidates, key=lambda c: -scores.get(c.answer or "", 0.0))
         for c in ranked:
@@ -206,6 +236,14 @@ class FOBAR(Strategy):
         if name == "demos" and self._demos_file is not None:
             return self._demos_file
         return getattr(self, name, default)
+
+    def read_x(self, text: str) -> str | None:
+        """The value a backward chain found for x: after the last ``x_marker`` when one is set (the
+        paper reads "The value of x is N"; a chain without it recovers nothing), else its answer."""
+        if self.x_marker is None:
+            return extract_number(text)
+        at = text.lower().rfind(self.x_marker.lower())
+        return None if at < 0 else extract_number(text[at + len(self.x_marker):].split("\n")[0])
 
     def backward_messages(self, masked_question: str, answer: str) -> list[dict[str, str]]:
         cot = ChainOfThought(demos=self.demos)
@@ -236,7 +274,7 @@ class FOBAR(Strategy):
                     ), f"backward chain {job} (x={mask.value}, answer {answer})")
                 except BudgetExhausted:
                     return False
-                return None if out is None else same_answer(extract_number(out[0].text), mask.value)
+                return None if out is None else same_answer(self.read_x(out[0].text), mask.value)
 
             jobs = [(m, a) for m in plan.masks for a in answers for _ in range(plan.chains)]
             results = await asyncio.gather(*(check(i, m, a) for i, (m, a) in enumerate(jobs)))

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import networkx as nx
 
+from .._packages import fewshot_file
 from ..answers import normalize
 from ..errors import BudgetExhausted, CapabilityError, ConfigError
 from ..llm.types import Completion
@@ -57,6 +58,49 @@ AGGREGATE = (
     "Answer the question using the answers to its sub-questions. Reason briefly, then finish with "
     "'So the answer is: <answer>.'\n\n{pairs}\n\nQuestion: {question}"
 )
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The four prompts of a tree: zero-shot (the default) or few-shot (the paper's setting)."""
+
+    decompose: str
+    closed_book: str
+    open_book: str
+    aggregate: str
+
+    @classmethod
+    def few_shot(cls) -> Prompts:
+        """Each zero-shot instruction followed by worked examples (``reasoners/data/fewshot/probtree.json``)."""
+        data = json.loads(fewshot_file("probtree.json").read_text(encoding="utf-8"))
+        tree_examples = "".join(f"Question: {e['question']}\n{json.dumps(e['tree'])}\n" for e in data["decompose"])
+        closed = "".join(f"Question: {e['question']}\n{e['reasoning']} So the answer is: {e['answer']}.\n\n"
+                         for e in data["closed_book"])
+        opened = "".join(  # passages numbered as retrieve_passages numbers them
+            "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(e["passages"]))
+            + f"\n\nQuestion: {e['question']}\n{e['reasoning']} So the answer is: {e['answer']}.\n\n"
+            for e in data["open_book"])
+        aggregated = "".join(
+            "\n".join(f"Q: {q}\nA: {a}" for q, a in e["pairs"])
+            + f"\nQuestion: {e['question']}\n{e['reasoning']} So the answer is: {e['answer']}.\n\n"
+            for e in data["aggregate"])
+        head = DECOMPOSE.split("Example:")[0]
+        return cls(
+            decompose=head + "Examples:\n" + _braces(tree_examples) + "Question: {question}\n",
+            closed_book=CLOSED_BOOK.split("\nQuestion:")[0] + "\n\n" + _braces(closed) + "Question: {question}",
+            open_book=OPEN_BOOK.split("\n\n{passages}")[0] + "\n\n" + _braces(opened)
+            + "{passages}\n\nQuestion: {question}",
+            aggregate=AGGREGATE.split("\n\n{pairs}")[0] + "\n\n" + _braces(aggregated) + "{pairs}\nQuestion: {question}",
+        )
+
+
+def _braces(text: str) -> str:
+    """``text`` made safe inside a ``str.format`` template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+ZERO_SHOT = Prompts(DECOMPOSE, CLOSED_BOOK, OPEN_BOOK, AGGREGATE)
+
 _MARKER = re.compile(r"(?:so\s+)?the\s+answer\s+is\s*:?\s*", re.I)
 
 
@@ -237,6 +281,8 @@ class ProbTree(Strategy):
         max_context_tokens: int = 1536,
         confidence: Literal["logprob", "vote"] = "logprob",
         votes: int = 3,
+        prompts: Literal["zero_shot", "few_shot"] = "zero_shot",
+        sibling_context: bool = False,
     ) -> None:
         if k < 1 or max_depth < 0 or max_children < 1 or votes < 1:
             raise ConfigError("ProbTree needs k >= 1, max_depth >= 0, max_children >= 1, votes >= 1")
@@ -249,6 +295,20 @@ class ProbTree(Strategy):
         self.max_context_tokens = max_context_tokens
         self.confidence = confidence
         self.votes = votes
+        if prompts not in ("zero_shot", "few_shot"):
+            raise ConfigError("ProbTree prompts must be 'zero_shot' or 'few_shot'")
+        self.prompts = prompts
+        self.sibling_context = sibling_context
+        self._prompts = Prompts.few_shot() if prompts == "few_shot" else ZERO_SHOT
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> ProbTree:
+        """The paper's setting (Cao et al. 2023): few-shot prompts for decomposition, closed-book,
+        open-book and aggregation (``reasoners/data/fewshot/probtree.json``), k = 5 passages per
+        open-book answer retrieved with the answers of the earlier siblings in the query, and 256
+        tokens per answer. Calls: one decomposition, then 2 per leaf and 3 per inner node."""
+        settings: dict[str, Any] = {"prompts": "few_shot", "k": 5, "sibling_context": True, "max_tokens": 256}
+        return cls(**{**settings, **overrides})
 
     async def _ask(self, ctx: Context, prompt: str, source: str) -> Candidate:
         """One source's answer with its confidence."""
@@ -266,25 +326,31 @@ class ProbTree(Strategy):
         answer, conf = answer_confidence(c)
         return Candidate(c.text, answer, mean_logprob=c.mean_logprob, score=conf, source=source)
 
-    async def _answer(self, ctx: Context, graph: nx.DiGraph, node: str, question: str) -> Node:
+    async def _answer(self, ctx: Context, graph: nx.DiGraph, node: str, question: str,
+                      siblings: list[Node] | None = None) -> Node:
         children = list(graph.successors(node))
         child_nodes: list[Node] = []
         for child in children:  # in order: later siblings may refer to earlier answers
             q = _substitute(graph.nodes[child]["question"], [c.answer for c in child_nodes])
-            child_nodes.append(await self._answer(ctx, graph, child, q))
+            child_nodes.append(await self._answer(ctx, graph, child, q, list(child_nodes)))
         result = Node(node, question, children, graph.nodes[node].get("decomposition_confidence"))
+        prompts = self._prompts
         try:
-            passages, _ = await retrieve_passages(ctx, question, self.k, self.max_context_tokens)
-            asks = [self._ask(ctx, CLOSED_BOOK.format(question=question), "closed_book")]
+            query = question
+            if self.sibling_context and siblings:  # the reference retrieves with what the siblings found
+                query = " ".join([*(f"{c.question} {c.answer}" for c in siblings if c.answer), question])
+            passages, _ = await retrieve_passages(ctx, query, self.k, self.max_context_tokens)
+            asks = [self._ask(ctx, prompts.closed_book.format(question=question), "closed_book")]
             if passages:
-                asks.append(self._ask(ctx, OPEN_BOOK.format(passages=passages, question=question), "open_book"))
+                asks.append(self._ask(ctx, prompts.open_book.format(passages=passages, question=question),
+                                      "open_book"))
             # Each source is a branch: one whose call fails after its retries is a failed sample.
             sources = ["closed_book", "open_book"][: len(asks)]
             answers = await asyncio.gather(*(ctx.attempt(a, f"node {node} {s}") for a, s in zip(asks, sources)))
             result.candidates.extend(a for a in answers if a is not None)
             if child_nodes:
                 pairs = "\n".join(f"Q: {c.question}\nA: {c.answer or 'unknown'}" for c in child_nodes)
-                aggregate = await ctx.attempt(self._ask(ctx, AGGREGATE.format(pairs=pairs, question=question),
+                aggregate = await ctx.attempt(self._ask(ctx, prompts.aggregate.format(pairs=pairs, question=question),
                                                         "child_aggregation"), f"node {node} child_aggregation")
                 if aggregate is not None and aggregate.score is not None and aggregate.score > UNSCORED:
                     # The paper's average of the three; a decomposition list of unknown confidence is left out.
@@ -312,7 +378,7 @@ class ProbTree(Strategy):
         failed_before = len(ctx.failures)
         with span("probtree.decompose", self.name) as s:
             out = await ctx.attempt(ctx.generate(
-                DECOMPOSE.format(question=problem.question), logprobs=self.confidence == "logprob",
+                self._prompts.decompose.format(question=problem.question), logprobs=self.confidence == "logprob",
                 temperature=0.0, max_tokens=256,
             ), "decomposition")
             # A failed decomposition leaves a one-node tree, as malformed output does.

@@ -6,8 +6,9 @@ import asyncio
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
+from .._packages import fewshot_file
 from ..answers import Vote, vote
 from ..errors import CapabilityError, ConfigError
 from ..problem import Candidate, Problem, Result
@@ -126,6 +127,15 @@ class SelfConsistency(Strategy):
         self.temperature = temperature
         self.early_stop = early_stop
         self.wave = wave
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> SelfConsistency:
+        """The paper's setting (Wang et al. 2023): 40 sampled paths at temperature 0.7 from few-shot
+        chain of thought (8 worked examples, ``reasoners/data/fewshot/gsm8k_cot.json``), majority
+        vote. About 40 times a chain's tokens; a budget caps it (early samples are kept)."""
+        settings: dict[str, Any] = {"base": ChainOfThought(demos=fewshot_file("gsm8k_cot.json")), "n": 40,
+                                    "temperature": 0.7, "vote": "majority"}
+        return cls(**{**settings, **overrides})
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         weighted = self.vote == "weighted"

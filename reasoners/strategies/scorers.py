@@ -210,6 +210,7 @@ class MeanLogprob(Scorer):
         return candidate.mean_logprob
 
 
+TRLM_PAPER_TEMPLATE = "Generate a question that would result in the following answer:\n{response}\n\nQuestion:"
 TRLM_TEMPLATE = (
     "Below is a solution to a problem. Write the problem it solves.\n\nSolution:\n{response}\n\nProblem:"
 )
@@ -230,6 +231,14 @@ class TRLMScorer(Scorer):
             raise ConfigError("TRLMScorer template needs a {response} placeholder")
         self.llm = llm
         self.template = template
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> TRLMScorer:
+        """The paper's TRLM-Fo (Varun et al. 2024): a forward model prompted to go from the response
+        back to the query ("Generate a question that would result in the following answer"), the
+        query scored by its total log-probability. The paper re-ranks with its own reverse-trained
+        TRLM-Ba too, which no registry package ships; this is the Fo variant only."""
+        return cls(**{"template": TRLM_PAPER_TEMPLATE, **overrides})
 
     def check(self, ctx: Context) -> None:
         llm = self.llm or ctx.llm
