@@ -152,3 +152,23 @@ def test_codechain_paper_shows_its_one_shot_example_first():
     assert "longest_word_lengths" in messages[0]["content"] and "def clean_word" in messages[1]["content"]
     assert messages[2]["content"].startswith("Write f(x)")
     assert len(CodeChain().messages(Problem("Write f.", kind="code"), [])) == 1
+
+
+def test_self_verification_rewrites_each_candidate_and_masks_the_statement():
+    def script(req):
+        prompt = req.prompt
+        if "Rewrite the question and its answer" in prompt:
+            answer = prompt.split("Answer: ")[1].split("\n")[0]
+            return f"Tom has 3 boxes with 4 toys in each box. He has {answer} toys."
+        if "What is the value of x?" in prompt:
+            return "The answer is 3." if "He has 10 toys" in prompt else "The answer is 9."
+        return "The answer is 10." if req.seed == 3 else "The answer is 12."
+
+    llm = FakeLLM(script)
+    result = FOBAR(SelfConsistency(n=4), chains=2, max_masks=1, scoring="self_verification").run(QUESTION, llm=llm)
+    assert result.metadata["forward"] == {"12": 0.75, "10": 0.25}
+    assert result.metadata["backward"] == {"12": 0, "10": 2} and result.answer == "10"
+    rewrites = [r for r in llm.requests if "Rewrite the question" in r.prompt]
+    checks = [r for r in llm.requests if "What is the value of x?" in r.prompt]
+    assert len(rewrites) == 2 and len(checks) == 4
+    assert all("Tom has x boxes" in r.prompt and "If we know the answer" not in r.prompt for r in checks)

@@ -38,6 +38,11 @@ BACKWARD_TEMPLATE = (
     "what is the value of unknown variable x?"
 )
 
+DECLARATIVE_TEMPLATE = (
+    "Question: {question}\nAnswer: {answer}\n\nRewrite the question and its answer as statements of fact, "
+    "keeping every number the question gives. Write only the statements."
+)
+
 INVERSE_TEMPLATE = (
     "Question: {question}\nProposed answer: {answer}\n\nWrite the inverse question: take the proposed "
     "answer as a known fact, hide one fact that the question states, and ask for it. Then answer your "
@@ -141,6 +146,9 @@ class FOBAR(Strategy):
       paper does, instead of from the chain's answer.
     - ``scoring="backward"`` is the paper's backward-only baseline: candidates ranked by
       their backward chains alone, the forward vote ignored (ties: first seen).
+      ``scoring="self_verification"`` is its other baseline, Self-Verification (Weng et al.
+      2023): the model rewrites question and candidate as statements, a stated number is
+      masked in them and predicted; ranked by those checks alone.
     - ``alpha`` weighs forward against backward; ``eps`` smooths backward counts.
     - ``demos``: few-shot examples for the backward questions (``Demo`` objects, or a demos
       file's path, read and checked at once by :func:`reasoners.demos.load_demos`).
@@ -163,14 +171,14 @@ class FOBAR(Strategy):
         include_dates: bool = False,
         check_non_numeric: bool = False,
         x_marker: str | None = None,
-        scoring: Literal["fobar", "backward"] = "fobar",
+        scoring: Literal["fobar", "backward", "self_verification"] = "fobar",
     ) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"FOBAR alpha must be in [0, 1]; got {alpha}")
         if chains < 1 or (max_masks is not None and max_masks < 1):
             raise ConfigError("FOBAR chains and max_masks must be >= 1 (max_masks=None masks every number)")
-        if scoring not in ("fobar", "backward"):
-            raise ConfigError(f"FOBAR scoring must be 'fobar' or 'backward'; got {scoring!r}")
+        if scoring not in ("fobar", "backward", "self_verification"):
+            raise ConfigError(f"FOBAR scoring must be 'fobar', 'backward' or 'self_verification'; got {scoring!r}")
         if eps <= 0:
             raise ConfigError("FOBAR eps must be > 0")
         self.forward = forward or SelfConsistency(n=8)
@@ -210,7 +218,9 @@ class FOBAR(Strategy):
         if len(forward) <= 1 or fwd.exhausted:
             return Result(fwd.answer, confidence=fwd.confidence, candidates=fwd.candidates,
                           exhausted=fwd.exhausted, strategy=self.name, metadata=meta)
-        if problem.kind == "number":
+        if problem.kind == "number" and self.scoring == "self_verification":
+            backward, meta["plan"] = await self._self_verification(problem, list(forward), ctx)
+        elif problem.kind == "number":
             backward, plan = await self._backward_numeric(problem, list(forward), ctx)
             meta["plan"] = plan.to_dict()
         elif self.check_non_numeric:
@@ -218,7 +228,7 @@ class FOBAR(Strategy):
         else:
             return Result(fwd.answer, confidence=fwd.confidence, candidates=fwd.candidates,
                           strategy=self.name, metadata=meta)
-        if self.scoring == "backward":  # the paper's backward-only baseline: the forward vote plays no part
+        if self.scoring != "fobar":  # the baselines rank by backward checks alone: the forward vote plays no part
             scores = combine(forward, backward, alpha=0.0, eps=self.eps)
             best = min(scores, key=lambda a: (-scores[a], list(forward).index(a)))
         else:
@@ -282,6 +292,52 @@ class FOBAR(Strategy):
             if s is not None:
                 s.attrs["correct_chains"] = counts
         return counts, plan
+
+    async def _self_verification(
+        self, problem: Problem, answers: list[str], ctx: Context
+    ) -> tuple[dict[str, float], dict[str, Any]]:
+        """The Self-Verification baseline (Weng et al. 2023), as FOBAR compares against it: each
+        candidate and the question are rewritten by the model into one declarative statement; a
+        number the question stated is masked in that statement, and the model predicts it. A
+        candidate's score is how many of its chains recover the number."""
+        masks = find_numbers(problem.question, include_dates=self.include_dates)
+        statements: dict[str, str] = {}
+        with span("fobar.self_verification", self.name) as s:
+            for i, answer in enumerate(answers):
+                sub = ctx.fork(10_000 + i)
+                try:
+                    out = await sub.attempt(sub.generate(
+                        DECLARATIVE_TEMPLATE.format(question=format_question(problem), answer=answer),
+                        temperature=0.0, max_tokens=self.backward_max_tokens), f"rewrite for answer {answer}")
+                except BudgetExhausted:
+                    out = None
+                statements[answer] = out[0].text.strip() if out else ""
+            left = ctx.budget.tokens_left()
+            per_chain = self.backward_max_tokens * 2
+            plan = plan_backward(masks, len(answers), chains=self.chains, max_masks=self.max_masks,
+                                 tokens_per_chain=per_chain, tokens_left=left)
+
+            async def check(job: int, mask: Mask, answer: str) -> bool | None:
+                found = [m for m in find_numbers(statements[answer]) if same_answer(m.value, mask.value)]
+                if not found:
+                    return False  # the rewrite dropped the condition: nothing to verify
+                sub = ctx.fork(job, temperature=self.temperature)
+                question = found[0].apply(statements[answer]) + "\nWhat is the value of x?"
+                try:
+                    out = await sub.attempt(sub.generate(
+                        ChainOfThought().messages(Problem(question)), temperature=self.temperature,
+                        max_tokens=self.backward_max_tokens, seed=sub.seed,
+                    ), f"verification chain {job} (x={mask.value}, answer {answer})")
+                except BudgetExhausted:
+                    return False
+                return None if out is None else same_answer(self.read_x(out[0].text), mask.value)
+
+            jobs = [(m, a) for m in plan.masks for a in answers for _ in range(plan.chains)]
+            counts = tally_chains([a for _, a in jobs], await asyncio.gather(*(
+                check(i, m, a) for i, (m, a) in enumerate(jobs))), answers)
+            if s is not None:
+                s.attrs.update(statements=statements, correct_chains=counts)
+        return counts, {**plan.to_dict(), "check": "self-verification", "rewrites": len(answers)}
 
     def check_prompt(self, problem: Problem, answer: str, inverse: str | None = None) -> str:
         """The inverse-question request (``inverse=None``) or the consistency judgement of one."""
