@@ -150,3 +150,15 @@ def test_list_without_confidence_is_left_out_of_the_average():
     assert root["decomposition_confidence"] is None
     agg = next(c for c in root["candidates"] if c["source"] == "child_aggregation")
     assert agg["score"] == pytest.approx(-1.0)  # mean of its own and the two children's, nothing else
+
+
+def test_a_decomposition_of_another_question_falls_back_to_one_node():
+    from reasoners.strategies.probtree import parse_tree
+
+    # a small model may decompose a few-shot example of the prompt instead of the question
+    graph, note = parse_tree("Damming a river results in what?",
+                             '{"What organ pumps blood through the body?": ["What is the heart?"]}')
+    assert graph.number_of_nodes() == 1 and "of another question" in note
+    graph, note = parse_tree("Who is the spouse of the director of Titanic?",
+                             '{"Who is the spouse of Titanic\'s director?": ["Who directed Titanic?", "Who is <1>?"]}')
+    assert graph.number_of_nodes() == 3 and note.startswith("parsed; root taken from key")

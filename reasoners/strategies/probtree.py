@@ -73,7 +73,8 @@ class Prompts:
     def few_shot(cls) -> Prompts:
         """Each zero-shot instruction followed by worked examples (``reasoners/data/fewshot/probtree.json``)."""
         data = json.loads(fewshot_file("probtree.json").read_text(encoding="utf-8"))
-        tree_examples = "".join(f"Question: {e['question']}\n{json.dumps(e['tree'])}\n" for e in data["decompose"])
+        tree_examples = "".join(f"Question: {e['question']}\nTree: {json.dumps(e['tree'])}\n\n"
+                                for e in data["decompose"])
         closed = "".join(f"Question: {e['question']}\n{e['reasoning']} So the answer is: {e['answer']}.\n\n"
                          for e in data["closed_book"])
         opened = "".join(  # passages numbered as retrieve_passages numbers them
@@ -86,7 +87,7 @@ class Prompts:
             for e in data["aggregate"])
         head = DECOMPOSE.split("Example:")[0]
         return cls(
-            decompose=head + "Examples:\n" + _braces(tree_examples) + "Question: {question}\n",
+            decompose=head + "Examples:\n\n" + _braces(tree_examples) + "Question: {question}\nTree:",
             closed_book=CLOSED_BOOK.split("\nQuestion:")[0] + "\n\n" + _braces(closed) + "Question: {question}",
             open_book=OPEN_BOOK.split("\n\n{passages}")[0] + "\n\n" + _braces(opened)
             + "{passages}\n\nQuestion: {question}",
@@ -150,7 +151,12 @@ def parse_tree(question: str, text: str, *, max_depth: int = 2, max_children: in
     if not data:
         return graph, "fallback to one node: empty decomposition"
     children_of = {k.strip(): v for k, v in data.items()}
-    root_key = question.strip() if question.strip() in children_of else next(iter(children_of))
+    if question.strip() in children_of:
+        root_key = question.strip()
+    else:  # a paraphrase of the question; a small model may decompose a prompt's example instead
+        root_key = max(children_of, key=lambda k: _overlap(k, question))
+        if _overlap(root_key, question) < 0.5:
+            return graph, f"fallback to one node: the decomposition is of another question ({root_key!r})"
     graph.nodes["0"]["key"] = root_key
 
     def grow(node: str, key: str, depth: int) -> None:
@@ -165,6 +171,16 @@ def parse_tree(question: str, text: str, *, max_depth: int = 2, max_children: in
     grow("0", root_key, 0)
     note = "parsed" if root_key == question.strip() else f"parsed; root taken from key {root_key!r}"
     return graph, note
+
+
+_STOP = frozenset("a an the of in on to for by with is are was were be what who which whom whose how why when "
+                  "where do does did can could would should will and or that this these those".split())
+
+
+def _overlap(a: str, b: str) -> float:
+    """Share of the content words of the shorter text that the other has too (0 to 1)."""
+    wa, wb = ({w for w in re.findall(r"[a-z0-9]+", t.lower()) if w not in _STOP} for t in (a, b))
+    return len(wa & wb) / max(1, min(len(wa), len(wb)))
 
 
 def _token_spans(completion: Completion) -> list[tuple[int, int, float]]:
