@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"cli", "server"},
     {"spec", "integrations", "bench"},
     {"strategies", "pipeline", "scorers"},
-    {"llm", "sandbox", "sandbox_child", "puzzles", "code", "answers", "masking", "embedders", "testing",
+    {"llm", "sandbox", "sandbox_child", "puzzles", "code", "answers", "masking", "embedders", "minilm", "testing",
      "arithmetic", "demos"},
     {"retrievers"},
     {"errors", "usage", "budget", "trace", "problem", "_sync", "_packages"},

@@ -168,17 +168,23 @@ class AutoCoT(Strategy):
 
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "max_tries": self.max_tries,
-                "seed": self.seed, "audit": self.audit_mode, "filters": self.filters, "selection": self.selection}
+                "seed": self.seed, "audit": self.audit_mode, "filters": self.filters, "selection": self.selection,
+                "embedder": type(self.embedder).__name__}
 
     @classmethod
     def paper(cls, pool: Sequence[str] | str | Path = (), **overrides: Any) -> AutoCoT:
         """The paper's setting (Zhang et al. 2022) as its reference code runs it: k = 8 clusters (the
         GSM8K setting), each walked from its centre, and the reference's filters: question <= 60
         words, rationale <= 5 lines, ending with a full stop, and for arithmetic the answer in its
-        last sentence or last 10 words. The encoder stays TF-IDF (the paper's Sentence-BERT needs
-        a model no registry package ships here; see the docs)."""
+        last sentence or last 10 words. The encoder is the reference's, all-MiniLM-L6-v2
+        (:class:`~reasoners.minilm.MiniLMEmbedder`), when its weights package is installed, and
+        TF-IDF otherwise (``config()["embedder"]`` says which)."""
+        from ..minilm import MiniLMEmbedder, minilm_available
+
         settings: dict[str, Any] = {"k": 8, "max_steps": 5, "max_question_words": 60, "filters": "reference",
                                     "selection": "cluster", "max_tries": None}
+        if minilm_available():
+            settings["embedder"] = MiniLMEmbedder()
         return cls(pool, **{**settings, **overrides})
 
     async def build(self, ctx: Context) -> list[Demo]:
