@@ -155,7 +155,7 @@ def parse_tree(question: str, text: str, *, max_depth: int = 2, max_children: in
         root_key = question.strip()
     else:  # a paraphrase of the question; a small model may decompose a prompt's example instead
         root_key = max(children_of, key=lambda k: _overlap(k, question))
-        if _overlap(root_key, question) < 0.5:
+        if _overlap(root_key, question) == 0:
             return graph, f"fallback to one node: the decomposition is of another question ({root_key!r})"
     graph.nodes["0"]["key"] = root_key
 
@@ -178,9 +178,20 @@ _STOP = frozenset("a an the of in on to for by with is are was were be what who 
 
 
 def _overlap(a: str, b: str) -> float:
-    """Share of the content words of the shorter text that the other has too (0 to 1)."""
-    wa, wb = ({w for w in re.findall(r"[a-z0-9]+", t.lower()) if w not in _STOP} for t in (a, b))
-    return len(wa & wb) / max(1, min(len(wa), len(wb)))
+    """Share of the content words of the shorter text that the other has a form of (0 to 1): "dam"
+    and "damming", "change" and "changes" count as one word (one is a prefix of the other, or they
+    share their first five letters)."""
+    wa, wb = ([w for w in re.findall(r"[a-z0-9]+", t.lower()) if w not in _STOP] for t in (a, b))
+    if len(wa) > len(wb):
+        wa, wb = wb, wa
+
+    def same(x: str, y: str) -> bool:
+        short, long_ = sorted((x, y), key=len)
+        if len(short) < 3:
+            return x == y
+        return long_.startswith(short) or (len(short) >= 5 and x[:5] == y[:5])
+
+    return sum(any(same(x, y) for y in wb) for x in wa) / max(1, len(wa))
 
 
 def _token_spans(completion: Completion) -> list[tuple[int, int, float]]:
