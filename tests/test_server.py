@@ -272,6 +272,7 @@ def test_a_disconnect_mid_stream_cancels_the_upstream_stream():
                     break  # the first word arrived: hang up
         time.sleep(5.5)  # the whole upstream stream takes 4 s
         assert len(up.requests) == 1 and up.streamed == 0  # the server stopped reading it
+        assert httpx.get(url.removesuffix("/v1") + "/health").json()["admitted"] == 0  # its place was freed
 
 
 def test_a_disconnect_mid_run_makes_no_more_upstream_calls():
@@ -281,6 +282,7 @@ def test_a_disconnect_mid_run_makes_no_more_upstream_calls():
                 "model": f"bon(n=2,scorer=judge)@{UPSTREAM}", "messages": [{"role": "user", "content": "q"}]})
         time.sleep(3.0)  # samples would be back after 1 s and the judge's calls sent
         assert len(up.requests) == 2  # the two samples; no judge calls
+        assert httpx.get(url.removesuffix("/v1") + "/health").json()["admitted"] == 0
 
 
 def test_cached_calls_are_cache_hits_and_add_nothing_to_usage(tmp_path):

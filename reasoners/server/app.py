@@ -295,7 +295,8 @@ class Run:
                     yield event
             finally:
                 if nxt is not None and not nxt.done():
-                    nxt.cancel()
+                    nxt.cancel()  # cancels the run and its upstream calls (see Strategy.astream)
+                    await asyncio.gather(nxt, return_exceptions=True)
                 await stream.aclose()
 
     def answer(self, result: Result) -> dict[str, Any]:
