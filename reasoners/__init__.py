@@ -47,6 +47,7 @@ from .strategies import (
     SelfConsistency,
     Strategy,
     TRLMRerank,
+    solve_batch,
 )
 from .trace import Trace
 from .usage import Usage
@@ -68,6 +69,7 @@ __all__ = [
     "Result",
     "Strategy",
     "Context",
+    "solve_batch",
     "ChainOfThought",
     "Demo",
     "SelfConsistency",

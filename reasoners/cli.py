@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, help="first N problems")
     bench.add_argument("--budget-tokens-per-problem", type=int, help="the same token budget for every strategy")
     bench.add_argument("--budgets", help="several per-problem token budgets, comma-separated (for the plot)")
+    bench.add_argument("--allocate", choices=["uniform", "adaptive"],
+                       help="one total budget per strategy over all problems (self-consistency): uniform splits "
+                            "it evenly, adaptive samples more where the votes disagree")
+    bench.add_argument("--total-budget-tokens", type=int, help="the total token budget per strategy for --allocate")
     bench.add_argument("--temperature", type=float, default=0.0)
     bench.add_argument("--max-tokens", type=int, default=640)
     bench.add_argument("--concurrency", type=int, help="problems in flight (default 1 for local models, else 8)")
@@ -228,9 +232,22 @@ def _bench(args: argparse.Namespace) -> int:
     from .llm.client import LLM
 
     strategies = parse_strategies(args.strategies)
-    if args.budgets:
+    if (args.allocate is None) != (args.total_budget_tokens is None):
+        raise ReasonersError("--allocate and --total-budget-tokens go together")
+    if args.allocate is not None:
+        if args.budgets or args.budget_tokens_per_problem is not None:
+            raise ReasonersError("--total-budget-tokens replaces --budgets and --budget-tokens-per-problem; give one")
+        if args.total_budget_tokens < 1:
+            raise ReasonersError(f"--total-budget-tokens must be >= 1; got {args.total_budget_tokens}")
+        from .strategies import SelfConsistency
+
+        for spec, strategy in strategies:
+            if not isinstance(strategy, SelfConsistency):
+                raise ReasonersError(f"--allocate draws the samples of self-consistency; {spec!r} is not (use sc, sc:N)")
+        budgets: list[int | None] = [args.total_budget_tokens]
+    elif args.budgets:
         try:
-            budgets: list[int | None] = [int(b) for b in args.budgets.split(",") if b.strip()]
+            budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
         except ValueError as e:
             raise ReasonersError(f"--budgets takes whole numbers separated by commas; got {args.budgets!r}") from e
     else:
@@ -250,7 +267,7 @@ def _bench(args: argparse.Namespace) -> int:
     )
     concurrency = args.concurrency or (1 if args.model.startswith("local/") else 8)
     config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency,
-                         keep_errors=args.keep_errors)
+                         keep_errors=args.keep_errors, allocate=args.allocate)
     with progress_bar(task.name) as progress:
         rows = asyncio.run(run_bench(config, progress=progress))
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"

@@ -164,6 +164,9 @@ class BenchConfig:
     """Budgets for particular strategy specs instead of ``budgets`` (e.g. a cap matching another's spend)."""
     keep_errors: bool = False
     """Resume keeps error rows as they are instead of running those problems again."""
+    allocate: str | None = None
+    """``"uniform"`` or ``"adaptive"``: each strategy (self-consistency) gets one total budget over the
+    whole task, the single entry of ``budgets`` (see :func:`reasoners.solve_batch`)."""
 
 
 async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
@@ -183,6 +186,8 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
     done = {_key(r["strategy"], r["budget"], r["problem_id"]) for r in rows
             if config.keep_errors or not r.get("error")}
     rows = [r for r in rows if _key(r["strategy"], r["budget"], r["problem_id"]) in done]
+    if config.allocate is not None:
+        return await _run_allocated(config, rows, done, progress)
     # Problem-major order: a run stopped part-way has compared every strategy on the same problems.
     todo = [
         (spec, strategy, budget, problem)
@@ -232,6 +237,43 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
     await asyncio.gather(*(one(*item) for item in todo))
     if fatal:
         raise fatal[0]
+    return rows
+
+
+async def _run_allocated(config: BenchConfig, rows: list[dict], done: set[Any],
+                         progress: Callable[[int, int], None] | None) -> list[dict]:
+    """One total budget per strategy over the whole task. A batch with any problem not journaled runs
+    whole again (it is deterministic, and its completed calls replay from the cache); the rows of the
+    problems not yet journaled are appended, one per (strategy, problem), with ``budget`` the total."""
+    from ..strategies import SelfConsistency, solve_batch
+
+    if len(config.budgets) != 1 or config.budgets[0] is None:
+        raise ConfigError("allocation needs one total token budget (--total-budget-tokens)")
+    total = config.budgets[0]
+    problems = config.task.problems
+    finished = sum(1 for spec, _ in config.strategies for p in problems if _key(spec, total, p.id) in done)
+    if progress:
+        progress(finished, len(problems) * len(config.strategies))
+    for spec, strategy in config.strategies:
+        if not isinstance(strategy, SelfConsistency):
+            raise ConfigError(f"--allocate draws the samples of self-consistency; {spec!r} is not (use sc, sc:N)")
+        if all(_key(spec, total, p.id) in done for p in problems):
+            continue
+        t0 = time.perf_counter()
+        results = await solve_batch(strategy, problems, llm=config.llm, budget=Budget(tokens=total),
+                                    allocate=config.allocate, seed=config.seed)  # type: ignore[arg-type]
+        seconds = round((time.perf_counter() - t0) / max(1, len(problems)), 3)
+        with (config.out / JOURNAL).open("a", encoding="utf-8") as f:
+            for problem, result in zip(problems, results):
+                if _key(spec, total, problem.id) in done:
+                    continue
+                row = await _row(config, spec, total, problem, result)
+                row.update(allocation=result.metadata["allocation"], seconds=seconds)
+                f.write(json.dumps(row) + "\n")
+                rows.append(row)
+                finished += 1
+        if progress:
+            progress(finished, len(problems) * len(config.strategies))
     return rows
 
 

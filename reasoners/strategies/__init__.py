@@ -10,6 +10,7 @@ from .probtree import ProbTree
 from .rag import RetrieveThenAnswer
 from .search import BacktrackSearch, LinearBacktrack
 from .sampling import SelfConsistency
+from .batch import solve_batch
 
 __all__ = [
     "Strategy",
@@ -28,4 +29,5 @@ __all__ = [
     "RetrieveThenAnswer",
     "BacktrackSearch",
     "LinearBacktrack",
+    "solve_batch",
 ]
