@@ -41,6 +41,8 @@ def test_adaptive_spends_on_disagreement_and_stops_early_on_unanimous_votes(rule
     assert split["drawn"] == 12 and split["stopped"] == "cap"  # never settles: it gets every sample up to the cap
     assert easy["drawn"] < lean["drawn"] <= split["drawn"]
     assert [r.answer for r in results] == ["4", "1", "7"] and drawn
+    [span] = [c for c in results[0].trace["children"] if c["name"] == "sc" and c["kind"] == "batch.allocation"]
+    assert span["attrs"]["stopped"] == "settled" and span["attrs"]["waves"][0] == 2
 
 
 def test_uniform_is_sc_at_the_cap_in_an_even_share_of_the_total():

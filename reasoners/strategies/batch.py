@@ -35,7 +35,7 @@ from ..budget import Budget
 from ..errors import ConfigError
 from ..llm.client import LLM
 from ..problem import Candidate, Problem, Result
-from ..trace import Trace
+from ..trace import Trace, span
 from .base import Context
 from .sampling import SelfConsistency, draw_samples, sample_candidate
 
@@ -186,14 +186,16 @@ async def solve_batch(
     out = []
     for item in items:
         tally = strategy._tally(item.candidates, item.problem)
+        allocation = {"allocate": allocate, "rule": rule if allocate == "adaptive" else None, "waves": item.waves,
+                      "drawn": item.drawn, "stopped": item.stopped, "unsettled": unsettled(item.counts(), rule)}
+        with item.ctx.trace.activate(), span("batch.allocation", strategy.name, **allocation):
+            pass  # the decisions, in the trace beside the calls they made
         out.append(Result(
             tally.winner, confidence=tally.share, candidates=item.candidates,
             exhausted=item.exhausted or item.stopped == "budget",
             strategy=strategy.name, usage=item.ctx.trace.root.call_usage(), trace=item.ctx.trace.to_dict(),
             metadata={"samples": len(item.candidates), "tallies": tally.tallies, "vote": strategy.vote,
-                      "allocation": {"allocate": allocate, "rule": rule if allocate == "adaptive" else None,
-                                     "waves": item.waves, "drawn": item.drawn, "stopped": item.stopped,
-                                     "unsettled": unsettled(item.counts(), rule)}}))
+                      "allocation": allocation}))
         if item.ctx.failures:
             out[-1].degraded = True
             out[-1].metadata["failed_samples"] = [f.to_dict() for f in item.ctx.failures]
