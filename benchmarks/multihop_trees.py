@@ -19,6 +19,16 @@ from typing import Any
 from reasoners.bench import read_journal
 
 
+def _kind(note: str | None) -> str:
+    """A parse note without its particulars: "parsed", "parsed, root paraphrased", or the fallback's reason."""
+    note = note or "none"
+    if note.startswith("parsed; root taken from key"):
+        return "parsed, root paraphrased"
+    if "of another question" in note:
+        return "fallback: a decomposition of another question"
+    return note.split(":")[0] if note.startswith("parsed") else note.split("(")[0].strip()
+
+
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -35,7 +45,7 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
         }
         trees = [r["tree"] for r in done if r.get("tree")]
         if trees:
-            entry["parse"] = dict(Counter(t["parse"] for t in trees))
+            entry["parse"] = dict(Counter(_kind(t["parse"]) for t in trees))
             entry["trees_with_children"] = sum(1 for t in trees if len(t["nodes"]) > 1)
             entry["mean_nodes"] = round(sum(len(t["nodes"]) for t in trees) / len(trees), 2)
             roots, subs = Counter(), Counter()
