@@ -92,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="on resume, keep error rows as they are (by default those problems run again)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--out", type=Path, required=True, help="folder for the journal, cache, table and plot")
+    bench.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="run the cells here (default) or as Ray tasks")
+    bench.add_argument("--ray-address", help="the Ray cluster: auto, or ray://host:port (default: a local Ray)")
+    bench.add_argument("--ray-num-cpus-per-cell", type=float, default=1.0)
+    bench.add_argument("--ray-num-gpus-per-cell", type=float, default=0.0)
+    bench.add_argument("--cache-dir", type=Path, help="where Ray workers keep their cache files (default: --out)")
+
+    cache = sub.add_parser("cache", help="cache files: merge")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    merge = cache_sub.add_parser("merge", help="copy the entries of cache files into one (e.g. Ray workers' caches)")
+    merge.add_argument("target", type=Path)
+    merge.add_argument("sources", type=Path, nargs="+")
     serve = sub.add_parser("serve", help="an OpenAI-compatible server that runs any strategy per request")
     serve.add_argument("--model", action="append", dest="models",
                        help=f"an upstream model to serve (repeat; the first is the default; default {DEFAULT_MODEL})")
@@ -266,8 +278,17 @@ def _bench(args: argparse.Namespace) -> int:
         cache=Cache(args.out / "cache.sqlite"),
     )
     concurrency = args.concurrency or (1 if args.model.startswith("local/") else 8)
+    executor = None
+    if args.executor == "ray":
+        if args.allocate is not None:
+            raise ReasonersError("--allocate runs each batch in one process; it does not take --executor ray")
+        from .bench.distributed import RayExecutor
+
+        executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus_per_cell,
+                               num_gpus=args.ray_num_gpus_per_cell,
+                               cache_dir=str(args.cache_dir) if args.cache_dir else None)
     config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency,
-                         keep_errors=args.keep_errors, allocate=args.allocate)
+                         keep_errors=args.keep_errors, allocate=args.allocate, executor=executor)
     with progress_bar(task.name) as progress:
         rows = asyncio.run(run_bench(config, progress=progress))
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"
@@ -279,6 +300,15 @@ def _bench(args: argparse.Namespace) -> int:
             + (f", {t['errors']} errors (not counted as wrong; rerun to retry them)" if t["errors"] else "")
         )
     print(f"wrote {args.out / 'summary.md'} and {args.out / 'accuracy_vs_tokens.png'}")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    missing = [str(p) for p in args.sources if not p.is_file()]
+    if missing:
+        raise ReasonersError(f"no such cache file: {missing[0]}")
+    added = Cache(args.target).merge(*args.sources)
+    print(f"merged {len(args.sources)} cache file(s) into {args.target}: {added} new entries")
     return 0
 
 
@@ -296,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "cache":
+            return _cache(args)
     except ReasonersError as e:
         print(f"reasoners: error: {e}", file=sys.stderr)
         return 2

@@ -167,6 +167,9 @@ class BenchConfig:
     allocate: str | None = None
     """``"uniform"`` or ``"adaptive"``: each strategy (self-consistency) gets one total budget over the
     whole task, the single entry of ``budgets`` (see :func:`reasoners.solve_batch`)."""
+    executor: Any = None
+    """Where the cells run: None for this process (``concurrency`` at once), or an executor such as
+    :class:`reasoners.bench.distributed.RayExecutor`, whose ``run(config, todo, record)`` runs them."""
 
 
 async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
@@ -205,39 +208,55 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
     lock = asyncio.Lock()
     fatal: list[Exception] = []
 
-    async def one(spec: str, strategy: Strategy, budget: int | None, problem: Problem) -> None:
+    def record(row: dict[str, Any]) -> None:
         nonlocal finished
+        with journal.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        rows.append(row)
+        finished += 1
+        if progress:
+            progress(finished, total)
+
+    if config.executor is not None:  # another executor runs the cells; this driver alone writes the journal
+        await config.executor.run(config, todo, record)
+        return rows
+
+    async def one(spec: str, strategy: Strategy, budget: int | None, problem: Problem) -> None:
         async with sem:
             if fatal:  # after a fatal error, finish the runs in flight (their rows are kept) but start none
                 return
-            t0 = time.perf_counter()
-            retriever = config.task.retriever(problem) if config.task.retriever else None
             try:
-                result = await strategy.arun(
-                    problem, llm=config.llm, budget=Budget(tokens=budget), seed=config.seed, retriever=retriever
-                )
-                row = await _row(config, spec, budget, problem, result)
+                row = await run_cell(config.task, config.llm, spec, strategy, budget, problem, config.seed)
             except (AuthError, ConfigError) as e:
                 fatal.append(e)
                 return
-            except Exception as e:  # this problem failed; the others go on
-                error = _error_of(e)
-                log.warning("%s on problem %s failed: %s: %s", spec, problem.id, error["type"], error["message"])
-                row = {"strategy": spec, "budget": budget, "problem_id": problem.id, "gold": problem.gold,
-                       "error": error}
-            row["seconds"] = round(time.perf_counter() - t0, 3)
         async with lock:
-            with journal.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-            rows.append(row)
-            finished += 1
-            if progress:
-                progress(finished, total)
+            record(row)
 
     await asyncio.gather(*(one(*item) for item in todo))
     if fatal:
         raise fatal[0]
     return rows
+
+
+async def run_cell(task: Task, llm: LLM, spec: str, strategy: Strategy, budget: int | None, problem: Problem,
+                   seed: int) -> dict[str, Any]:
+    """One (strategy, budget, problem) cell as its journal row, whichever executor runs it. A failed
+    run is an error row; an :class:`AuthError` or :class:`ConfigError` (every cell would fail alike)
+    is raised instead."""
+    t0 = time.perf_counter()
+    retriever = task.retriever(problem) if task.retriever else None
+    try:
+        result = await strategy.arun(problem, llm=llm, budget=Budget(tokens=budget), seed=seed, retriever=retriever)
+        row = await _row(task, spec, budget, problem, result)
+    except (AuthError, ConfigError):
+        raise
+    except Exception as e:  # this problem failed; the others go on
+        error = _error_of(e)
+        log.warning("%s on problem %s failed: %s: %s", spec, problem.id, error["type"], error["message"])
+        row = {"strategy": spec, "budget": budget, "problem_id": problem.id, "gold": problem.gold, "error": error}
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row
 
 
 async def _run_allocated(config: BenchConfig, rows: list[dict], done: set[Any],
@@ -267,7 +286,7 @@ async def _run_allocated(config: BenchConfig, rows: list[dict], done: set[Any],
             for problem, result in zip(problems, results):
                 if _key(spec, total, problem.id) in done:
                     continue
-                row = await _row(config, spec, total, problem, result)
+                row = await _row(config.task, spec, total, problem, result)
                 row.update(allocation=result.metadata["allocation"], seconds=seconds)
                 f.write(json.dumps(row) + "\n")
                 rows.append(row)
@@ -293,15 +312,15 @@ async def _prepared(config: BenchConfig, specs: set[str]) -> dict[str, Strategy]
     return out
 
 
-async def _row(config: BenchConfig, spec: str, budget: int | None, problem: Problem, result: Any) -> dict[str, Any]:
+async def _row(task: Task, spec: str, budget: int | None, problem: Problem, result: Any) -> dict[str, Any]:
     return {
         "strategy": spec,
         "budget": budget,
         "problem_id": problem.id,
         "answer": result.answer,
         "gold": problem.gold,
-        "correct": await config.task.ascore(problem, result.answer),
-        "metrics": {**{name: metric(problem, result.answer) for name, metric in config.task.metrics.items()},
+        "correct": await task.ascore(problem, result.answer),
+        "metrics": {**{name: metric(problem, result.answer) for name, metric in task.metrics.items()},
                     **{name: result.metadata[name] for name in STRATEGY_METRICS if name in result.metadata}},
         "confidence": result.confidence,
         "exhausted": result.exhausted,

@@ -121,6 +121,26 @@ class Cache:
                 self._disable(e)
                 return 0
 
+    def merge(self, *paths: str | Path) -> int:
+        """Copy into this cache the entries of the cache files ``paths`` that it lacks (entries are
+        keyed by request, so the same key holds the same sample); returns how many were added. Used to
+        gather the per-worker caches of a distributed run (sqlite must not be shared over NFS)."""
+        added = 0
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                raise OSError(f"cannot open the cache {self.path}")
+            for path in paths:
+                before = conn.total_changes
+                conn.execute("ATTACH DATABASE ? AS other", (str(path),))
+                try:
+                    conn.execute("INSERT OR IGNORE INTO entries (key, value) SELECT key, value FROM other.entries")
+                    conn.commit()
+                finally:
+                    conn.execute("DETACH DATABASE other")
+                added += conn.total_changes - before
+        return added
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

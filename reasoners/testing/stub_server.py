@@ -16,6 +16,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -72,6 +73,7 @@ class Reply:
 class StubServer:
     """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received.
 
+    ``respond`` answers each request as a function of its JSON body instead of ``default``.
     ``supports_n=False`` answers one choice whatever ``n`` asks, as some servers do.
     A request with ``stream: true`` is answered as server-sent events, a word a chunk
     (``word_delay`` apart), with a usage chunk when ``stream_options.include_usage``.
@@ -90,8 +92,10 @@ class StubServer:
         fault_rate: float = 0.0,
         seed: int = 0,
         hang_seconds: float = 5.0,
+        respond: Callable[[dict[str, Any]], Reply] | None = None,
     ):
         self.script = list(script or [])
+        self.respond = respond
         self.supports_n = supports_n
         self.fault_rate = fault_rate
         self.hang_seconds = hang_seconds
@@ -114,6 +118,8 @@ class StubServer:
             self.requests.append(body)
             if self.script:
                 return self.script.pop(0)
+            if self.respond is not None:  # a function of the request, not of arrival order
+                return self.respond(body)
             if self.fault_rate and self._rng.random() < self.fault_rate:
                 self.faults += 1
                 return self._rng.choice([
