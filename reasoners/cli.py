@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--ray-address", help="the Ray cluster: auto, or ray://host:port (default: a local Ray)")
     bench.add_argument("--ray-num-cpus-per-cell", type=float, default=1.0)
     bench.add_argument("--ray-num-gpus-per-cell", type=float, default=0.0)
-    bench.add_argument("--cache-dir", type=Path, help="where Ray workers keep their cache files (default: --out)")
+    bench.add_argument("--cache-dir", type=Path, help="where Ray workers keep their cache files (default: OUT/worker-caches)")
 
     cache = sub.add_parser("cache", help="cache files: merge")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)

@@ -23,6 +23,11 @@ from reasoners.testing.stub_server import Reply, StubServer
 
 @pytest.fixture(scope="module")
 def local_ray():
+    import sys
+
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -93,11 +98,28 @@ def test_a_killed_worker_is_retried_and_every_row_is_journaled_once(local_ray, t
     assert not any(r.get("error") for r in rows)
 
 
-def test_a_client_that_lives_in_this_process_is_refused_in_one_line(local_ray, tmp_path):
-    from reasoners import ConfigError
+def test_on_the_fake_too_both_executors_write_the_same_rows(local_ray, tmp_path):
     from reasoners.testing import FakeLLM
 
-    config = BenchConfig(task(2), parse_strategies("cot"), FakeLLM(), tmp_path, [None], executor=RayExecutor())
+    def script(req):
+        return answer({"messages": req.messages}).text
+
+    def rows(out, executor):
+        config = BenchConfig(task(8), parse_strategies("cot,sc:3"), FakeLLM(script), out, [None, 300],
+                             executor=executor)
+        return asyncio.run(run_bench(config))
+
+    assert comparable(rows(tmp_path / "local", None)) == comparable(rows(tmp_path / "ray", RayExecutor()))
+
+
+def test_a_client_that_lives_in_this_process_is_refused_in_one_line(local_ray, tmp_path):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from reasoners import ConfigError
+    from reasoners.integrations.langchain import langchain_llm
+
+    llm = langchain_llm(FakeListChatModel(responses=["The answer is 1."]))
+    config = BenchConfig(task(2), parse_strategies("cot"), llm, tmp_path, [None], executor=RayExecutor())
     with pytest.raises(ConfigError, match="lives in this process only"):
         asyncio.run(run_bench(config))
 

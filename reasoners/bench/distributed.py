@@ -47,13 +47,20 @@ class ModelSpec:
     cache_dir: str | None = None
     seed_cache: str | None = None
     run: str = ""  # one run's clients are built afresh, so each starts from the run's cache
+    backend: Any = None  # a scripted fake model, shipped as it is (a test's FakeLLM)
 
     @classmethod
     def of(cls, llm: LLM, *, cache_dir: str | None, seed_cache: str | None) -> ModelSpec:
-        if llm.model.startswith(("fake/", "langchain/")):
+        from ..testing.fakes import FakeModel
+
+        backend = getattr(llm.transport, "backend", None) if llm.model.startswith("fake/") else None
+        if llm.model.startswith(("fake/", "langchain/")) and not isinstance(backend, FakeModel):
             raise ConfigError(f"{llm.model} lives in this process only; a Ray worker cannot build it")
         return cls(llm.model, llm.api_base, llm.options.temperature, llm.options.max_tokens, llm.timeout,
-                   llm.concurrency, cache_dir, seed_cache, secrets.token_hex(8))
+                   llm.concurrency, cache_dir, seed_cache, secrets.token_hex(8), backend)
+
+    def __hash__(self) -> int:
+        return hash((self.model, self.api_base, self.run))
 
     def build(self) -> LLM:
         cache = None
@@ -64,7 +71,7 @@ class ModelSpec:
             if self.seed_cache and Path(self.seed_cache).exists():
                 cache.merge(self.seed_cache)  # what earlier runs computed (all workers' merged) replays here
         return LLM(self.model, api_base=self.api_base, temperature=self.temperature, max_tokens=self.max_tokens,
-                   timeout=self.timeout, concurrency=self.concurrency, cache=cache)
+                   timeout=self.timeout, concurrency=self.concurrency, cache=cache, backend=self.backend)
 
 
 _clients: dict[ModelSpec, LLM] = {}
@@ -108,9 +115,10 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      **(self.init_options or {}))
-        run_cache = Path(config.out) / "cache.sqlite"
-        cache_dir = self.cache_dir or str(Path(config.out) / "worker-caches")
-        spec = ModelSpec.of(config.llm, cache_dir=cache_dir, seed_cache=str(run_cache))
+        # Workers cache only when the run does (its client has a cache), each in a file of its own.
+        run_cache = Path(config.llm.cache.path) if config.llm.cache is not None else None
+        cache_dir = (self.cache_dir or str(Path(config.out) / "worker-caches")) if run_cache else None
+        spec = ModelSpec.of(config.llm, cache_dir=cache_dir, seed_cache=str(run_cache) if run_cache else None)
         remote = ray.remote(max_retries=self.max_retries, num_cpus=self.num_cpus, num_gpus=self.num_gpus)(_cell)
         task_ref = ray.put(config.task)
         pending = [remote.remote(spec, task_ref, label, strategy, budget, problem, config.seed)
@@ -130,7 +138,8 @@ class RayExecutor:
                         ray.cancel(ref)
                     break
         finally:
-            self._merge(run_cache, Path(cache_dir))
+            if run_cache is not None and cache_dir is not None:
+                self._merge(run_cache, Path(cache_dir))
         if fatal is not None:
             kind = AuthError if fatal["fatal"] == "AuthError" else ConfigError
             raise kind(fatal["message"])

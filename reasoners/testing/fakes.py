@@ -104,6 +104,17 @@ class FakeModel(InProcessModel):
         self.in_flight = 0
         self.max_in_flight = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (to run in another process, e.g. a Ray worker): the script goes, what it saw stays."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_cycle")}
+        state.update(requests=[], scored=[], in_flight=0, max_in_flight=0)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._cycle = itertools.cycle(list(self._script)) if not callable(self._script) else None
+
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return sum(len(_words(m["content"])) + 1 for m in messages)
 
