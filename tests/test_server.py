@@ -285,6 +285,13 @@ def test_a_disconnect_mid_run_makes_no_more_upstream_calls():
         assert httpx.get(url.removesuffix("/v1") + "/health").json()["admitted"] == 0
 
 
+def test_reasoning_tokens_reach_the_usage_details():
+    with StubServer(default=Reply(text="The answer is 3.", reasoning_tokens=7)) as up, serving(up) as url:
+        reply = openai.OpenAI(base_url=url, api_key="unused").chat.completions.create(
+            model=f"sc(n=2)@{UPSTREAM}", messages=[{"role": "user", "content": "q"}])
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 14  # two samples, 7 each
+
+
 def test_cached_calls_are_cache_hits_and_add_nothing_to_usage(tmp_path):
     with StubServer(default=Reply.ok("The answer is 5.")) as up, \
             serving(up, "--cache", str(tmp_path / "cache.sqlite")) as url:

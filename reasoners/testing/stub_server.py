@@ -41,6 +41,7 @@ class Reply:
     reset: bool = False  # drop the connection without answering
     echo_auth: bool = False  # put the request's Authorization header into the error body
     word_delay: float = 0.0  # when streaming: seconds between words
+    reasoning_tokens: int = 0  # reported in usage.completion_tokens_details, as reasoning models do
 
     @classmethod
     def ok(cls, text: str = "The answer is 42.", delay: float = 0.0) -> Reply:
@@ -226,6 +227,8 @@ class StubServer:
                     ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": words * n, "total_tokens": 10 + words * n},
                 }
+                if reply.reasoning_tokens:
+                    payload["usage"]["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
                 self._send(reply.status, json.dumps(payload), reply.headers)
 
         self._server = _Server(("127.0.0.1", port), Handler)
