@@ -75,19 +75,23 @@ class ModelSpec:
 
 
 _clients: dict[ModelSpec, LLM] = {}
+_loop: asyncio.AbstractEventLoop | None = None  # one per worker process: its HTTP connections are reused
 
 
 def _cell(spec: ModelSpec, task: Any, label: str, strategy: Strategy, budget: int | None, problem: Problem,
           seed: int) -> dict[str, Any]:
     """The Ray task: one cell's journal row, or ``{"fatal": ...}`` for an error every cell would share."""
+    global _loop
     from .harness import run_cell
 
     llm = _clients.get(spec)
     if llm is None:
         _clients.clear()  # a new run: the clients of earlier ones are done with
         llm = _clients[spec] = spec.build()
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
     try:
-        return {"row": asyncio.run(run_cell(task, llm, label, strategy, budget, problem, seed))}
+        return {"row": _loop.run_until_complete(run_cell(task, llm, label, strategy, budget, problem, seed))}
     except (AuthError, ConfigError) as e:
         return {"fatal": type(e).__name__, "message": str(e)}
 
