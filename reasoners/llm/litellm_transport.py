@@ -131,9 +131,14 @@ class LiteLLMTransport(Transport):
             kwargs["api_key"] = key
         return kwargs
 
+    async def _send(self, messages: Messages, options: SamplingOptions, n: int, timeout: float,
+                    **extra: Any) -> Any:
+        """The SDK call of one chat request (``extra``: ``stream=True`` and its options)."""
+        return await litellm().acompletion(**self._kwargs(messages, options, n, timeout), **extra)
+
     async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
         try:
-            response = await litellm().acompletion(**self._kwargs(messages, options, n, timeout))
+            response = await self._send(messages, options, n, timeout)
         except ReasonersError:
             raise
         except Exception as e:
@@ -143,10 +148,10 @@ class LiteLLMTransport(Transport):
     async def stream(
         self, messages: Messages, options: SamplingOptions, *, timeout: float
     ) -> AsyncIterator[str | Reply]:
-        kwargs = {**self._kwargs(messages, options, 1, timeout), "stream": True,
-                  "stream_options": {"include_usage": True}}
         try:
-            async for item in stream_reply(await litellm().acompletion(**kwargs)):
+            chunks = await self._send(messages, options, 1, timeout, stream=True,
+                                      stream_options={"include_usage": True})
+            async for item in stream_reply(chunks):
                 yield self._counted(item, messages) if isinstance(item, Reply) else item
         except ReasonersError:
             raise

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
 from typing import Any
 
 from .._sync import close_with_loop
 from ..errors import ReasonersError
 from .echo import EchoRequest, echo_score
-from .litellm_transport import LiteLLMTransport, parse_reply, stream_reply
+from .litellm_transport import LiteLLMTransport
 from .options import SamplingOptions
-from .transport import Messages, Reply
+from .transport import Messages
 from .types import Score
 
 __all__ = ["OpenAITransport"]
@@ -47,32 +46,13 @@ class OpenAITransport(LiteLLMTransport):
             close_with_loop(self.aclose)  # its connections are bound to this loop
         return client
 
-    def _body(self, messages: Messages, options: SamplingOptions, n: int, timeout: float) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.name, "messages": messages, **options.params(), "timeout": timeout}
+    async def _send(self, messages: Messages, options: SamplingOptions, n: int, timeout: float,
+                    **extra: Any) -> Any:
+        body: dict[str, Any] = {"model": self.name, "messages": messages, **options.params(), "timeout": timeout,
+                                **extra}
         if n > 1:
             body["n"] = n
-        return body
-
-    async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
-        try:
-            response = await self._client().chat.completions.create(**self._body(messages, options, n, timeout))
-        except ReasonersError:
-            raise
-        except Exception as e:
-            raise self._error(e) from e
-        return parse_reply(response, self.model)
-
-    async def stream(
-        self, messages: Messages, options: SamplingOptions, *, timeout: float
-    ) -> AsyncIterator[str | Reply]:
-        body = {**self._body(messages, options, 1, timeout), "stream": True, "stream_options": {"include_usage": True}}
-        try:
-            async for item in stream_reply(await self._client().chat.completions.create(**body)):
-                yield self._counted(item, messages) if isinstance(item, Reply) else item
-        except ReasonersError:
-            raise
-        except Exception as e:
-            raise self._error(e) from e
+        return await self._client().chat.completions.create(**body)
 
     async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
         req = EchoRequest(prompt, continuation, self.score_prefix)
