@@ -99,6 +99,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--ray-num-gpus-per-cell", type=float, default=0.0)
     bench.add_argument("--cache-dir", type=Path, help="where Ray workers keep their cache files (default: OUT/worker-caches)")
 
+    bench.add_argument("--behaviors", action="store_true",
+                       help="count reasoning behaviours in every sample (lexical classifier): columns in the summary "
+                            "and behaviors.json")
+
+    analyze = sub.add_parser("analyze", help="count reasoning behaviours (verification, backtracking, subgoal "
+                             "setting, backward chaining) in a bench folder or a trace")
+    analyze.add_argument("path", type=Path, nargs="?", help="a bench output folder (journal + cache)")
+    analyze.add_argument("--trace", type=Path, help="a trace JSON (reasoners run --trace) instead of a folder")
+    analyze.add_argument("--classifier", choices=["lexical", "llm"], default="lexical",
+                         help="lexical patterns (default, no model) or a model asked per behaviour")
+    analyze.add_argument("--model", default=DEFAULT_MODEL, help=f"the llm classifier's model (default {DEFAULT_MODEL})")
+    analyze.add_argument("--api-base", help="base URL of an OpenAI-compatible server for the llm classifier")
+    analyze.add_argument("--budget-tokens", type=int, help="tokens the llm classifier may spend in all")
+    analyze.add_argument("--cache", type=Path,
+                         help="the llm classifier's cache (default: behaviors_cache.sqlite beside the output)")
+
     cache = sub.add_parser("cache", help="cache files: merge")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)
     merge = cache_sub.add_parser("merge", help="copy the entries of cache files into one (e.g. Ray workers' caches)")
@@ -303,6 +319,38 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .behaviors import classifier_named
+    from .bench.analyze import analyze_folder, analyze_trace, format_table
+
+    if (args.path is None) == (args.trace is None):
+        raise ReasonersError("give a bench folder or --trace FILE (one of them)")
+    if args.path is not None and not args.path.is_dir():
+        raise ReasonersError(f"no such bench folder: {args.path}")
+    if args.budget_tokens is not None and args.budget_tokens < 1:
+        raise ReasonersError(f"--budget-tokens must be >= 1; got {args.budget_tokens}")
+    where = args.path if args.path is not None else args.trace.parent
+    llm = None
+    if args.classifier == "llm":
+        from .llm.client import LLM
+
+        llm = LLM(args.model, api_base=args.api_base, cache=Cache(args.cache or where / "behaviors_cache.sqlite"))
+    classifier = classifier_named(args.classifier, llm)
+    budget = Budget(tokens=args.budget_tokens) if args.budget_tokens else None
+    if args.trace is not None:
+        table = asyncio.run(analyze_trace(args.trace, classifier, budget=budget))
+    else:
+        from .bench import progress_bar
+
+        with progress_bar("classify") as progress:
+            table = asyncio.run(analyze_folder(args.path, classifier, budget=budget, progress=progress))
+    print(format_table(table))
+    print(f"wrote {where / 'behaviors.json'}" + ("" if args.trace is not None else f" and {where / 'behaviors.png'}"))
+    return 0
+
+
 def _cache(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.sources if not p.is_file()]
     if missing:
@@ -328,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "analyze":
+            return _analyze(args)
     except ReasonersError as e:
         print(f"reasoners: error: {e}", file=sys.stderr)
         return 2

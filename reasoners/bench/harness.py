@@ -43,7 +43,7 @@ from ..strategies import REGISTRY, Strategy
 
 __all__ = [
     "parse_strategies", "pareto_frontier", "plot_accuracy_vs_tokens", "progress_bar", "read_journal", "run_bench",
-    "series_styles", "summarize", "wilson", "write_report",
+    "samples_of", "series_styles", "summarize", "wilson", "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -328,9 +328,30 @@ async def _row(task: Task, spec: str, budget: int | None, problem: Problem, resu
         "failed_samples": len(result.metadata.get("failed_samples", [])),
         "truncated": sum(1 for c in result.candidates if c.truncated),
         "candidates": len(result.candidates),
+        "samples": await samples_of(task, problem, result),
         "usage": result.usage.to_dict(),
         **_tree_of(result),
     }
+
+
+async def samples_of(task: Task, problem: Problem, result: Any) -> list[dict[str, Any]]:
+    """Each candidate's text, extracted answer and correctness (scored once per distinct answer), and
+    whether it agrees with the final answer: what behaviour analysis reads from a journal. A candidate
+    that cannot be scored (its code crashed the sandbox) has ``correct`` None; the row stands."""
+    scored: dict[str | None, bool | None] = {}
+    out = []
+    for c in result.candidates:
+        if c.answer not in scored:
+            try:
+                scored[c.answer] = await task.ascore(problem, c.answer)
+            except (AuthError, ConfigError):
+                raise
+            except Exception as e:
+                log.warning("scoring a candidate of problem %s failed: %s", problem.id, _error_of(e)["message"])
+                scored[c.answer] = None
+        out.append({"text": c.text, "answer": c.answer, "correct": scored[c.answer], "source": c.source,
+                    "chosen": c.answer is not None and c.answer == result.answer})
+    return out
 
 
 def _tree_of(result: Any) -> dict[str, Any]:
