@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -175,13 +176,15 @@ _PATTERNS: dict[str, list[re.Pattern[str]]] = {
         re.compile(r"\b(?:depends on|requires (?:us to )?(?:know|find)(?:ing)?)\b", _I),
     ],
 }
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
 _NUMBERED_LINE = re.compile(r"^\s*(?:\d+[.)]|#+\s*\d+)\s+\S", re.MULTILINE)
 
 
 class LexicalClassifier(Classifier):
     """Patterns over the text: no model, deterministic, fast (the offline default).
 
-    Each match is one occurrence; overlapping matches of the same behaviour count once. For
+    Each sentence (or line) with a match is one occurrence of that behaviour, its matches joined
+    into one evidence span ("Let me check: 12 / 4 = 3, which matches." is one verification). For
     subgoal setting, a numbered list counts only when it has at least two items (one numbered
     line is formatting, not a plan).
     """
@@ -193,13 +196,18 @@ class LexicalClassifier(Classifier):
 
     def find(self, text: str) -> Behaviors:
         out = Behaviors()
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+
+        def sentence(at: int) -> int:
+            return bisect.bisect_right(ends, at)
+
         for behavior, patterns in _PATTERNS.items():
             spans = sorted({(m.start(), m.end()) for p in patterns for m in p.finditer(text)})
             if behavior == "subgoal_setting" and len(_NUMBERED_LINE.findall(text)) < 2:
                 spans = [s for s in spans if not re.match(r"\s*(?:\d+[.)]|-|\*)", text[s[0]:s[1]])]
             kept: list[tuple[int, int]] = []
             for start, end in spans:
-                if kept and start < kept[-1][1]:
+                if kept and (start < kept[-1][1] or sentence(start) == sentence(kept[-1][0])):
                     kept[-1] = (kept[-1][0], max(end, kept[-1][1]))
                 else:
                     kept.append((start, end))
@@ -218,7 +226,7 @@ _PROMPT = """Here is a model's reasoning about a problem:
 
 {definition}
 
-Does the reasoning above show this behaviour? Copy each sentence of the reasoning that shows it on its own line, starting the line with "> ". Copy only from the reasoning between <<< and >>>, never from these instructions. If no sentence shows it, copy nothing. End with one line "Count: N", where N is how many sentences you copied (0 if none)."""
+Does the reasoning above show this behaviour? For each sentence of the reasoning that shows it, copy the sentence's first ten words on a line of its own, starting the line with "> ". Copy only from the reasoning between <<< and >>>, never from these instructions. If no sentence shows it, copy nothing. End with one line "Count: N", where N is how many sentences show it (0 if none)."""
 
 _COUNT = re.compile(r"\**\s*count\s*[:=]\s*\**\s*(\d+)\s*\**", re.IGNORECASE)
 _QUOTE = re.compile(r"^\s*>\s*(.+?)\s*$", re.MULTILINE)
@@ -227,10 +235,11 @@ _QUOTE = re.compile(r"^\s*>\s*(.+?)\s*$", re.MULTILINE)
 class LLMClassifier(Classifier):
     """Asks a model, one prompt per behaviour, to quote each occurrence and count them.
 
-    The definitions are :data:`DEFINITIONS`. A behaviour's count is the number of distinct
-    quotes found in the rationale (whitespace and case aside): a small model often quotes the
-    instructions or invents sentences, and those are kept as evidence with ``start`` -1 but not
-    counted. A reply that quotes nothing counts 0. Every call is charged to the ``budget`` given
+    The definitions are :data:`DEFINITIONS`. The model quotes the first ten words of each
+    sentence that shows the behaviour (short quotes: more of them fit in ``max_tokens``). A
+    behaviour's count is the number of distinct quotes found in the rationale (whitespace and case
+    aside): a small model often quotes the instructions or invents sentences, and those are kept
+    as evidence with ``start`` -1 but not counted. A reply that quotes nothing counts 0. Every call is charged to the ``budget`` given
     to :meth:`aclassify` (or none); a call that fails or does not fit, or a reply with neither a
     quote nor a ``Count: N`` line, leaves that behaviour at 0 with the reason in ``errors``.
     Greedy decoding, so a rerun replays from the model's cache.
@@ -238,7 +247,7 @@ class LLMClassifier(Classifier):
 
     name = "llm"
 
-    def __init__(self, llm: LLM, *, max_tokens: int = 160, max_chars: int = 4000) -> None:
+    def __init__(self, llm: LLM, *, max_tokens: int = 96, max_chars: int = 4000) -> None:
         if max_tokens < 1 or max_chars < 1:
             raise ConfigError("LLMClassifier max_tokens and max_chars must be >= 1")
         self.llm = llm

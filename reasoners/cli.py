@@ -256,6 +256,7 @@ def _bench(args: argparse.Namespace) -> int:
     import asyncio
 
     from .bench import BenchConfig, parse_strategies, progress_bar, run_bench, write_report
+    from .bench.analyze import RunManifest
     from .bench.tasks import load_task
     from .llm.client import LLM
 
@@ -305,17 +306,31 @@ def _bench(args: argparse.Namespace) -> int:
                                cache_dir=str(args.cache_dir) if args.cache_dir else None)
     config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency,
                          keep_errors=args.keep_errors, allocate=args.allocate, executor=executor)
+    RunManifest(task=args.task, model=args.model, limit=args.limit, data=str(args.data) if args.data else None,
+                seed=args.seed, llm={"api_base": args.api_base, "temperature": args.temperature,
+                                     "max_tokens": args.max_tokens}).save(args.out)
     with progress_bar(task.name) as progress:
         rows = asyncio.run(run_bench(config, progress=progress))
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"
-    for t in write_report(rows, args.out, title=title):
+    behaviors = None
+    if args.behaviors:
+        from .behaviors import LexicalClassifier
+        from .bench.analyze import analyze_rows_to
+
+        behaviors = asyncio.run(analyze_rows_to(args.out, rows, LexicalClassifier()))
+    for t in write_report(rows, args.out, title=title, behaviors=behaviors):
         print(
             f"{t['strategy']:>12} budget={t['budget'] or 'none'}: accuracy {t['accuracy']:.1%} "
             f"[{t['ci95'][0]:.1%}, {t['ci95'][1]:.1%}], {t['mean_tokens']:.0f} tokens, "
             f"{t['mean_calls']:.1f} calls, hit budget {t['hit_budget']:.0%}"
             + (f", {t['errors']} errors (not counted as wrong; rerun to retry them)" if t["errors"] else "")
         )
-    print(f"wrote {args.out / 'summary.md'} and {args.out / 'accuracy_vs_tokens.png'}")
+    if behaviors is not None:
+        from .bench.analyze import format_table
+
+        print(format_table(behaviors))
+    print(f"wrote {args.out / 'summary.md'} and {args.out / 'accuracy_vs_tokens.png'}"
+          + (f", {args.out / 'behaviors.json'}" if behaviors is not None else ""))
     return 0
 
 
@@ -327,10 +342,13 @@ def _analyze(args: argparse.Namespace) -> int:
 
     if (args.path is None) == (args.trace is None):
         raise ReasonersError("give a bench folder or --trace FILE (one of them)")
-    if args.path is not None and not args.path.is_dir():
-        raise ReasonersError(f"no such bench folder: {args.path}")
     if args.budget_tokens is not None and args.budget_tokens < 1:
         raise ReasonersError(f"--budget-tokens must be >= 1; got {args.budget_tokens}")
+    if args.path is not None and not args.path.is_dir():
+        raise ReasonersError(f"no such bench folder: {args.path}")
+    if args.path is not None and not (args.path / "results.jsonl").is_file():
+        raise ReasonersError(f"{args.path} holds no results.jsonl: give a folder written by reasoners bench, "
+                             "or --trace FILE")
     where = args.path if args.path is not None else args.trace.parent
     llm = None
     if args.classifier == "llm":

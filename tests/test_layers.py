@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
     {"spec", "integrations", "bench"},
     {"strategies", "pipeline", "scorers"},
     {"llm", "sandbox", "sandbox_child", "puzzles", "code", "answers", "masking", "embedders", "minilm", "testing",
+     "behaviors",
      "arithmetic", "demos"},
     {"retrievers"},
     {"errors", "usage", "budget", "trace", "problem", "_sync", "_packages"},

@@ -14,7 +14,6 @@ showing each behaviour, overall and split by whether the sample was correct.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -28,7 +27,8 @@ from ..errors import ConfigError, ReasonersError
 from .harness import JOURNAL, parse_strategies, read_journal, samples_of, series_styles
 from .tasks import load_task
 
-__all__ = ["MANIFEST", "RunManifest", "recover_samples", "analyze_rows", "analyze_folder", "analyze_trace",
+__all__ = ["MANIFEST", "RunManifest", "recover_samples", "analyze_rows", "analyze_rows_to", "analyze_folder",
+           "analyze_trace",
            "behavior_rates", "plot_behaviors", "format_table"]
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class RunManifest:
     """How a bench folder's run was made, enough to rebuild its client and strategies (never a key).
 
     ``strategies`` maps each journal label to the spec that builds it (the label itself for runs of
-    ``reasoners bench``); ``None`` marks a strategy no spec can build (it is not replayed).
+    ``reasoners bench``); ``None`` marks a strategy no spec can build (it is not replayed), and
+    ``{folder}`` in a spec stands for the folder (files kept beside the journal, such as demos).
     """
 
     task: str
@@ -97,15 +98,15 @@ async def recover_samples(folder: Path, rows: list[dict[str, Any]]) -> None:
     cache = folder / "cache.sqlite"
     if not cache.is_file():
         raise ConfigError(f"{folder} has no cache.sqlite to replay its journal from")
-    with contextlib.chdir(folder):  # files a spec names (demos, pools) sit beside the journal
-        task = load_task(manifest.task, path=manifest.data, limit=manifest.limit)
-        built: dict[str, Any] = {}
-        for label in {r["strategy"] for r in todo}:
-            spec = manifest.strategies.get(label, label)
-            try:
-                built[label] = parse_strategies(spec)[0][1] if spec else f"no spec builds {label!r}"
-            except ReasonersError as e:
-                built[label] = f"its spec does not parse: {e}"
+    task = load_task(manifest.task, path=manifest.data, limit=manifest.limit)
+    built: dict[str, Any] = {}
+    for label in {r["strategy"] for r in todo}:
+        spec = manifest.strategies.get(label, label)
+        try:  # "{folder}" in a spec names a file beside the journal (AutoCoT's demos)
+            built[label] = parse_strategies(spec.replace("{folder}", str(folder)))[0][1] if spec \
+                else f"no spec builds {label!r}"
+        except ReasonersError as e:
+            built[label] = f"its spec does not parse: {e}"
     problems = {p.id: p for p in task.problems}
     llm = manifest.replay_llm(cache)
     prepared: dict[str, Any] = {}
@@ -268,6 +269,19 @@ def _write(out: Path, classifier: Classifier, source: str, cells: list[dict[str,
                                "summary": table, "cells": cells}, indent=1) + "\n", encoding="utf-8")
 
 
+async def analyze_rows_to(folder: Path, rows: list[dict[str, Any]], classifier: Classifier, *,
+                          budget: Budget | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """Recover, classify and write ``behaviors.json`` and ``behaviors.png`` for journal rows of
+    ``folder``; return the rates table."""
+    await recover_samples(folder, rows)
+    cells = await analyze_rows(rows, classifier, budget=budget, progress=progress)
+    table = behavior_rates(cells)
+    _write(folder / OUTPUT, classifier, str(folder), cells, table)
+    plot_behaviors(table, folder / PLOT, f"reasoning behaviours ({classifier.name} classifier): {folder.name}")
+    return table
+
+
 async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget | None = None,
                          progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Analyse a bench folder: recover texts (replay if needed), classify, write ``behaviors.json``
@@ -275,13 +289,7 @@ async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget
     journal = folder / JOURNAL
     if not journal.is_file():
         raise ConfigError(f"{folder} holds no {JOURNAL}: give a folder written by reasoners bench, or --trace FILE")
-    rows = read_journal(journal)
-    await recover_samples(folder, rows)
-    cells = await analyze_rows(rows, classifier, budget=budget, progress=progress)
-    table = behavior_rates(cells)
-    _write(folder / OUTPUT, classifier, str(folder), cells, table)
-    plot_behaviors(table, folder / PLOT, f"reasoning behaviours ({classifier.name} classifier): {folder.name}")
-    return table
+    return await analyze_rows_to(folder, read_journal(journal), classifier, budget=budget, progress=progress)
 
 
 async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | None = None) -> list[dict[str, Any]]:

@@ -436,11 +436,22 @@ def _metric_means(rows: list[dict[str, Any]]) -> dict[str, float]:
 _FIXED = ("mean_tokens", "mean_calls", "mean_seconds")
 
 
-def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[dict[str, Any]]:
-    """Write summary.json, summary.md and (with several budgets or strategies) accuracy_vs_tokens.png."""
+def write_report(rows: list[dict[str, Any]], out: Path, *, title: str,
+                 behaviors: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Write summary.json, summary.md and (with several budgets or strategies) accuracy_vs_tokens.png.
+
+    ``behaviors`` (rates from :func:`reasoners.bench.analyze.behavior_rates`) adds a column per
+    behaviour: the share of the samples of that (strategy, budget) that show it."""
     table = summarize(rows)
+    if behaviors is not None:
+        rates = {(b["strategy"], b["budget"]): b["rates"] for b in behaviors}
+        for t in table:
+            t.update({name: rate for name, rate in rates.get((t["strategy"], t["budget"]), {}).items()})
     (out / "summary.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
-    extra = list(dict.fromkeys(k for t in table for k in t if k.startswith("mean_") and k not in _FIXED))
+    from ..behaviors import BEHAVIORS
+
+    extra = list(dict.fromkeys(k for t in table for k in t
+                               if (k.startswith("mean_") and k not in _FIXED) or k in BEHAVIORS))
     lines = [
         f"# {title}",
         "",
@@ -452,7 +463,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[d
         lines.append(
             f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['errors']} | {t['accuracy']:.1%} "
             f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | "
-            + "".join(f"{t[k]:.3f} | " if k in t else "- | " for k in extra)
+            + "".join(f"{t[k]:.3f} | " if t.get(k) is not None else "- | " for k in extra)
             + f"{t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
             f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"
         )
