@@ -236,7 +236,8 @@ class LLMClassifier(Classifier):
     """Asks a model, one prompt per behaviour, to quote each occurrence and count them.
 
     The definitions are :data:`DEFINITIONS`. The model quotes the first ten words of each
-    sentence that shows the behaviour (short quotes: more of them fit in ``max_tokens``). A
+    sentence that shows the behaviour (short quotes: about three fit in the default ``max_tokens``,
+    so larger counts are cut; raise it for full counts). A
     behaviour's count is the number of distinct quotes found in the rationale (whitespace and case
     aside): a small model often quotes the instructions or invents sentences, and those are kept
     as evidence with ``start`` -1 but not counted. A reply that quotes nothing counts 0. Every call is charged to the ``budget`` given
@@ -247,7 +248,7 @@ class LLMClassifier(Classifier):
 
     name = "llm"
 
-    def __init__(self, llm: LLM, *, max_tokens: int = 96, max_chars: int = 4000) -> None:
+    def __init__(self, llm: LLM, *, max_tokens: int = 48, max_chars: int = 4000) -> None:
         if max_tokens < 1 or max_chars < 1:
             raise ConfigError("LLMClassifier max_tokens and max_chars must be >= 1")
         self.llm = llm

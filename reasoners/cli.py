@@ -365,7 +365,7 @@ def _analyze(args: argparse.Namespace) -> int:
         with progress_bar("classify") as progress:
             table = asyncio.run(analyze_folder(args.path, classifier, budget=budget, progress=progress))
     print(format_table(table))
-    print(f"wrote {where / 'behaviors.json'}" + ("" if args.trace is not None else f" and {where / 'behaviors.png'}"))
+    print(f"wrote {where / 'behaviors.json'} and {where / 'behaviors.png'}")
     return 0
 
 

@@ -261,6 +261,7 @@ def test_analyze_a_trace_writes_beside_it(tmp_path):
     saved = json.loads((tmp_path / "behaviors.json").read_text())
     [line] = saved["summary"]
     assert line["samples"] >= 2 and line["rates"]["verification"] == 1.0
+    assert (tmp_path / "behaviors.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -294,7 +294,8 @@ async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget
 
 async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | None = None) -> list[dict[str, Any]]:
     """Analyse a trace JSON (``reasoners run --trace``): every model reply, grouped by the strategy
-    path above it (no gold, so no correct/incorrect split). Writes ``behaviors.json`` beside it."""
+    path above it (no gold, so no correct/incorrect split). Writes ``behaviors.json`` and
+    ``behaviors.png`` beside it."""
     from ..behaviors import rationales
 
     try:
@@ -315,4 +316,5 @@ async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | 
     cells = await analyze_rows(rows, classifier, budget=budget)
     table = behavior_rates(cells)
     _write(path.parent / OUTPUT, classifier, str(path), cells, table)
+    plot_behaviors(table, path.parent / PLOT, f"reasoning behaviours ({classifier.name} classifier): {path.name}")
     return table
