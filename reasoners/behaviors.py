@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BEHAVIORS", "DEFINITIONS", "Evidence", "Behaviors", "Classifier", "LexicalClassifier", "LLMClassifier",
-    "rationales", "classifier_named",
+    "rationales", "afind_behaviors", "find_behaviors", "classifier_named",
 ]
 
 BEHAVIORS = ("verification", "backtracking", "subgoal_setting", "backward_chaining")
@@ -333,3 +333,18 @@ def _replies(node: dict[str, Any], path: list[str], out: list[tuple[str, str]]) 
     here = [*path, node["name"]] if node.get("kind") == "strategy" and node.get("name") else path
     for child in node.get("children") or []:
         _replies(child, here, out)
+
+
+async def afind_behaviors(source: str | Result | dict[str, Any] | Iterable[str], *,
+                          classifier: Classifier | None = None,
+                          budget: Budget | None = None) -> list[tuple[str, Behaviors]]:
+    """(where, behaviours) for each rationale of a text, a :class:`Result` or a trace dict (see
+    :func:`rationales`), with the lexical classifier unless another is given."""
+    classifier = classifier or LexicalClassifier()
+    return [(where, await classifier.aclassify(text, budget=budget)) for where, text in rationales(source)]
+
+
+def find_behaviors(source: str | Result | dict[str, Any] | Iterable[str], *, classifier: Classifier | None = None,
+                   budget: Budget | None = None) -> list[tuple[str, Behaviors]]:
+    """The sync twin of :func:`afind_behaviors`."""
+    return run_sync(afind_behaviors(source, classifier=classifier, budget=budget), async_name="afind_behaviors")

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from reasoners import Budget, Candidate, Problem, Result
-from reasoners.behaviors import BEHAVIORS, LexicalClassifier, LLMClassifier, classifier_named, rationales
+from reasoners.behaviors import (
+    BEHAVIORS,
+    LexicalClassifier,
+    LLMClassifier,
+    classifier_named,
+    find_behaviors,
+    rationales,
+)
 from reasoners.bench import BenchConfig, parse_strategies, read_journal, run_bench
 from reasoners.bench.analyze import RunManifest, analyze_folder, behavior_rates
 from reasoners.bench.tasks import Task
@@ -167,6 +174,8 @@ def test_rationales_come_from_results_and_traces():
             {"kind": "llm", "name": "m", "attrs": {"response": [{"text": "one"}, {"text": "two"}]}}]},
         {"kind": "score", "name": "m", "attrs": {"response": [{"text": "not a rationale"}]}}]}
     assert rationales(trace) == [("sc/cot", "one"), ("sc/cot", "two")]
+    found = find_behaviors(Result("4", candidates=[Candidate("Let me verify: 2 + 2 = 4.", "4", source="cot")]))
+    assert [(where, b.counts["verification"]) for where, b in found] == [("cot", 1)]
 
 
 # --- journals, replay and the CLI -----------------------------------------------------------------
