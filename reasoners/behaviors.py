@@ -212,7 +212,10 @@ class LexicalClassifier(Classifier):
                 else:
                     kept.append((start, end))
             out.counts[behavior] = len(kept)
-            out.evidence += [Evidence(behavior, text[s:e].strip(), s, e) for s, e in kept]
+            for start, end in kept:
+                lead = len(text[start:end]) - len(text[start:end].lstrip())
+                trail = len(text[start:end]) - len(text[start:end].rstrip())
+                out.evidence.append(Evidence(behavior, text[start + lead:end - trail], start + lead, end - trail))
         out.evidence.sort(key=lambda e: e.start)
         return out
 

@@ -117,7 +117,7 @@ def test_evidence_spans_point_into_the_text():
     found = lexical.classify(text)
     assert {e.behavior for e in found.evidence} == {"subgoal_setting", "verification", "backtracking"}
     for e in found.evidence:
-        assert text[e.start:e.end].strip() == e.text
+        assert text[e.start:e.end] == e.text
     assert found.counts == {b: sum(1 for e in found.evidence if e.behavior == b) for b in BEHAVIORS}
 
 
