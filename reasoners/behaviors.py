@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import re
 from abc import ABC, abstractmethod
@@ -262,8 +263,6 @@ class LLMClassifier(Classifier):
         return _PROMPT.format(definition=DEFINITIONS[behavior], text=text[: self.max_chars])
 
     async def aclassify(self, text: str, *, budget: Budget | None = None) -> Behaviors:
-        import asyncio
-
         out = Behaviors()
         replies = await asyncio.gather(*(self._ask(b, text, budget) for b in BEHAVIORS))
         for behavior, reply in zip(BEHAVIORS, replies):

@@ -338,7 +338,7 @@ def _analyze(args: argparse.Namespace) -> int:
     import asyncio
 
     from .behaviors import classifier_named
-    from .bench.analyze import analyze_folder, analyze_trace, format_table
+    from .bench.analyze import analyze_folder, analyze_trace, format_table, journal_of
 
     if (args.path is None) == (args.trace is None):
         raise ReasonersError("give a bench folder or --trace FILE (one of them)")
@@ -346,9 +346,8 @@ def _analyze(args: argparse.Namespace) -> int:
         raise ReasonersError(f"--budget-tokens must be >= 1; got {args.budget_tokens}")
     if args.path is not None and not args.path.is_dir():
         raise ReasonersError(f"no such bench folder: {args.path}")
-    if args.path is not None and not (args.path / "results.jsonl").is_file():
-        raise ReasonersError(f"{args.path} holds no results.jsonl: give a folder written by reasoners bench, "
-                             "or --trace FILE")
+    if args.path is not None:
+        journal_of(args.path)  # before the progress bar: a bad folder gets one line
     where = args.path if args.path is not None else args.trace.parent
     llm = None
     if args.classifier == "llm":

@@ -23,12 +23,12 @@ from typing import Any
 
 from ..behaviors import BEHAVIORS, Classifier
 from ..budget import Budget
-from ..errors import ConfigError, ReasonersError
-from .harness import JOURNAL, parse_strategies, read_journal, samples_of, series_styles
+from ..errors import AuthError, ConfigError, ReasonersError
+from .harness import JOURNAL, parse_strategies, read_journal, run_cell, series_styles
 from .tasks import load_task
 
-__all__ = ["MANIFEST", "RunManifest", "recover_samples", "analyze_rows", "analyze_rows_to", "analyze_folder",
-           "analyze_trace",
+__all__ = ["MANIFEST", "RunManifest", "journal_of", "recover_samples", "analyze_rows", "analyze_rows_to",
+           "analyze_folder", "analyze_trace",
            "behavior_rates", "plot_behaviors", "format_table"]
 
 log = logging.getLogger(__name__)
@@ -134,19 +134,19 @@ async def _replay(row: dict[str, Any], prepared: dict[str, Any], problems: dict[
         row.update(recovered="missing", reason="allocated runs replay as one batch, not per cell")
         return
     misses = llm.transport.misses
-    retriever = task.retriever(problem) if task.retriever else None
     try:
-        result = await strategy.arun(problem, llm=llm, budget=Budget(tokens=row["budget"]), seed=seed,
-                                     retriever=retriever)
-    except ReasonersError as e:
-        row.update(recovered="missing", reason=f"{type(e).__name__}: {str(e).splitlines()[0]}")
+        again = await run_cell(task, llm, row["strategy"], strategy, row["budget"], problem, seed)
+    except (AuthError, ConfigError) as e:  # run_cell raises what would stop a bench; a replay records it here
+        again = {"error": {"type": type(e).__name__, "message": str(e).splitlines()[0]}}
+    if again.get("error"):
+        row.update(recovered="missing", reason=f"{again['error']['type']}: {again['error']['message']}")
         return
-    row["samples"] = await samples_of(task, problem, result)
+    row["samples"] = again["samples"]
     missed = llm.transport.misses - misses
     if missed:
         row.update(recovered="partial", reason=f"{missed} calls were not in the cache")
-    elif result.answer != row.get("answer"):
-        row.update(recovered="partial", reason=f"the replay answered {result.answer!r}, the journal {row.get('answer')!r}")
+    elif again["answer"] != row.get("answer"):
+        row.update(recovered="partial", reason=f"the replay answered {again['answer']!r}, the journal {row.get('answer')!r}")
     else:
         row["recovered"] = "replay"
 
@@ -263,10 +263,21 @@ def plot_behaviors(table: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def _write(out: Path, classifier: Classifier, source: str, cells: list[dict[str, Any]],
-           table: list[dict[str, Any]]) -> None:
-    out.write_text(json.dumps({"classifier": classifier.name, "behaviors": list(BEHAVIORS), "source": source,
-                               "summary": table, "cells": cells}, indent=1) + "\n", encoding="utf-8")
+def _report(out: Path, classifier: Classifier, source: str, cells: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The rates of ``cells``, written with the cells to ``behaviors.json`` and drawn to ``behaviors.png`` in ``out``."""
+    table = behavior_rates(cells)
+    (out / OUTPUT).write_text(json.dumps({"classifier": classifier.name, "behaviors": list(BEHAVIORS), "source": source,
+                                          "summary": table, "cells": cells}, indent=1) + "\n", encoding="utf-8")
+    plot_behaviors(table, out / PLOT, f"reasoning behaviours ({classifier.name} classifier): {name}")
+    return table
+
+
+def journal_of(folder: Path) -> Path:
+    """The journal of a bench folder, or a one-line ConfigError saying what to give instead."""
+    journal = folder / JOURNAL
+    if not journal.is_file():
+        raise ConfigError(f"{folder} holds no {JOURNAL}: give a folder written by reasoners bench, or --trace FILE")
+    return journal
 
 
 async def analyze_rows_to(folder: Path, rows: list[dict[str, Any]], classifier: Classifier, *,
@@ -276,20 +287,15 @@ async def analyze_rows_to(folder: Path, rows: list[dict[str, Any]], classifier: 
     ``folder``; return the rates table."""
     await recover_samples(folder, rows)
     cells = await analyze_rows(rows, classifier, budget=budget, progress=progress)
-    table = behavior_rates(cells)
-    _write(folder / OUTPUT, classifier, str(folder), cells, table)
-    plot_behaviors(table, folder / PLOT, f"reasoning behaviours ({classifier.name} classifier): {folder.name}")
-    return table
+    return _report(folder, classifier, str(folder), cells, folder.name)
 
 
 async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget | None = None,
                          progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Analyse a bench folder: recover texts (replay if needed), classify, write ``behaviors.json``
     and ``behaviors.png`` into it, and return the rates table."""
-    journal = folder / JOURNAL
-    if not journal.is_file():
-        raise ConfigError(f"{folder} holds no {JOURNAL}: give a folder written by reasoners bench, or --trace FILE")
-    return await analyze_rows_to(folder, read_journal(journal), classifier, budget=budget, progress=progress)
+    return await analyze_rows_to(folder, read_journal(journal_of(folder)), classifier, budget=budget,
+                                 progress=progress)
 
 
 async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | None = None) -> list[dict[str, Any]]:
@@ -313,8 +319,4 @@ async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | 
                                         "samples": []})
         row["samples"].append({"text": text, "answer": None, "correct": None})
     rows = list(groups.values())
-    cells = await analyze_rows(rows, classifier, budget=budget)
-    table = behavior_rates(cells)
-    _write(path.parent / OUTPUT, classifier, str(path), cells, table)
-    plot_behaviors(table, path.parent / PLOT, f"reasoning behaviours ({classifier.name} classifier): {path.name}")
-    return table
+    return _report(path.parent, classifier, str(path), await analyze_rows(rows, classifier, budget=budget), path.name)

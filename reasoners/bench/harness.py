@@ -313,13 +313,18 @@ async def _prepared(config: BenchConfig, specs: set[str]) -> dict[str, Strategy]
 
 
 async def _row(task: Task, spec: str, budget: int | None, problem: Problem, result: Any) -> dict[str, Any]:
+    scored: dict[str | None, bool | None] = {}
+    samples = await samples_of(task, problem, result, scored)
+    correct = scored.get(result.answer)
+    if correct is None:  # not among the candidates, or its scoring failed there: score it (a failure stands)
+        correct = await task.ascore(problem, result.answer)
     return {
         "strategy": spec,
         "budget": budget,
         "problem_id": problem.id,
         "answer": result.answer,
         "gold": problem.gold,
-        "correct": await task.ascore(problem, result.answer),
+        "correct": correct,
         "metrics": {**{name: metric(problem, result.answer) for name, metric in task.metrics.items()},
                     **{name: result.metadata[name] for name in STRATEGY_METRICS if name in result.metadata}},
         "confidence": result.confidence,
@@ -328,17 +333,19 @@ async def _row(task: Task, spec: str, budget: int | None, problem: Problem, resu
         "failed_samples": len(result.metadata.get("failed_samples", [])),
         "truncated": sum(1 for c in result.candidates if c.truncated),
         "candidates": len(result.candidates),
-        "samples": await samples_of(task, problem, result),
+        "samples": samples,
         "usage": result.usage.to_dict(),
         **_tree_of(result),
     }
 
 
-async def samples_of(task: Task, problem: Problem, result: Any) -> list[dict[str, Any]]:
-    """Each candidate's text, extracted answer and correctness (scored once per distinct answer), and
-    whether it agrees with the final answer: what behaviour analysis reads from a journal. A candidate
-    that cannot be scored (its code crashed the sandbox) has ``correct`` None; the row stands."""
-    scored: dict[str | None, bool | None] = {}
+async def samples_of(task: Task, problem: Problem, result: Any,
+                     scored: dict[str | None, bool | None] | None = None) -> list[dict[str, Any]]:
+    """Each candidate's text, extracted answer and correctness (scored once per distinct answer, into
+    ``scored`` when given), and whether it agrees with the final answer: what behaviour analysis reads
+    from a journal. A candidate that cannot be scored (its code crashed the sandbox) has ``correct``
+    None; the row stands."""
+    scored = {} if scored is None else scored
     out = []
     for c in result.candidates:
         if c.answer not in scored:
