@@ -118,13 +118,28 @@ def test_a_three_call_budget_on_sc8_makes_at_most_three_upstream_calls(server, s
 def test_sampling_fields_pass_through_unless_the_strategy_sets_them(server, stub):
     httpx.post(f"{server}/chat/completions", timeout=30, json={
         "model": UPSTREAM, "messages": [{"role": "user", "content": "q"}], "max_completion_tokens": 33,
-        "temperature": 0.3, "seed": 9, "stop": ["\n\n"], "user": "u1", "metadata": {"a": "b"}, "n": 1})
+        "temperature": 0.3, "seed": 9, "stop": ["\n\n"], "top_p": 0.8, "reasoning_effort": "low",
+        "user": "u1", "metadata": {"a": "b"}, "n": 1})
     sent = stub.requests[-1]
     assert (sent["max_tokens"], sent["temperature"], sent["stop"]) == (33, 0.3, ["\n\n"])
+    assert (sent["top_p"], sent["seed"], sent["reasoning_effort"]) == (0.8, 9, "low")
+    assert "user" not in sent and "metadata" not in sent  # accepted, not forwarded
     httpx.post(f"{server}/chat/completions", timeout=30, json={
         "model": "sc(n=2,temperature=0.9)@" + UPSTREAM, "messages": [{"role": "user", "content": "q"}],
         "temperature": 0.1})
     assert [r["temperature"] for r in stub.requests[-2:]] == [0.9, 0.9]  # the strategy's own setting wins
+
+
+def test_a_requests_seed_seeds_the_run(server, stub):
+    def sample_seeds(seed):
+        extra = {} if seed is None else {"seed": seed}
+        httpx.post(f"{server}/chat/completions", timeout=30, json={
+            "model": "sc(n=2)@" + UPSTREAM, "messages": [{"role": "user", "content": "seeded?"}], **extra})
+        return sorted(r["seed"] for r in stub.requests[-2:])
+
+    default, nine = sample_seeds(None), sample_seeds(9)
+    assert len(set(nine)) == 2 and set(nine).isdisjoint(default)  # samples still differ, and follow the seed
+    assert sample_seeds(9) == nine
 
 
 def test_models_health_and_metrics(server):

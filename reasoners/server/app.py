@@ -274,7 +274,7 @@ class Run:
             ready = await self.server.ready(self.strategy, self.spec, self.model, self.budget)
             stream = ready.astream(self.req.question, llm=self.llm, budget=self.budget, kind=self.req.kind,  # type: ignore[arg-type]
                                    conversation=self.req.conversation, sampling=self.req.sampling,
-                                   text=self.req.stream)
+                                   seed=self.req.seed, text=self.req.stream)
             nxt: asyncio.Future[Event] | None = None
             try:
                 while True:

@@ -36,6 +36,7 @@ class ChatRequest:
     question: str
     conversation: list[dict[str, str]]
     sampling: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0  # the run's seed: a one-call strategy sends it as is, samples derive theirs from it
     stream: bool = False
     include_usage: bool = False
     strategy: str | None = None
@@ -112,8 +113,6 @@ def _sampling(body: dict[str, Any]) -> dict[str, Any]:
         out["top_p"] = _number(body["top_p"], "top_p", float, low=0, high=1)
         if out["top_p"] == 0:
             raise BadRequest("top_p must be above 0", param="top_p")
-    if body.get("seed") is not None:
-        out["seed"] = _number(body["seed"], "seed", int)
     stop = body.get("stop")
     if stop is not None:
         if isinstance(stop, str):
@@ -201,8 +200,9 @@ def parse_chat(body: Any) -> ChatRequest:
         raise BadRequest("metadata must be an object and user a string", param="metadata")
     question, conversation = _messages(body.get("messages"))
     spec, budget, kind = _options(body.get("reasoners"))
+    seed = _number(body["seed"], "seed", int) if body.get("seed") is not None else 0
     return ChatRequest(model=model.strip(), question=question, conversation=conversation, sampling=_sampling(body),
-                       stream=stream, include_usage=include_usage, strategy=spec, budget=budget, kind=kind)
+                       seed=seed, stream=stream, include_usage=include_usage, strategy=spec, budget=budget, kind=kind)
 
 
 def split_model(model: str) -> tuple[str | None, str]:
