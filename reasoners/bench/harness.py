@@ -313,9 +313,8 @@ async def _prepared(config: BenchConfig, specs: set[str]) -> dict[str, Strategy]
 
 
 async def _row(task: Task, spec: str, budget: int | None, problem: Problem, result: Any) -> dict[str, Any]:
-    scored: dict[str | None, bool | None] = {}
-    samples = await samples_of(task, problem, result, scored)
-    correct = scored.get(result.answer)
+    samples = await samples_of(task, problem, result)
+    correct = next((s["correct"] for s in samples if s["chosen"]), None)
     if correct is None:  # not among the candidates, or its scoring failed there: score it (a failure stands)
         correct = await task.ascore(problem, result.answer)
     return {
@@ -339,13 +338,12 @@ async def _row(task: Task, spec: str, budget: int | None, problem: Problem, resu
     }
 
 
-async def samples_of(task: Task, problem: Problem, result: Any,
-                     scored: dict[str | None, bool | None] | None = None) -> list[dict[str, Any]]:
-    """Each candidate's text, extracted answer and correctness (scored once per distinct answer, into
-    ``scored`` when given), and whether it agrees with the final answer: what behaviour analysis reads
-    from a journal. A candidate that cannot be scored (its code crashed the sandbox) has ``correct``
-    None; the row stands."""
-    scored = {} if scored is None else scored
+async def samples_of(task: Task, problem: Problem, result: Any) -> list[dict[str, Any]]:
+    """Each candidate's text, extracted answer and correctness (scored once per distinct answer), and
+    whether it agrees with the final answer (``chosen``, whose correctness is the row's): what behaviour
+    analysis reads from a journal. A candidate that cannot be scored (its code crashed the sandbox) has
+    ``correct`` None; the row stands."""
+    scored: dict[str | None, bool | None] = {}
     out = []
     for c in result.candidates:
         if c.answer not in scored:
