@@ -48,3 +48,25 @@ def test_cot_streams_the_embedded_models_text(client):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     [usage] = [c.usage for c in chunks if c.usage is not None]
     assert text.strip() and usage.completion_tokens > 0
+
+
+def _calls(node):
+    """Every model call in a trace: (the seed it was sent, the text it got back)."""
+    own = []
+    if node.get("kind") == "llm":
+        own = [(node["attrs"]["request"].get("seed"), node["attrs"]["response"][0]["text"])]
+    return own + [call for child in node.get("children", []) for call in _calls(child)]
+
+
+def test_a_requests_seed_seeds_the_embedded_models_samples(client):
+    import httpx
+
+    def calls(seed):
+        reply = client.chat.completions.create(model=f"sc(n=2)@{MODEL}", messages=ASK, max_tokens=24, seed=seed)
+        trace_id = reply.model_extra["reasoners"]["trace_id"]
+        return sorted(_calls(httpx.get(f"{client.base_url}traces/{trace_id}", timeout=30).json()))
+
+    seven = calls(7)
+    seeds = {seed for seed, _ in seven}
+    assert len(seeds) == 2 and seeds.isdisjoint(seed for seed, _ in calls(8))  # samples follow the request's seed
+    assert calls(7) == seven  # and the same seed draws the same texts from the model
