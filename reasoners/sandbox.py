@@ -15,7 +15,8 @@ signature are dropped. The program's process holds no pipe to us but its own
 stdout and stderr. The harness code itself is passed with ``python -I -c`` from
 our memory: no file that a run could rewrite is ever executed.
 
-The solution process isolates itself before it reads the program (see
+The solution process isolates itself before it runs the program, and runs it
+only once we have checked that isolation from outside (see
 :mod:`reasoners.sandbox_child`): new PID, mount, network, IPC and UTS
 namespaces, directly as root or inside a user namespace otherwise; a private
 tmpfs over /tmp, /var/tmp, /dev/shm and /run/lock, everything else read-only; a
@@ -315,9 +316,10 @@ class _Run:
 
         # 2. The solution process: the program, isolated, answering the tests' calls.
         limit = self.sb.max_processes + (0 if self.root else _user_processes())
+        program = self.program.encode("utf-8")
         cfg = {"status": status_w, "rpc_in": to_solution, "rpc_out": from_solution, "uid": self.uid,
                "workname": self.workname, "max_processes": limit, "namespaces": self.sb.namespaces,
-               "sha256": hashlib.sha256(self.program.encode("utf-8")).hexdigest()}
+               "size": len(program), "sha256": hashlib.sha256(program).hexdigest()}
         solution = await asyncio.create_subprocess_exec(
             self.sb.python, "-I", "-u", "-c", CHILD_CODE, "solution", json.dumps(cfg), cwd=workdir, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -326,13 +328,15 @@ class _Run:
         procs.append(solution)
         _close(fds, status_w, to_solution, from_solution)
         assert solution.stdin is not None and solution.stdout is not None and solution.stderr is not None
-        solution.stdin.write(self.program.encode("utf-8"))
+        solution.stdin.write(program)
         with contextlib.suppress(ConnectionError):
             await solution.stdin.drain()
-        solution.stdin.close()
         status = await loop.run_in_executor(None, _read_bounded, status_r, self.left())
         _close(fds, status_r)
+        # Checked while the process waits on its stdin, before the program runs: a program that
+        # ends at once would otherwise be gone (reaped) before its uid and namespaces are read.
         isolation = self._verify(status, solution.pid)
+        solution.stdin.close()
 
         captured = {"stdout": bytearray(), "stderr": bytearray()}
         over_limit = asyncio.Event()

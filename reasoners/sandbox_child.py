@@ -6,8 +6,9 @@ rewrite the harness of a later one. Nothing here is imported by the library.
 
 Two roles, two processes, and the model's code is only ever in the first:
 
-- ``solution``: isolates itself (see :func:`isolate`), loads the program it
-  reads from stdin, then answers calls: ``call name(args)`` runs a function of the
+- ``solution``: reads the program from stdin, isolates itself (see :func:`isolate`),
+  waits until the parent has checked that isolation from outside (it closes stdin),
+  loads the program, then answers calls: ``call name(args)`` runs a function of the
   program and sends back its result as plain data (and its list, dict and set
   arguments, which it may have changed), never an object.
 - ``tests``: never loads the program. It runs the tests, in which every function
@@ -346,12 +347,14 @@ def _short_error(e: BaseException) -> str:
 
 
 def solution(cfg: dict[str, Any]) -> None:
-    program = sys.stdin.buffer.read().decode("utf-8")
+    program = sys.stdin.buffer.read(cfg["size"]).decode("utf-8")
     if hashlib.sha256(program.encode("utf-8")).hexdigest() != cfg["sha256"]:
         os._exit(3)  # not the program the parent sent
     status = os.fdopen(cfg["status"], "w")
     isolate(cfg, status)
     status.close()
+    if sys.stdin.buffer.read():  # the parent closes stdin once it has verified the isolation from outside
+        os._exit(3)  # more than the program: not the parent's protocol
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     channel = Channel(cfg["rpc_in"], cfg["rpc_out"])
