@@ -5,52 +5,132 @@
 ...                               budget=Budget(tokens=2000))          # doctest: +SKIP
 
 Importing this package does not import litellm (which takes seconds); the
-client imports it on first use.
+client imports it on first use. The names below are loaded on first access (PEP 562),
+so ``import reasoners.errors`` (as ``retrievers`` does) loads nothing else.
 """
 
-from .answers import extract_answer, normalize, vote
-from .budget import Budget
-from .errors import (
-    APIConnectionError,
-    AuthError,
-    BudgetExhausted,
-    CapabilityError,
-    ConfigError,
-    ContextWindowError,
-    LLMError,
-    MalformedResponseError,
-    ProviderError,
-    RateLimitError,
-    ReasonersError,
-    RequestTimeout,
-    ServerError,
-    SyncInAsyncError,
-    TransientError,
-)
-from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
-from .problem import Candidate, Problem, Result
-from .embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
-from .pipeline import Pipeline, Stage
-from .scorers import LLMJudge, MeanLogprob, PublicTests, PuzzleChecker, Scorer, TRLMScorer, Verifier
-from .strategies import (
-    FOBAR,
-    AutoCoT,
-    CodeChain,
-    BacktrackSearch,
-    LinearBacktrack,
-    ProbTree,
-    RetrieveThenAnswer,
-    BestOfN,
-    ChainOfThought,
-    Context,
-    Demo,
-    SelfConsistency,
-    Strategy,
-    TRLMRerank,
-    solve_batch,
-)
-from .trace import Trace
-from .usage import Usage
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .answers import extract_answer, normalize, vote
+    from .budget import Budget
+    from .errors import (
+        APIConnectionError,
+        AuthError,
+        BudgetExhausted,
+        CapabilityError,
+        ConfigError,
+        ContextWindowError,
+        LLMError,
+        MalformedResponseError,
+        ProviderError,
+        RateLimitError,
+        ReasonersError,
+        RequestTimeout,
+        ServerError,
+        SyncInAsyncError,
+        TransientError,
+    )
+    from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
+    from .problem import Candidate, Problem, Result
+    from .embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
+    from .pipeline import Pipeline, Stage
+    from .scorers import LLMJudge, MeanLogprob, PublicTests, PuzzleChecker, Scorer, TRLMScorer, Verifier
+    from .strategies import (
+        FOBAR,
+        AutoCoT,
+        CodeChain,
+        BacktrackSearch,
+        LinearBacktrack,
+        ProbTree,
+        RetrieveThenAnswer,
+        BestOfN,
+        ChainOfThought,
+        Context,
+        Demo,
+        SelfConsistency,
+        Strategy,
+        TRLMRerank,
+        solve_batch,
+    )
+    from .trace import Trace
+    from .usage import Usage
+
+_WHERE = {
+    "extract_answer": ".answers",
+    "normalize": ".answers",
+    "vote": ".answers",
+    "Budget": ".budget",
+    "APIConnectionError": ".errors",
+    "AuthError": ".errors",
+    "BudgetExhausted": ".errors",
+    "CapabilityError": ".errors",
+    "ConfigError": ".errors",
+    "ContextWindowError": ".errors",
+    "LLMError": ".errors",
+    "MalformedResponseError": ".errors",
+    "ProviderError": ".errors",
+    "RateLimitError": ".errors",
+    "ReasonersError": ".errors",
+    "RequestTimeout": ".errors",
+    "ServerError": ".errors",
+    "SyncInAsyncError": ".errors",
+    "TransientError": ".errors",
+    "LLM": ".llm",
+    "Cache": ".llm",
+    "Capabilities": ".llm",
+    "Completion": ".llm",
+    "RetryPolicy": ".llm",
+    "Score": ".llm",
+    "Candidate": ".problem",
+    "Problem": ".problem",
+    "Result": ".problem",
+    "Embedder": ".embedders",
+    "LiteLLMEmbedder": ".embedders",
+    "TfidfEmbedder": ".embedders",
+    "Pipeline": ".pipeline",
+    "Stage": ".pipeline",
+    "LLMJudge": ".scorers",
+    "MeanLogprob": ".scorers",
+    "PublicTests": ".scorers",
+    "PuzzleChecker": ".scorers",
+    "Scorer": ".scorers",
+    "TRLMScorer": ".scorers",
+    "Verifier": ".scorers",
+    "FOBAR": ".strategies",
+    "AutoCoT": ".strategies",
+    "CodeChain": ".strategies",
+    "BacktrackSearch": ".strategies",
+    "LinearBacktrack": ".strategies",
+    "ProbTree": ".strategies",
+    "RetrieveThenAnswer": ".strategies",
+    "BestOfN": ".strategies",
+    "ChainOfThought": ".strategies",
+    "Context": ".strategies",
+    "Demo": ".strategies",
+    "SelfConsistency": ".strategies",
+    "Strategy": ".strategies",
+    "TRLMRerank": ".strategies",
+    "solve_batch": ".strategies",
+    "Trace": ".trace",
+    "Usage": ".usage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reasoners' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __version__ = "0.1.0"
 

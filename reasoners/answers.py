@@ -36,6 +36,7 @@ __all__ = [
     "same_answer",
     "Vote",
     "vote",
+    "infer_kind",
 ]
 
 _NUM = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?|-?\.\d+"
@@ -162,6 +163,29 @@ def extract_code(text: str) -> str | None:
     if re.search(r"^\s*(def|class|import|from)\s", text, re.M):
         return text.strip("\n")
     return None
+
+
+_NUMERIC_QUESTION = re.compile(
+    r"\d|\bhow (?:many|much|old|long|far|fast|often|tall|heavy)\b|\b(?:calculate|compute|sum|product|"
+    r"difference|total|average|percent(?:age)?|ratio|solve for)\b", re.I)
+_CODE_QUESTION = re.compile(r"\b(?:write|implement|complete) (?:a |an |the )?(?:python )?(?:function|program|"
+                            r"class|script)\b|^\s*def \w+\(", re.I | re.M)
+
+
+def infer_kind(question: str, choices: Sequence[str] = ()) -> AnswerKind:
+    """The answer kind a question most likely wants, for callers that name none.
+
+    Choices given: ``choice``; asked for a function or program: ``code``; a number in the
+    question, or "how many/much/old...", "calculate", "total", ...: ``number``; else ``text``.
+
+    >>> infer_kind("What is 17 + 25?"), infer_kind("What is the capital of France?")
+    ('number', 'text')
+    """
+    if choices:
+        return "choice"
+    if _CODE_QUESTION.search(question):
+        return "code"
+    return "number" if _NUMERIC_QUESTION.search(question) else "text"
 
 
 def extract_answer(text: str, kind: AnswerKind = "number", choices: Sequence[str] = ()) -> str | None:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .answers import infer_kind
 from .budget import Budget
 from .errors import ReasonersError
 from .llm.cache import Cache, default_cache_path
@@ -55,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pipeline", help='a spec such as "sc(n=8,base=cot(max_tokens=200)) | trlm" (overrides --strategy)')
     run.add_argument("--model", default=DEFAULT_MODEL, help=f"litellm model string (default {DEFAULT_MODEL})")
     run.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
-    run.add_argument("--kind", default="number", choices=["number", "choice", "text", "code"],
-                     help="answer kind (default number)")
+    run.add_argument("--kind", default=None, choices=["number", "choice", "text", "code"],
+                     help="answer kind (default: inferred from the question; choice when --choice is given)")
     run.add_argument("--choice", action="append", default=[], dest="choices", help="an option (repeat) for --kind choice")
     run.add_argument("--temperature", type=float, default=0.0)
     run.add_argument("--max-tokens", type=int, default=512)
@@ -214,7 +215,8 @@ def _run(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         cache=cache,
     )
-    problem = Problem(args.question, kind=args.kind, choices=args.choices)
+    kind = args.kind or infer_kind(args.question, args.choices)
+    problem = Problem(args.question, kind=kind, choices=args.choices)
     from ._sync import run_sync
     from .trace import Trace
 
@@ -242,6 +244,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         u = result.usage
         print(f"answer: {result.answer}")
+        if result.answer is None and result.metadata.get("no_answer"):
+            print(f"no answer: {result.metadata['no_answer']}")
         print(f"confidence: {result.confidence:.3f}")
         print(
             f"usage: {u.calls} calls, {u.total_tokens} tokens ({u.prompt_tokens} prompt + "

@@ -23,7 +23,7 @@ def test_every_preset_builds_from_python_and_from_a_spec():
     assert isinstance(sc, SelfConsistency) and (sc.n, sc.temperature, len(sc.base.demos)) == (40, 0.7, 8)
     fobar = parse_spec("fobar.paper(chains=4)")
     assert isinstance(fobar, FOBAR) and fobar.chains == 4 and fobar.max_masks is None
-    assert fobar.x_marker == "The value of x is" and len(fobar.demos) == 4 and fobar.forward.n == 40
+    assert fobar.x_marker == "The value of x is" and len(fobar.demos) == 4 and fobar.forward.n == 10  # the reference's chat-model setting
     tree = parse_spec("probtree.paper")
     assert isinstance(tree, ProbTree) and (tree.k, tree.max_tokens, tree.prompts, tree.sibling_context) == (
         5, 256, "few_shot", True)
@@ -121,10 +121,11 @@ def test_backward_only_scoring_ignores_the_forward_vote(scoring, answer):
     assert result.answer == answer
 
 
-def test_the_paper_reads_x_after_its_marker_only():
+def test_the_paper_reads_x_after_its_marker_then_the_last_number():
     fobar = FOBAR.paper()
     assert fobar.read_x("5x = 60, so x = 12. The value of x is 12.") == "12"
-    assert fobar.read_x("So x = 12.") is None  # no marker: the chain recovers nothing
+    assert fobar.read_x("The value of x is 12.\nCheck: 12 + 1 = 13.") == "12"  # the marker wins over the last number
+    assert fobar.read_x("So x = 12.") == "12"  # no marker: the reference falls back to the last number
     assert FOBAR().read_x("So x = 12.") == "12"
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 from ..errors import ConfigError
 from .types import UNSET
 
-__all__ = ["SamplingOptions", "SamplingArgs", "to_messages"]
+__all__ = ["SamplingOptions", "SamplingArgs", "sampling_args", "to_messages"]
 
 
 class SamplingArgs(TypedDict, total=False):
@@ -22,9 +22,22 @@ class SamplingArgs(TypedDict, total=False):
     stop: str | list[str] | None
     seed: int | None
     reasoning_effort: str | None
+    thinking_tokens: int | None
 
 
 _ARGS = frozenset(SamplingArgs.__annotations__)
+
+
+def sampling_args(given: Any) -> SamplingArgs:
+    """``given`` (a mapping, or None) checked as :class:`SamplingArgs`: unknown names are refused."""
+    if given is None:
+        return SamplingArgs()
+    if not isinstance(given, dict) and not hasattr(given, "keys"):
+        raise ConfigError(f"sampling must be a mapping of sampling options; got {type(given).__name__}")
+    unknown = sorted(set(given) - _ARGS)
+    if unknown:
+        raise ConfigError(f"unknown sampling option {unknown[0]!r}; known: {', '.join(sorted(_ARGS))}")
+    return SamplingArgs(**given)  # type: ignore[typeddict-item]
 
 
 def to_messages(prompt: str | Any) -> list[dict[str, Any]]:
@@ -48,7 +61,11 @@ class SamplingOptions:
 
     ``top_logprobs`` is set by the client where a server needs it to return
     logprobs at all (llama.cpp); ``reasoning_effort`` passes through to models
-    that take it. :meth:`params` is the request as sent and as cached.
+    that take it. ``thinking_tokens`` limits a reasoning model's thinking per call,
+    mapped per provider by :func:`~reasoners.llm.reasoning.provider_fields` (0 turns
+    thinking off where the provider allows it); ``max_tokens`` always bounds thinking and
+    answer together. :meth:`params` is the request as cached; transports send
+    :func:`~reasoners.llm.reasoning.provider_fields` of it.
     """
 
     max_tokens: int = 512
@@ -59,6 +76,7 @@ class SamplingOptions:
     logprobs: bool = False
     top_logprobs: int | None = None
     reasoning_effort: str | None = None
+    thinking_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:
@@ -75,6 +93,9 @@ class SamplingOptions:
             object.__setattr__(self, "stop", tuple(self.stop))
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"seed must be an integer; got {self.seed!r}")
+        if self.thinking_tokens is not None and (not isinstance(self.thinking_tokens, int)
+                                                 or isinstance(self.thinking_tokens, bool) or self.thinking_tokens < 0):
+            raise ConfigError(f"thinking_tokens must be an integer >= 0; got {self.thinking_tokens!r}")
 
     def merged(self, **overrides: Any) -> SamplingOptions:
         """These options with every override that is not ``UNSET`` applied."""

@@ -73,12 +73,16 @@ def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
 
 def _answer_near_end(rationale: str, answer: str | None) -> bool:
     """The reference's check for arithmetic: the answer appears in the rationale's last sentence
-    or among its last 10 words."""
+    or among its last 10 words; as a whole token in both (the reference matches a substring of
+    the sentence, so "2" passed inside "12", and the words exactly, so "12." failed)."""
     if not answer:
         return False
-    sentences = [x for x in rationale.split(".") if x.strip()]
+    # Whole tokens only: "2" is not in "12" or "2.5"; thousands separators are dropped first.
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", rationale)
+    token = re.compile(rf"(?<![\w.]){re.escape(answer)}(?!\w|\.\d)")
+    sentences = [x for x in re.split(r"\.(?!\d)", text) if x.strip()]
     last = sentences[-1] if sentences else ""
-    return answer in last or any(answer in w for w in rationale.split()[-10:])
+    return bool(token.search(last)) or any(token.search(w) for w in text.split()[-10:])
 
 
 def _rationale(text: str) -> str:

@@ -21,7 +21,8 @@ from .._sync import run_sync
 from ..budget import Budget
 from ..errors import AuthError, BudgetExhausted, ConfigError, LLMError
 from ..llm.client import LLM
-from ..llm.options import to_messages
+from ..answers import infer_kind
+from ..llm.options import SamplingArgs, sampling_args, to_messages
 from ..llm.types import Completion, Score
 from ..problem import AnswerKind, FailedSample, Problem, Result
 from ..trace import Span, Trace, span
@@ -79,7 +80,7 @@ class Context:
     logprobs: bool = False  # a caller needs token logprobs: generating strategies must ask for them
     failures: list[FailedSample] = field(default_factory=list)  # the run's failed branches, shared by its forks
     conversation: list[dict[str, Any]] = field(default_factory=list)  # earlier turns, before every generation
-    sampling: dict[str, Any] = field(default_factory=dict)  # a caller's sampling options, under the strategy's
+    sampling: SamplingArgs = field(default_factory=lambda: SamplingArgs())  # a caller's sampling options, under the strategy's
     emit: Callable[[Event], None] | None = None  # progress events, for Strategy.astream
     stream_text: bool = False  # a one-sample generation streams its text as TextDelta events
 
@@ -224,14 +225,17 @@ class Strategy(ABC):
         kind: AnswerKind | None = None,
         trace: Trace | None = None,
         conversation: Sequence[Mapping[str, Any]] = (),
-        sampling: Mapping[str, Any] | None = None,
+        sampling: SamplingArgs | None = None,
     ) -> Result:
         """Solve one question. ``result.usage`` is exactly what this run spent; ``result.trace`` its call tree.
 
+        ``kind`` is the answer kind; when neither it nor a :class:`Problem` names one, it is
+        inferred from the question (:func:`reasoners.answers.infer_kind`) and
+        ``result.metadata["kind"]`` says which was used.
         Pass ``trace`` to record into your own :class:`Trace` (e.g. one with a listener).
         ``conversation`` (earlier chat turns, a system prompt) goes before every generation
-        of the run, not before prompt scoring; ``sampling`` (temperature, max_tokens, ...)
-        applies to every generation that does not set the option itself.
+        of the run, not before prompt scoring; ``sampling`` (:class:`SamplingArgs`: temperature,
+        max_tokens, ...) applies to every generation that does not set the option itself.
         """
         return await self._execute(question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind,
                                    trace=trace, conversation=conversation, sampling=sampling)
@@ -246,7 +250,7 @@ class Strategy(ABC):
         seed: int = 0,
         kind: AnswerKind | None = None,
         conversation: Sequence[Mapping[str, Any]] = (),
-        sampling: Mapping[str, Any] | None = None,
+        sampling: SamplingArgs | None = None,
         text: bool = True,
     ) -> AsyncGenerator[Event, None]:
         """:meth:`arun`, yielding its progress as it happens (see :mod:`reasoners.strategies.events`):
@@ -298,20 +302,24 @@ class Strategy(ABC):
         kind: AnswerKind | None,
         trace: Trace | None,
         conversation: Sequence[Mapping[str, Any]] = (),
-        sampling: Mapping[str, Any] | None = None,
+        sampling: SamplingArgs | None = None,
         emit: Callable[[Event], None] | None = None,
         stream_text: bool = False,
     ) -> Result:
         if not isinstance(llm, LLM):
             raise ConfigError(f"llm must be a reasoners.LLM, got {type(llm).__name__}")
+        inferred = False
         if isinstance(question, Problem):
             problem = question if kind is None else replace(question, kind=kind)
         else:
-            problem = Problem(question, kind=kind or "number")
+            if not isinstance(question, str) or not question.strip():
+                raise ConfigError("the question must be a non-empty string or a Problem")
+            inferred = kind is None
+            problem = Problem(question, kind=kind or infer_kind(question))
         run_budget = (budget if budget is not None else Budget()).child()
         trace = trace or Trace(self.name, model=llm.model, seed=seed)
         ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed),
-                      conversation=to_messages(conversation) if conversation else [], sampling=dict(sampling or {}),
+                      conversation=to_messages(conversation) if conversation else [], sampling=sampling_args(sampling),
                       emit=emit, stream_text=stream_text)
         with trace.activate():
             result = await ctx.solve(self, problem)
@@ -320,6 +328,8 @@ class Strategy(ABC):
         if ctx.failures:
             result.degraded = True
             result.metadata["failed_samples"] = [f.to_dict() for f in ctx.failures]
+        if inferred:
+            result.metadata.setdefault("kind", problem.kind)
         result.usage = run_budget.used
         result.trace = trace.to_dict()
         return result
@@ -333,10 +343,14 @@ class Strategy(ABC):
         retriever: Retriever | None = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
+        trace: Trace | None = None,
+        conversation: Sequence[Mapping[str, Any]] = (),
+        sampling: SamplingArgs | None = None,
     ) -> Result:
-        """Sync twin of :meth:`arun`."""
+        """Sync twin of :meth:`arun`, with the same arguments."""
         return run_sync(
-            self.arun(question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind),
+            self.arun(question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind, trace=trace,
+                      conversation=conversation, sampling=sampling),
             async_name="arun",
         )
 

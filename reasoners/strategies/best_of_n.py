@@ -102,10 +102,16 @@ class BestOfN(Strategy):
 
 @register_stage("trlm")
 class TRLMRerank(Stage):
-    """Re-rank any Result's candidates by TRLM reverse score: ``SelfConsistency(n=8) | TRLMRerank()``."""
+    """Re-rank any Result's candidates by TRLM reverse score: ``SelfConsistency(n=8) | TRLMRerank()``.
 
-    def __init__(self, scorer: TRLMScorer | None = None) -> None:
+    Ties follow :class:`BestOfN`'s rule (``ties="vote"``: the answer most candidates agree on,
+    then the earlier sample; ``"first"``: the earlier sample)."""
+
+    def __init__(self, scorer: TRLMScorer | None = None, *, ties: Ties = "vote") -> None:
+        if ties not in ("first", "vote"):
+            raise ConfigError(f"TRLMRerank ties must be 'first' or 'vote'; got {ties!r}")
         self.scorer = scorer or TRLMScorer()
+        self.ties = ties
 
     @classmethod
     def paper(cls, **overrides: Any) -> TRLMRerank:
@@ -119,7 +125,8 @@ class TRLMRerank(Stage):
         if not result.candidates:
             return result
         scores = await self.scorer.score_all(problem, result.candidates, ctx)
-        out = _result_from_ranked(rank(result.candidates, scores), problem, f"{result.strategy}|trlm")
+        out = _result_from_ranked(rank(result.candidates, scores, ties=self.ties, kind=problem.kind), problem,
+                                  f"{result.strategy}|trlm")
         # The input's vote no longer decided the answer: keep it apart, under what it chose.
         voted = {k: result.metadata[k] for k in _VOTE_KEYS if k in result.metadata}
         kept = {k: v for k, v in result.metadata.items() if k not in _VOTE_KEYS}

@@ -90,12 +90,27 @@ def tested_functions(problem: Problem, tests: Sequence[str]) -> set[str]:
     return names
 
 
+_PLAN_DOC = re.compile(r"""\bdef\s+([A-Za-z_]\w*)\s*\([^)]*\)[^:\n]*:\s*(?:\"\"\"|\'\'\')(.*?)(?:\"\"\"|\'\'\')""", re.S)
+
+
 def sub_modules(text: str, code: str, solution: Collection[str]) -> list[str]:
     """The reusable sub-modules of one passing sample: the helpers its plan declares, implemented in
     ``code``, without the ``solution`` functions the tests call. A reply with no plan of its own
     (no ``def`` header outside the code) offers every non-solution function instead."""
     planned = planned_helpers(text, code) - set(solution)
     return extract_functions(code, names=planned or None, exclude=solution)
+
+
+def embedding_text(module: str, text: str, code: str) -> str:
+    """What a sub-module is clustered by: its docstring and its code, as the reference embeds
+    them. A helper whose code has no docstring takes the one its plan (in ``text``) gave it."""
+    if '"""' in module or "'''" in module:
+        return module
+    plan = text.replace(code, "", 1) if code else text
+    name = _DEF.search(module)
+    docs = {n: " ".join(d.split()) for n, d in _PLAN_DOC.findall(plan) if d.strip()}
+    doc = docs.get(name.group(1)) if name else None
+    return f"{doc}\n{module}" if doc else module
 
 
 @register("codechain")
@@ -187,21 +202,24 @@ class CodeChain(Strategy):
 
         return list(await asyncio.gather(*(judge(c, i) for i, c in enumerate(completions))))
 
-    async def _representatives(self, functions: list[str], k: int) -> list[str]:
-        unique = list(dict.fromkeys(functions))
+    async def _representatives(self, modules: list[tuple[str, str]], k: int) -> list[str]:
+        """The sub-module nearest each of ``k`` centroids, of ``modules`` (code, text to embed).
+        Every occurrence is clustered, as in the reference: a helper many samples share weighs as
+        often as it occurs and pulls its centroid."""
+        unique = list(dict.fromkeys(code for code, _ in modules))
         if len(unique) <= k:
             return unique
-        emb = await self.embedder.aembed(unique)
+        emb = await self.embedder.aembed([embedded for _, embedded in modules])
         if not np.isfinite(emb).all():
             return unique[:k]
-        return [unique[members[0]] for members in cluster_order(emb, k, self.seed)]
+        return list(dict.fromkeys(modules[members[0]][0] for members in cluster_order(emb, k, self.seed)))
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         if problem.kind != "code":
             raise ConfigError("CodeChain solves code problems (Problem(kind='code'))")
         solution = tested_functions(problem, public_tests(problem))
         modules: list[str] = []
-        pool: list[str] = []  # sub-modules of the latest round that had a passing sample
+        pool: list[tuple[str, str]] = []  # (code, text embedded) of the sub-modules of the latest round that had a passing sample
         history: list[dict[str, Any]] = []
         best: list[Candidate] = []
         all_candidates: list[Candidate] = []
@@ -217,7 +235,8 @@ class CodeChain(Strategy):
                 passing = [c for c in candidates if c.metadata["public_passed"]]
                 if passing:
                     best = passing
-                    pool = [f for c in passing for f in sub_modules(c.text, c.answer or "", solution)]
+                    pool = [(f, embedding_text(f, c.text, c.answer or "")) for c in passing
+                            for f in sub_modules(c.text, c.answer or "", solution)]
                 k = max(1, self.clusters - self.shrink * r)
                 # A round with no passing sample re-clusters the latest passing sub-modules at this round's k.
                 modules = await self._representatives(pool, k) if pool else []

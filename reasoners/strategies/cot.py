@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answers import extract_answer
+from ..llm.types import Completion
 from ..demos import Demo, demos_from
 from ..errors import ConfigError
 from ..problem import Candidate, Problem, Result
@@ -70,8 +71,10 @@ class ChainOfThought(Strategy):
             return self._demos_file
         return getattr(self, name, default)
 
-    def messages(self, problem: Problem) -> list[dict[str, str]]:
-        instruction = _FORMAT[problem.kind]
+    def messages(self, problem: Problem, *, instruction: str | None = None) -> list[dict[str, str]]:
+        """The chat messages for ``problem``; ``instruction`` replaces the answer-format line
+        (FOBAR's backward chains ask for "The value of x is N.")."""
+        instruction = instruction or _FORMAT[problem.kind]
         msgs: list[dict[str, str]] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
@@ -102,10 +105,21 @@ class ChainOfThought(Strategy):
             source=self.name,
             metadata={"finish_reason": c.finish_reason},
         )
+        meta: dict[str, Any] = {}
         if answer is None:
+            meta["no_answer"] = _no_answer(c, problem)
             confidence = 0.0
         elif c.mean_logprob is not None:
             confidence = math.exp(c.mean_logprob)
         else:
             confidence = 1.0
-        return Result(answer, confidence=confidence, candidates=[cand], strategy=self.name)
+        return Result(answer, confidence=confidence, candidates=[cand], strategy=self.name, metadata=meta)
+
+
+def _no_answer(c: Completion, problem: Problem) -> str:
+    """Why no answer was read from ``c``: said in the result instead of a bare None."""
+    if c.truncated:
+        return f"the reply was cut off at its token limit before a {problem.kind} answer"
+    if not c.text.strip():
+        return "the reply was empty"
+    return f"no {problem.kind} answer found in the reply (answer kind {problem.kind!r}; pass kind= to change it)"

@@ -142,8 +142,9 @@ class FOBAR(Strategy):
       a candidate's forward probability is its vote share.
     - ``chains`` backward samples per (masked number, candidate), at most ``max_masks``
       masked numbers (None: every number); both shrink to fit the budget left after the
-      forward pass. ``x_marker`` reads x after that phrase ("The value of x is"), as the
-      paper does, instead of from the chain's answer.
+      forward pass. ``x_marker`` asks each backward chain to end with that phrase ("The value
+      of x is") and reads x after it, as the paper does; a chain that does not write it is read
+      by its last number, as the reference falls back.
     - ``scoring="backward"`` is the paper's backward-only baseline: candidates ranked by
       their backward chains alone, the forward vote ignored (ties: first seen).
       ``scoring="self_verification"`` is its other baseline, Self-Verification (Weng et al.
@@ -197,15 +198,17 @@ class FOBAR(Strategy):
 
     @classmethod
     def paper(cls, **overrides: Any) -> FOBAR:
-        """The paper's setting (Jiang et al. 2024): forward self-consistency as in its paper (40 paths
-        of few-shot CoT), every number the question states masked in turn, 8 backward chains per
+        """The paper's setting for chat models (Jiang et al. 2024; its reference code runs 10
+        forward paths for GPT-3.5-Turbo and GPT-4, 40 only for text-davinci-003): 10 paths of
+        few-shot CoT, every number the question states masked in turn, 8 backward chains per
         (masked number, candidate) with few-shot backward demos
-        (``reasoners/data/fewshot/fobar_backward.json``), x read after "The value of x is", and
-        alpha 0.5. That is 40 + 8 x numbers x candidates calls per problem: a budget caps the
-        backward pass (fewer chains first, then fewer masks; see the docs)."""
+        (``reasoners/data/fewshot/fobar_backward.json``) that ask for and read "The value of x
+        is N" (the last number when a chain does not write it), and alpha 0.5. That is
+        10 + 8 x numbers x candidates calls per problem: a budget caps the backward pass
+        (fewer chains first, then fewer masks; see the docs)."""
         from .sampling import SelfConsistency as _SC
 
-        settings: dict[str, Any] = {"forward": _SC.paper(), "chains": 8, "max_masks": None,
+        settings: dict[str, Any] = {"forward": _SC.paper(n=10), "chains": 8, "max_masks": None,
                                     "demos": fewshot_file("fobar_backward.json"), "x_marker": "The value of x is",
                                     "alpha": 0.5}
         return cls(**{**settings, **overrides})
@@ -248,16 +251,22 @@ class FOBAR(Strategy):
         return getattr(self, name, default)
 
     def read_x(self, text: str) -> str | None:
-        """The value a backward chain found for x: after the last ``x_marker`` when one is set (the
-        paper reads "The value of x is N"; a chain without it recovers nothing), else its answer."""
-        if self.x_marker is None:
-            return extract_number(text)
-        at = text.lower().rfind(self.x_marker.lower())
-        return None if at < 0 else extract_number(text[at + len(self.x_marker):].split("\n")[0])
+        """The value a backward chain found for x: the number after the last ``x_marker`` when one
+        is set and written (the paper's "The value of x is N"), else, as the reference falls back,
+        the chain's answer (the last number)."""
+        if self.x_marker is not None:
+            at = text.lower().rfind(self.x_marker.lower())
+            if at >= 0 and (x := extract_number(text[at + len(self.x_marker):].split("\n")[0])) is not None:
+                return x
+        return extract_number(text)
 
     def backward_messages(self, masked_question: str, answer: str) -> list[dict[str, str]]:
+        """A backward chain's prompt; with ``x_marker`` it asks for the line that :meth:`read_x` reads."""
         cot = ChainOfThought(demos=self.demos)
-        return cot.messages(Problem(BACKWARD_TEMPLATE.format(question=masked_question, answer=answer)))
+        instruction = None if self.x_marker is None else (
+            f"Finish with a line of the form '{self.x_marker} N.' where N is a number.")
+        return cot.messages(Problem(BACKWARD_TEMPLATE.format(question=masked_question, answer=answer)),
+                            instruction=instruction)
 
     async def _backward_numeric(
         self, problem: Problem, answers: list[str], ctx: Context

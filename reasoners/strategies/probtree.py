@@ -32,7 +32,7 @@ from ..trace import span
 from .base import Context, Strategy, register
 from .rag import retrieve_passages
 
-__all__ = ["ProbTree", "parse_tree", "answer_confidence", "UNSCORED"]
+__all__ = ["ProbTree", "parse_tree", "answer_confidence", "final_answer", "UNSCORED"]
 
 UNSCORED = -1e9  # unknown, no answer, or cut off: ranks below any real confidence
 
@@ -257,22 +257,37 @@ def list_confidences(completion: Completion) -> dict[str, float]:
     return out
 
 
+def final_answer(completion: Completion) -> str | None:
+    """The answer after the last "So the answer is:" marker; None when absent, cut off or "Unknown"."""
+    markers = list(_MARKER.finditer(completion.text))
+    if not markers or completion.truncated:
+        return None
+    answer = completion.text[markers[-1].end() :].strip().split("\n")[0].strip().rstrip(".").strip()
+    if not answer or answer.lower().startswith("unknown"):
+        return None
+    return answer
+
+
 def answer_confidence(completion: Completion) -> tuple[str | None, float]:
     """The answer after the last marker and the mean logprob of the reasoning before it.
 
-    Unknown, a missing marker, or a cut-off generation score :data:`UNSCORED`.
+    Unknown, a missing marker, a cut-off generation, or a reply with no reasoning before
+    its answer (a bare guess: the reference scores it lowest) score :data:`UNSCORED`. A reply
+    without token logprobs cannot be scored: :class:`CapabilityError`, never a silent 0 (which
+    would read as certainty).
     """
-    markers = list(_MARKER.finditer(completion.text))
-    if not markers or completion.truncated:
+    answer = final_answer(completion)
+    if answer is None:
         return None, UNSCORED
-    answer = completion.text[markers[-1].end() :].strip().split("\n")[0].strip().rstrip(".").strip()
-    if not answer or answer.lower().startswith("unknown"):
-        return None, UNSCORED
-    spans = _token_spans(completion)
-    value = _mean_in(spans, 0, markers[-1].start()) if spans else None
-    if value is None:
-        value = _mean_in(spans, 0, len(completion.text)) if spans else 0.0
-    return answer, float(value if value is not None else 0.0)
+    if not completion.logprobs:
+        raise CapabilityError(
+            f"{completion.model or 'the model'} returned no token logprobs, which ProbTree's confidence needs; "
+            "use ProbTree(confidence='vote') to score by vote share instead")
+    marker = list(_MARKER.finditer(completion.text))[-1]
+    reasoning = _mean_in(_token_spans(completion), 0, marker.start())
+    if not completion.text[: marker.start()].strip() or reasoning is None:
+        return answer, UNSCORED
+    return answer, float(reasoning)
 
 
 def _substitute(question: str, sibling_answers: list[str | None]) -> str:
@@ -341,7 +356,7 @@ class ProbTree(Strategy):
         """One source's answer with its confidence."""
         if self.confidence == "vote":
             outs = await ctx.generate(prompt, n=self.votes, temperature=0.7, max_tokens=self.max_tokens)
-            answers = [answer_confidence(c)[0] for c in outs]
+            answers = [final_answer(c) for c in outs]
             counts = Counter(normalize(a, "text") for a in answers if a)
             if not counts:
                 return Candidate(outs[0].text, None, score=UNSCORED, source=source)
@@ -410,6 +425,13 @@ class ProbTree(Strategy):
             ), "decomposition")
             # A failed decomposition leaves a one-node tree, as malformed output does.
             decomposition = out[0] if out else Completion(text="")
+            if (self.confidence == "logprob" and ctx.llm.capabilities.logprobs is None
+                    and decomposition.text.strip() and not decomposition.logprobs):
+                # The first reply is the probe: a backend that says nothing of logprobs and sends
+                # none would otherwise score every answer alike and let closed-book always win.
+                raise CapabilityError(
+                    f"ProbTree scores answers by token logprobs, and {ctx.llm.model} returned none when asked; "
+                    "use ProbTree(confidence='vote') to score by vote share instead")
             graph, note = parse_tree(problem.question, decomposition.text,
                                      max_depth=self.max_depth, max_children=self.max_children)
             confidences = list_confidences(decomposition)

@@ -95,8 +95,13 @@ def sample_candidate(result: Result, branch: int) -> Candidate | None:
 class SelfConsistency(Strategy):
     """Sample ``n`` answers from ``base`` (chain of thought by default) and return the most voted.
 
-    - ``vote="majority"`` counts answers; ``"weighted"`` weights each by its sequence
-      probability exp(mean token logprob) and needs logprobs from the backend.
+    - ``vote="majority"`` counts answers; ``"weighted"`` weights each by its length-normalised
+      sequence probability exp(mean token logprob) (the paper's "weighted sum, normalized");
+      ``"weighted_unnormalized"`` by exp(sum of token logprobs) (its "weighted sum,
+      unnormalized"). Both need logprobs: a sample that comes back without them is left out
+      of the weighted vote and counted in ``metadata["unweighted"]``; if no sample has them,
+      :class:`CapabilityError` (never a silent majority vote). ``.paper()`` votes by majority,
+      the paper's main setting.
     - ``temperature`` is passed to base strategies that do not set their own.
     - ``early_stop=True`` samples in waves (of ``wave``, default the client's
       concurrency) and stops once the leader cannot be overtaken by the samples
@@ -110,15 +115,16 @@ class SelfConsistency(Strategy):
         base: Strategy | None = None,
         *,
         n: int = 8,
-        vote: Literal["majority", "weighted"] = "majority",
+        vote: Literal["majority", "weighted", "weighted_unnormalized"] = "majority",
         temperature: float = 0.7,
         early_stop: bool = False,
         wave: int | None = None,
     ) -> None:
         if n < 1:
             raise ConfigError(f"SelfConsistency n must be >= 1; got {n}")
-        if vote not in ("majority", "weighted"):
-            raise ConfigError(f"SelfConsistency vote must be 'majority' or 'weighted'; got {vote!r}")
+        if vote not in ("majority", "weighted", "weighted_unnormalized"):
+            raise ConfigError("SelfConsistency vote must be 'majority', 'weighted' or 'weighted_unnormalized'; "
+                              f"got {vote!r}")
         if wave is not None and wave < 1:
             raise ConfigError("SelfConsistency wave must be >= 1")
         self.base = base or ChainOfThought()
@@ -138,7 +144,7 @@ class SelfConsistency(Strategy):
         return cls(**{**settings, **overrides})
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
-        weighted = self.vote == "weighted"
+        weighted = self.vote != "majority"
         if weighted and ctx.llm.capabilities.logprobs is False:
             raise CapabilityError(
                 f"weighted self-consistency needs token logprobs, which {ctx.llm.model} does not return; "
@@ -161,6 +167,15 @@ class SelfConsistency(Strategy):
                 decided = _decided(self._tally(candidates, problem), self.n - drawn)
         ctx.raise_if_nothing_succeeded(bool(candidates), failed_before)
         tally = self._tally(candidates, problem)
+        meta: dict[str, Any] = {}
+        if weighted:
+            answered = [c for c in candidates if c.answer is not None]
+            unweighted = sum(1 for c in answered if c.logprob is None)
+            if answered and unweighted == len(answered):
+                raise CapabilityError(
+                    f"weighted self-consistency needs token logprobs, and {ctx.llm.model} returned none for any "
+                    "sample; use vote='majority', or a backend that returns logprobs")
+            meta["unweighted"] = unweighted
         return Result(
             tally.winner,
             confidence=tally.share,
@@ -172,15 +187,21 @@ class SelfConsistency(Strategy):
                 "saved": self.n - drawn,
                 "tallies": tally.tallies,
                 "vote": self.vote,
+                **meta,
             },
         )
 
     def _tally(self, candidates: list[Candidate], problem: Problem) -> Vote:
-        answers = [c.answer for c in candidates]
+        if self.vote == "majority":
+            return vote([c.answer for c in candidates], kind=problem.kind)
+        # A sample without logprobs has no weight to give: it is left out, never counted as certain.
+        scored = [c for c in candidates if c.logprob is not None and c.mean_logprob is not None]
         if self.vote == "weighted":
-            weights = [math.exp(c.mean_logprob) if c.mean_logprob is not None else 1.0 for c in candidates]
-            return vote(answers, weights, kind=problem.kind)
-        return vote(answers, kind=problem.kind)
+            weights = [math.exp(c.mean_logprob or 0.0) for c in scored]
+        else:  # exp(sum): relative to the most likely sample, so long chains do not underflow to 0
+            top = max((c.logprob or 0.0 for c in scored), default=0.0)
+            weights = [math.exp((c.logprob or 0.0) - top) for c in scored]
+        return vote([c.answer for c in scored], weights, kind=problem.kind)
 
 
 def _decided(tally: Vote, remaining: int) -> bool:
