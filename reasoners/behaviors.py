@@ -312,14 +312,25 @@ def classifier_named(name: str, llm: LLM | None = None) -> Classifier:
 
 # --- where rationales come from -----------------------------------------------------------------
 
+REASONING_MARK = " [reasoning]"
+"""Marks the ``where`` of a rationale that is a reasoning model's thinking (not its final text)."""
+
+
 def rationales(source: str | Result | dict[str, Any] | Iterable[str]) -> list[tuple[str, str]]:
     """(where, text) for each rationale in ``source``: a text, a :class:`Result` (its candidates,
     ``where`` their source), or a trace as a JSON dict (every model reply, ``where`` the path of
-    strategy spans above it)."""
+    strategy spans above it). A reasoning model's thinking is a rationale of its own, its ``where``
+    marked :data:`REASONING_MARK`, beside the final text's."""
     if isinstance(source, str):
         return [("", source)]
     if isinstance(source, Result):
-        return [(c.source, c.text) for c in source.candidates if c.text]
+        out = []
+        for c in source.candidates:
+            if c.reasoning:
+                out.append((c.source + REASONING_MARK, c.reasoning))
+            if c.text:
+                out.append((c.source, c.text))
+        return out
     if isinstance(source, dict):
         out: list[tuple[str, str]] = []
         _replies(source, [], out)
@@ -330,6 +341,8 @@ def rationales(source: str | Result | dict[str, Any] | Iterable[str]) -> list[tu
 def _replies(node: dict[str, Any], path: list[str], out: list[tuple[str, str]]) -> None:
     if node.get("kind") == "llm":
         for reply in (node.get("attrs") or {}).get("response") or []:
+            if isinstance(reply, dict) and isinstance(reply.get("reasoning"), str) and reply["reasoning"]:
+                out.append(("/".join(path) + REASONING_MARK, reply["reasoning"]))
             if isinstance(reply, dict) and reply.get("text"):
                 out.append(("/".join(path), reply["text"]))
     here = [*path, node["name"]] if node.get("kind") == "strategy" and node.get("name") else path

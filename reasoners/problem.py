@@ -59,9 +59,12 @@ class Problem:
 class Candidate:
     """One proposed solution: the raw text, the answer extracted from it and how it scored.
 
-    ``logprob`` is the sum of its token logprobs and ``mean_logprob`` their mean,
-    when the backend returned them; ``score`` is set by whatever ranked it;
-    ``source`` says which strategy (path) produced it.
+    ``text`` is the model's final text (the answer was read from it); ``reasoning`` its
+    thinking, for reasoning models (never read for answers). ``logprob`` is the sum of
+    its token logprobs and ``mean_logprob`` their mean, when the backend returned them;
+    ``score`` is set by whatever ranked it; ``source`` says which strategy (path)
+    produced it. ``metadata["abstained"]`` says why a sample has no answer to vote with
+    ("starved": its thinking used up its tokens; "reasoning_only"; "empty").
     """
 
     text: str
@@ -71,6 +74,7 @@ class Candidate:
     score: float | None = None
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    reasoning: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -106,6 +110,9 @@ class Result:
     ``degraded`` is True when some branches failed after their retries and the answer
     comes from the rest; ``metadata["failed_samples"]`` lists them (where, error class, message).
     ``trace`` is the run's call tree as a JSON-ready dict (see ``reasoners.trace``).
+    ``abstained`` counts the samples that gave no final text to answer from (a reasoning
+    model cut off while thinking, or that only thought); they never vote, and
+    ``metadata["abstentions"]`` says why, by reason.
     """
 
     answer: str | None
@@ -114,6 +121,7 @@ class Result:
     usage: Usage = field(default_factory=Usage)
     exhausted: bool = False
     degraded: bool = False
+    abstained: int = 0
     strategy: str = ""
     trace: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

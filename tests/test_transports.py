@@ -142,7 +142,8 @@ def test_a_stream_that_fails_before_its_first_delta_is_retried(transport):
 
 @pytest.mark.parametrize("transport", ["openai", "litellm"])
 def test_reasoning_tokens_are_counted_where_the_upstream_reports_them(transport):
+    # 5 reasoning tokens beside 4 completion tokens cannot be a part of them: they are charged on top
     with StubServer(default=Reply(text="The answer is 3.", reasoning_tokens=5)) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
         [c] = llm.generate("q")
-    assert c.usage.reasoning_tokens == 5 and c.usage.completion_tokens == 4
+    assert c.usage.reasoning_tokens == 5 and c.usage.completion_tokens == 4 + 5

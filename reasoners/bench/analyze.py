@@ -167,14 +167,31 @@ async def analyze_rows(rows: list[dict[str, Any]], classifier: Classifier, *, bu
             cell["reason"] = r["reason"]
         cell["samples"] = []
         for s in r.get("samples") or []:
-            found = await classifier.aclassify(s["text"], budget=budget)
             cell["samples"].append({"answer": s.get("answer"), "correct": s.get("correct"),
-                                    "chosen": s.get("chosen"), "source": s.get("source"), **found.to_dict()})
+                                    "chosen": s.get("chosen"), "source": s.get("source"),
+                                    **await _classify_sample(s, classifier, budget)})
             done += 1
             if progress:
                 progress(done, total)
         cells.append(cell)
     return cells
+
+
+async def _classify_sample(sample: dict[str, Any], classifier: Classifier, budget: Budget | None) -> dict[str, Any]:
+    """One sample's behaviours: in its final text and, for a reasoning model, in its thinking too.
+    ``read`` says which were read; ``parts`` has each one's counts; evidence is marked by part."""
+    final = await classifier.aclassify(sample.get("text") or "", budget=budget)
+    if not sample.get("reasoning"):
+        return {**final.to_dict(), "read": "final"}
+    thought = await classifier.aclassify(sample["reasoning"], budget=budget)
+    return {
+        "counts": {b: thought.counts.get(b, 0) + final.counts.get(b, 0) for b in BEHAVIORS},
+        "evidence": [{**asdict(e), "part": "reasoning"} for e in thought.evidence]
+        + [{**asdict(e), "part": "final"} for e in final.evidence],
+        "errors": {**{f"reasoning.{k}": v for k, v in thought.errors.items()}, **final.errors},
+        "read": "reasoning+final",
+        "parts": {"reasoning": thought.counts, "final": final.counts},
+    }
 
 
 def behavior_rates(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:

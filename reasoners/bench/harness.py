@@ -354,8 +354,11 @@ async def samples_of(task: Task, problem: Problem, result: Any) -> list[dict[str
             except Exception as e:
                 log.warning("scoring a candidate of problem %s failed: %s", problem.id, _error_of(e)["message"])
                 scored[c.answer] = None
-        out.append({"text": c.text, "answer": c.answer, "correct": scored[c.answer], "source": c.source,
-                    "chosen": c.answer is not None and c.answer == result.answer})
+        sample = {"text": c.text, "answer": c.answer, "correct": scored[c.answer], "source": c.source,
+                  "chosen": c.answer is not None and c.answer == result.answer}
+        if c.reasoning:
+            sample["reasoning"] = c.reasoning
+        out.append(sample)
     return out
 
 

@@ -18,6 +18,7 @@ from ..usage import Usage
 from .cache import Cache, InFlight, cache_key, cached_score, lookup
 from .convert import describe
 from .options import SamplingOptions
+from .reasoning import ReasoningDelta, StreamSplitter, ThinkingFormat, split_reasoning
 from .retry import RetryPolicy
 from .transport import Reply, Transport, completions
 from .types import Completion, Score
@@ -34,8 +35,10 @@ class CallPath:
     learns of the backend's prompt counting."""
 
     def __init__(self, model: str, api_base: str | None, transport: Transport, *, cache: Cache | None,
-                 retry: RetryPolicy, timeout: float, concurrency: int) -> None:
+                 retry: RetryPolicy, timeout: float, concurrency: int,
+                 thinking: ThinkingFormat | None = None) -> None:
         self.model, self.api_base, self.transport = model, api_base, transport
+        self.thinking = thinking or ThinkingFormat()
         self.cache, self.retry, self.timeout, self.concurrency = cache, retry, timeout, concurrency
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
@@ -102,7 +105,7 @@ class CallPath:
                     if over:
                         s.attrs["over_max_tokens"] = {"max_tokens": reservation.max_tokens, "completion_tokens": over}
                     s.attrs.update(
-                        response=[{"text": c.text, "finish_reason": c.finish_reason} for c in out],
+                        response=[_traced(c) for c in out],
                         cached=all(c.cached for c in out),
                         retries=max(0, attempts - 1),
                         latency=time.perf_counter() - t0,
@@ -122,6 +125,11 @@ class CallPath:
         options = options.merged(max_tokens=reservation.max_tokens)
         request = {"messages": messages, **options.params()}
         keys, got = lookup(self.cache, self.cache_model(), request, indices, asked)
+        for c in got.values():  # an entry stored before thinking was separated: separate it now
+            if c.reasoning is None:
+                split = split_reasoning(c.text, c.logprobs, self.thinking)
+                c.text, c.reasoning, c.logprobs, c.reasoning_logprobs = (split.text, split.reasoning, split.logprobs,
+                                                                         split.reasoning_logprobs)
         return reservation, options, request, keys, got
 
     async def fetch(
@@ -190,13 +198,24 @@ class CallPath:
                 except LLMError as err:
                     log.debug("attempt %d on %s failed: %s", attempts, self.model, describe(err))
                     raise
-                out = completions(reply, self.model, self.transport.prices())
+                out = completions(reply, self.model, self.transport.prices(), self.thinking)
+        for c in out:
+            self.count_reasoning(c)
         return out, attempts
+
+    def count_reasoning(self, c: Completion) -> None:
+        """Give a completion whose thinking came uncounted (inline tags) its reasoning token count,
+        for traces: part of ``completion_tokens`` already, so nothing more is charged."""
+        if c.reasoning and not c.usage.reasoning_tokens:
+            counted = len(c.reasoning_logprobs) if c.reasoning_logprobs else self.transport.count_text(c.reasoning)
+            c.usage.reasoning_tokens = min(counted, c.usage.completion_tokens) if c.usage.completion_tokens \
+                else counted
 
     async def stream(
         self, messages: Messages, options: SamplingOptions, prompt_tokens: int, budget: Budget
-    ) -> AsyncIterator[str | Completion]:
-        """One sample as text deltas, then the whole completion (see :meth:`LLM.astream`)."""
+    ) -> AsyncIterator[str | ReasoningDelta | Completion]:
+        """One sample as deltas (answer text as ``str``, thinking as :class:`ReasoningDelta`),
+        then the whole completion (see :meth:`LLM.astream`)."""
         async with self.semaphore():
             reservation, options, request, keys, got = await self.reserve(messages, options, [0], prompt_tokens,
                                                                            budget)
@@ -205,20 +224,30 @@ class CallPath:
                 completion: Completion | None = got.get(0)
                 try:
                     if completion is not None:
-                        yield completion.text
+                        if completion.reasoning:
+                            yield ReasoningDelta(completion.reasoning)
+                        if completion.text:
+                            yield completion.text
                     else:
                         broke: LLMError | None = None  # a failure after text went out: not retried
                         async for attempt in self.retry.retrying():
                             with attempt:
                                 sent = False
+                                splitter = StreamSplitter(self.thinking)
                                 try:
                                     async for item in self.transport.stream(
                                             messages, options, timeout=reservation.timeout(self.timeout)):
                                         if isinstance(item, Reply):
-                                            completion = completions(item, self.model, self.transport.prices())[0]
+                                            completion = completions(item, self.model, self.transport.prices(),
+                                                                     self.thinking)[0]
+                                            self.count_reasoning(completion)
+                                            pieces: list[str | ReasoningDelta] = splitter.close()
                                         else:
+                                            pieces = [item] if isinstance(item, ReasoningDelta) else \
+                                                splitter.feed(item)
+                                        for piece in pieces:
                                             sent = True
-                                            yield item
+                                            yield piece
                                 except LLMError as e:
                                     if not sent:
                                         raise
@@ -235,8 +264,8 @@ class CallPath:
                 budget.settle(reservation, completion.usage)
                 if s is not None:
                     s.usage = completion.usage
-                    s.attrs.update(response=[{"text": completion.text, "finish_reason": completion.finish_reason}],
-                                   cached=completion.cached, latency=time.perf_counter() - t0)
+                    s.attrs.update(response=[_traced(completion)], cached=completion.cached,
+                                   latency=time.perf_counter() - t0)
         yield completion
 
     async def score(self, prompt: str, continuation: str, budget: Budget) -> Score:
@@ -274,6 +303,24 @@ class CallPath:
         if not result.logprobs:
             raise CapabilityError(f"{self.model}: the server returned no prompt logprobs; it cannot score text")
         return result
+
+
+REASONING_IN_TRACE = 20_000
+"""Characters of a call's thinking kept in its trace node (the rest is cut, and said so)."""
+
+
+def _traced(c: Completion) -> dict[str, Any]:
+    """A completion as its call's trace node keeps it: the final text, and the thinking (bounded)
+    with its token count."""
+    out: dict[str, Any] = {"text": c.text, "finish_reason": c.finish_reason}
+    if c.reasoning:
+        out["reasoning"] = c.reasoning[:REASONING_IN_TRACE]
+        out["reasoning_tokens"] = c.usage.reasoning_tokens
+        if len(c.reasoning) > REASONING_IN_TRACE:
+            out["reasoning_cut"] = len(c.reasoning)
+    if c.abstained == "starved":
+        out["starved"] = True
+    return out
 
 
 def _alone(options: SamplingOptions, i: int) -> SamplingOptions:

@@ -28,6 +28,7 @@ from .cache import Cache
 from .call import CallPath, _alone
 from .inprocess import InProcessModel
 from .options import SamplingArgs, SamplingOptions, to_messages
+from .reasoning import THINKING_TOKENS, ReasoningDelta, ThinkingFormat
 from .retry import RetryPolicy
 from .routing import choose_transport
 from .transport import Transport
@@ -54,6 +55,13 @@ class LLM:
     the model's start token (``"<|im_start|>"`` for SmolLM2 and Qwen) when the model
     adds no BOS token, or the server's echoed logprobs are shifted by one.
 
+    Reasoning models: a completion's ``text`` is its final answer and ``reasoning`` its
+    thinking, however the provider sends it (see :mod:`reasoners.llm.reasoning`);
+    ``thinking`` sets the inline tags (default ``<think>``/``</think>``). Where the model
+    is known to think (``capabilities.thinks``) and ``max_tokens`` was not given, a call
+    asks for :data:`~reasoners.llm.reasoning.THINKING_TOKENS` more (or its
+    ``thinking_tokens`` more), within the caller's budget.
+
     >>> llm = LLM("local/smollm2", cache=Cache("runs.sqlite"))   # doctest: +SKIP
     >>> llm.generate("What is 2+2?", n=3, temperature=0.8)[0].text  # doctest: +SKIP
     """
@@ -65,7 +73,7 @@ class LLM:
         api_base: str | None = None,
         api_key: str | None = None,
         temperature: float = 0.0,
-        max_tokens: int = 512,
+        max_tokens: int | None = None,
         top_p: float | None = None,
         timeout: float = 120.0,
         retry: RetryPolicy | None = None,
@@ -75,14 +83,21 @@ class LLM:
         backend: InProcessModel | None = None,
         transport: str | Transport | None = None,
         score_prefix: str = "",
+        thinking: ThinkingFormat | tuple[str, str] | None = None,
         **litellm_kwargs: Any,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigError("LLM model must be a non-empty string such as 'local/smollm2' or 'openai/gpt-4o-mini'")
         if concurrency < 1:
             raise ConfigError("LLM concurrency must be >= 1")
-        if max_tokens < 1:
+        self._max_tokens_given = max_tokens is not None
+        max_tokens = 512 if max_tokens is None else max_tokens
+        if not isinstance(max_tokens, int) or max_tokens < 1:
             raise ConfigError("LLM max_tokens must be >= 1")
+        if isinstance(thinking, tuple):
+            thinking = ThinkingFormat(*thinking)
+        if thinking is not None and not isinstance(thinking, ThinkingFormat):
+            raise ConfigError("LLM thinking must be a ThinkingFormat or an (open, close) pair of tags")
         if temperature < 0:
             raise ConfigError("LLM temperature must be >= 0")
         if api_base is not None:
@@ -102,7 +117,7 @@ class LLM:
         self._capability_override = capabilities
         self._capabilities: Capabilities | None = None
         self._path = CallPath(model, api_base, self.transport, cache=cache, retry=retry or RetryPolicy(),
-                              timeout=timeout, concurrency=concurrency)
+                              timeout=timeout, concurrency=concurrency, thinking=thinking)
         self._token_counts: dict[str, int] = {}
 
     @property
@@ -136,6 +151,11 @@ class LLM:
     def _learn(self, **found: bool) -> None:
         self._capabilities = self.capabilities.merged(found)
 
+    def _learn_thinking(self, completions: Sequence[Completion]) -> None:
+        """A reply that carries thinking shows the model thinks (when that was unknown)."""
+        if self.capabilities.thinks is None and any(c.reasoning for c in completions):
+            self._learn(thinks=True)
+
     def count_tokens(self, prompt: str | Sequence[Mapping[str, Any]]) -> int:
         """Prompt tokens as reserved against a budget (exact for in-process models)."""
         messages = to_messages(prompt)
@@ -150,9 +170,16 @@ class LLM:
         return count
 
     def _options(self, logprobs: bool, sampling: SamplingArgs) -> SamplingOptions:
-        """The request's options: ``sampling`` over the client's defaults, fitted to the backend."""
+        """The request's options: ``sampling`` over the client's defaults, fitted to the backend.
+        A model that thinks gets room for its thinking on top of the answer's ``max_tokens``,
+        unless the caller set ``max_tokens`` (the budget's reservation still clamps it)."""
         options = self.options.given(dict(sampling))
         caps = self.capabilities
+        if "max_tokens" not in sampling and not self._max_tokens_given:
+            if options.thinking_tokens is not None:
+                options = options.merged(max_tokens=options.max_tokens + options.thinking_tokens)
+            elif caps.thinks:
+                options = options.merged(max_tokens=options.max_tokens + THINKING_TOKENS)
         if logprobs:
             if caps.logprobs is False:
                 raise CapabilityError(
@@ -177,7 +204,8 @@ class LLM:
     ) -> list[Completion]:
         """Sample ``n`` completions of ``prompt`` (a string or chat messages).
 
-        ``sampling`` (temperature, max_tokens, top_p, stop, seed, reasoning_effort) overrides
+        ``sampling`` (temperature, max_tokens, top_p, stop, seed, reasoning_effort,
+        thinking_tokens) overrides
         the client's defaults for this call. Samples are sent as one
         request where the backend supports ``n``, else as concurrent single
         requests with distinct seeds (``seed + i``). Each sample is cached under
@@ -201,6 +229,7 @@ class LLM:
             if caps.n is None:  # first multi-sample request doubles as the probe for `n`
                 self._learn(n=len(done) == n)
             if len(done) == n or caps.n is True or not done:
+                self._learn_thinking(done)
                 return done
             start = len(done)  # the server returned fewer choices than asked: it has no `n`
         else:
@@ -226,6 +255,7 @@ class LLM:
             return out[0]
 
         rest = [c for c in await asyncio.gather(*(one(i) for i in range(start, n))) if c is not None]
+        self._learn_thinking(done + rest)
         if not done and not rest:
             if errors:
                 raise errors[0].error
@@ -254,16 +284,19 @@ class LLM:
     async def astream(
         self, prompt: str | Sequence[Mapping[str, Any]], *, budget: Budget | None = None,
         **sampling: Unpack[SamplingArgs],
-    ) -> AsyncIterator[str | Completion]:
-        """One sample of ``prompt`` as text deltas while the model writes it, then the whole
-        :class:`Completion` (usage included). Budgeted, cached and traced like :meth:`agenerate`;
-        a cached sample comes as one delta. Transient failures are retried until the first delta
-        has gone out, not after (the caller has the text)."""
+    ) -> AsyncIterator[str | ReasoningDelta | Completion]:
+        """One sample of ``prompt`` as deltas while the model writes it, then the whole
+        :class:`Completion` (usage included): answer text as ``str``, thinking as
+        :class:`~reasoners.llm.reasoning.ReasoningDelta`. Budgeted, cached and traced like
+        :meth:`agenerate`; a cached sample comes as one delta of each. Transient failures are
+        retried until the first delta has gone out, not after (the caller has the text)."""
         messages = to_messages(prompt)
         options = self._options(False, sampling)
         budget = budget if budget is not None else Budget()
         prompt_tokens = self.count_tokens(messages)
         async for item in self._path.stream(messages, options, prompt_tokens, budget):
+            if isinstance(item, Completion):
+                self._learn_thinking([item])
             yield item
 
     # -- scoring -------------------------------------------------------------------------

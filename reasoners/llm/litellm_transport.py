@@ -14,6 +14,7 @@ from ..errors import AuthError, ConfigError, MalformedResponseError, ReasonersEr
 from .convert import convert_error, litellm
 from .echo import EchoRequest, echo_score
 from .options import SamplingOptions
+from .reasoning import ReasoningDelta, provider_fields
 from .transport import Choice, Messages, Reply, Transport, request_key
 from .types import Capabilities, Score, TokenLogprob
 
@@ -38,16 +39,42 @@ def parse_reply(response: Any, model: str) -> Reply:
         lp = _get(choice, "logprobs")
         content = _get(lp, "content") if lp is not None else None
         logprobs = [TokenLogprob(str(_get(t, "token")), float(_get(t, "logprob"))) for t in content] if content else None
-        out.append(Choice(text or "", _get(choice, "finish_reason"), logprobs))
+        out.append(Choice(text or "", _get(choice, "finish_reason"), logprobs,
+                          _reasoning(message) if message is not None else None))
     return Reply(out, *_usage(_get(response, "usage")))
 
 
+def _reasoning(message: Any) -> str | None:
+    """The thinking a message carries in a field of its own: ``reasoning_content`` (DeepSeek, vLLM,
+    llama.cpp, litellm's normalised field), ``reasoning`` (OpenRouter, Ollama), or Anthropic's
+    thinking blocks (through litellm)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = _get(message, name)
+        if isinstance(value, str) and value:
+            return value
+    blocks = _get(message, "thinking_blocks") or []
+    text = "\n\n".join(str(_get(b, "thinking") or "") for b in blocks if _get(b, "thinking"))
+    return text or None
+
+
 def _usage(raw: Any) -> tuple[int, int, int]:
+    """(prompt, completion, reasoning) tokens as charged. Thinking is charged however the provider
+    reports it: inside ``completion_tokens`` (OpenAI: ``completion_tokens_details.reasoning_tokens``
+    is then a part of it), beside it (a reasoning count larger than the completion count), or only
+    in a ``total_tokens`` larger than prompt + completion (the difference is thinking)."""
     raw = raw or {}
     details = _get(raw, "completion_tokens_details")
-    reasoning = _get(details, "reasoning_tokens", 0) if details is not None else 0
-    return (int(_get(raw, "prompt_tokens", 0) or 0), int(_get(raw, "completion_tokens", 0) or 0),
-            int(reasoning or 0))
+    reasoning = int((_get(details, "reasoning_tokens", 0) if details is not None else 0) or 0)
+    reasoning = reasoning or int(_get(raw, "reasoning_tokens", 0) or 0)
+    prompt = int(_get(raw, "prompt_tokens", 0) or 0)
+    completion = int(_get(raw, "completion_tokens", 0) or 0)
+    if reasoning > completion:  # reported apart from the answer's tokens
+        completion += reasoning
+    total = int(_get(raw, "total_tokens", 0) or 0)
+    if total > prompt + completion:  # only the total knows of the thinking
+        reasoning = max(reasoning, total - prompt - completion)
+        completion = total - prompt
+    return prompt, completion, reasoning
 
 
 class LiteLLMTransport(Transport):
@@ -95,7 +122,12 @@ class LiteLLMTransport(Transport):
         except Exception:
             params = set()
         server = self.api_base is not None
+        try:
+            thinks: bool | None = None if server else bool(lm.supports_reasoning(model=self.model))
+        except Exception:
+            thinks = None
         return Capabilities(
+            thinks=thinks,
             # OpenAI-compatible servers vary: probe n on first use (a short answer falls back).
             n=None if server else ("n" in params),
             logprobs="logprobs" in params or None,
@@ -120,7 +152,8 @@ class LiteLLMTransport(Transport):
     # -- requests -----------------------------------------------------------------------------
 
     def _kwargs(self, messages: Messages, options: SamplingOptions, n: int, timeout: float) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {**self.extra, "model": self.model, "messages": messages, **options.params(),
+        kwargs: dict[str, Any] = {**self.extra, "model": self.model, "messages": messages,
+                                  **provider_fields(options.params(), self.model, self.api_base),
                                   "num_retries": 0, "max_retries": 0, "timeout": timeout}
         # (max_retries=0: the OpenAI SDK's own retries would hide attempts from ours)
         if n > 1:
@@ -147,7 +180,7 @@ class LiteLLMTransport(Transport):
 
     async def stream(
         self, messages: Messages, options: SamplingOptions, *, timeout: float
-    ) -> AsyncIterator[str | Reply]:
+    ) -> AsyncIterator[str | ReasoningDelta | Reply]:
         try:
             chunks = await self._send(messages, options, 1, timeout, stream=True,
                                       stream_options={"include_usage": True})
@@ -162,7 +195,7 @@ class LiteLLMTransport(Transport):
         """A streamed reply with its usage counted here when the server sent none (llama.cpp's
         server sends no usage chunk), so that a stream is never free for the budget."""
         if not reply.prompt_tokens and not reply.completion_tokens:
-            text = reply.choices[0].text
+            text = reply.choices[0].text + (reply.choices[0].reasoning or "")
             reply.prompt_tokens = self.count_tokens(messages)
             reply.completion_tokens = self.count_text(text) if text else 0
             reply.extra["usage_counted"] = True
@@ -185,12 +218,17 @@ class LiteLLMTransport(Transport):
         return echo_score(response, req, self.model)
 
 
-async def stream_reply(chunks: Any) -> AsyncIterator[str | Reply]:
-    """The text deltas of a chat-completion chunk stream as they come, then the whole Reply."""
+async def stream_reply(chunks: Any) -> AsyncIterator[str | ReasoningDelta | Reply]:
+    """The deltas of a chat-completion chunk stream as they come (thinking sent in its own field
+    as :class:`ReasoningDelta`), then the whole Reply."""
     reply = Reply([Choice("")])
     async for chunk in chunks:
         for choice in _get(chunk, "choices") or []:
             delta = _get(choice, "delta")
+            thought = _reasoning(delta) if delta is not None else None
+            if thought:
+                reply.choices[0].reasoning = (reply.choices[0].reasoning or "") + thought
+                yield ReasoningDelta(thought)
             text = (_get(delta, "content") or "") if delta is not None else ""
             if text:
                 reply.choices[0].text += text

@@ -17,6 +17,7 @@ from ..errors import ReasonersError
 from .echo import EchoRequest, echo_score
 from .litellm_transport import LiteLLMTransport
 from .options import SamplingOptions
+from .reasoning import provider_fields
 from .transport import Messages
 from .types import Score
 
@@ -48,7 +49,8 @@ class OpenAITransport(LiteLLMTransport):
 
     async def _send(self, messages: Messages, options: SamplingOptions, n: int, timeout: float,
                     **extra: Any) -> Any:
-        body: dict[str, Any] = {"model": self.name, "messages": messages, **options.params(), "timeout": timeout,
+        body: dict[str, Any] = {"model": self.name, "messages": messages,
+                                **provider_fields(options.params(), self.model, self.api_base), "timeout": timeout,
                                 **extra}
         if n > 1:
             body["n"] = n

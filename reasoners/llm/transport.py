@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import MalformedResponseError
 from ..usage import Usage
 from .options import SamplingOptions
+from .reasoning import ReasoningDelta, ThinkingFormat, split_reasoning
 from .types import Capabilities, Completion, Score, TokenLogprob
 
 __all__ = ["Transport", "Choice", "Reply", "completions", "request_key"]
@@ -37,11 +38,14 @@ Messages = list[dict[str, Any]]
 
 @dataclass
 class Choice:
-    """One sampled answer of a reply."""
+    """One sampled answer of a reply: its text as sent (inline thinking still in it) and the
+    thinking a provider sent in a field of its own (``reasoning_content``, ``reasoning``,
+    thinking blocks)."""
 
     text: str
     finish_reason: str | None = None
     logprobs: list[TokenLogprob] | None = None
+    reasoning: str | None = None
 
 
 @dataclass
@@ -82,11 +86,15 @@ class Transport(ABC):
 
     async def stream(
         self, messages: Messages, options: SamplingOptions, *, timeout: float
-    ) -> AsyncIterator[str | Reply]:
-        """One sample as text deltas as they arrive, then the whole :class:`Reply` (usage included).
+    ) -> AsyncIterator[str | ReasoningDelta | Reply]:
+        """One sample as deltas as they arrive, then the whole :class:`Reply` (usage included):
+        ``str`` for the reply's text as sent (inline thinking tags included: the client separates
+        them), :class:`ReasoningDelta` for thinking the provider streams in a field of its own.
 
-        The default sends the request whole and yields its text once."""
+        The default sends the request whole and yields it once."""
         reply = await self.complete(messages, options, n=1, timeout=timeout)
+        if reply.choices and reply.choices[0].reasoning:
+            yield ReasoningDelta(reply.choices[0].reasoning)
         if reply.choices and reply.choices[0].text:
             yield reply.choices[0].text
         yield reply
@@ -110,13 +118,17 @@ def request_key(api_key: str | None, api_base: str | None, model: str) -> str | 
     return None
 
 
-def completions(reply: Reply, model: str, prices: tuple[float, float]) -> list[Completion]:
-    """The reply's choices as completions. Usage comes per request: it is split over the samples so
-    that each cached sample carries its share and the shares add up to the request's usage."""
+def completions(reply: Reply, model: str, prices: tuple[float, float],
+                fmt: ThinkingFormat | None = None) -> list[Completion]:
+    """The reply's choices as completions, each with its thinking apart from its final text
+    (:func:`~reasoners.llm.reasoning.split_reasoning`, inline tags in ``fmt``). Usage comes per
+    request: it is split over the samples so that each cached sample carries its share and the
+    shares add up to the request's usage."""
     if not reply.choices:
         raise MalformedResponseError(f"{model}: response has no choices", model=model)
     prompt_price, completion_price = prices
-    shares = _split(reply.completion_tokens, [max(1, len(c.text)) for c in reply.choices])
+    shares = _split(reply.completion_tokens, [max(1, len(c.text) + len(c.reasoning or "")) for c in reply.choices])
+    reasoning_shares = _split(reply.reasoning_tokens, [max(1, len(c.reasoning or c.text)) for c in reply.choices])
     out = []
     for k, choice in enumerate(reply.choices):
         first = k == 0
@@ -125,10 +137,12 @@ def completions(reply: Reply, model: str, prices: tuple[float, float]) -> list[C
             completion_tokens=shares[k],
             calls=1 if first else 0,
             cost=(reply.prompt_tokens * prompt_price if first else 0.0) + shares[k] * completion_price,
-            reasoning_tokens=reply.reasoning_tokens if first else 0,
+            reasoning_tokens=reasoning_shares[k],
         )
-        out.append(Completion(text=choice.text, finish_reason=choice.finish_reason, logprobs=choice.logprobs,
-                              usage=usage, model=model))
+        split = split_reasoning(choice.text, choice.logprobs, fmt, reasoning=choice.reasoning)
+        out.append(Completion(text=split.text, finish_reason=choice.finish_reason, logprobs=split.logprobs,
+                              usage=usage, model=model, reasoning=split.reasoning,
+                              reasoning_logprobs=split.reasoning_logprobs))
     return out
 
 

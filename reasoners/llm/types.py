@@ -41,8 +41,11 @@ class TokenLogprob:
 class Completion:
     """One sampled completion.
 
-    ``index`` is the sample index within its request (the cache keys on it);
-    ``logprobs`` is set when asked for and the backend supports it.
+    ``text`` is the final answer text only; a reasoning model's thinking is in
+    ``reasoning`` (separated once, in :mod:`reasoners.llm.reasoning`), so nothing that
+    parses ``text`` reads a draft from inside the thinking. ``index`` is the sample index
+    within its request (the cache keys on it); ``logprobs`` (the final text's tokens) and
+    ``reasoning_logprobs`` (the thinking's) are set when asked for and the backend has them.
     """
 
     text: str
@@ -52,10 +55,23 @@ class Completion:
     cached: bool = False
     index: int = 0
     model: str = ""
+    reasoning: str | None = None
+    reasoning_logprobs: list[TokenLogprob] | None = None
 
     @property
     def truncated(self) -> bool:
         return self.finish_reason == "length"
+
+    @property
+    def abstained(self) -> str | None:
+        """Why this sample has no final text to answer from, or None when it has one:
+        ``"starved"`` (its thinking used up its tokens: cut off before any answer),
+        ``"reasoning_only"`` (it thought and stopped without an answer), ``"empty"``."""
+        if self.text.strip():
+            return None
+        if self.reasoning:
+            return "starved" if self.truncated else "reasoning_only"
+        return "empty"
 
     @property
     def logprob(self) -> float | None:
@@ -76,8 +92,9 @@ class Completion:
     def from_dict(cls, d: dict[str, Any]) -> Completion:
         d = dict(d)
         d["usage"] = Usage.from_dict(d.get("usage") or {})
-        if d.get("logprobs") is not None:
-            d["logprobs"] = [TokenLogprob(**t) for t in d["logprobs"]]
+        for name in ("logprobs", "reasoning_logprobs"):
+            if d.get(name) is not None:
+                d[name] = [TokenLogprob(**t) for t in d[name]]
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
@@ -115,12 +132,15 @@ class Capabilities:
     - ``logprobs``: token logprobs of generated text.
     - ``prompt_logprobs``: logprobs of given text (``LLM.score``).
     - ``seed``: honours a sampling seed.
+    - ``thinks``: a reasoning model that thinks before it answers (litellm's model info,
+      else learned from the first reply that carries thinking).
     """
 
     n: bool | None = None
     logprobs: bool | None = None
     prompt_logprobs: bool | None = None
     seed: bool | None = None
+    thinks: bool | None = None
 
     def merged(self, override: Capabilities | Mapping[str, bool] | None) -> Capabilities:
         if override is None:
@@ -130,7 +150,7 @@ class Capabilities:
         if unknown:
             from ..errors import ConfigError
 
-            raise ConfigError(f"unknown capabilities: {sorted(unknown)}; known: n, logprobs, prompt_logprobs, seed")
+            raise ConfigError(f"unknown capabilities: {sorted(unknown)}; known: n, logprobs, prompt_logprobs, seed, thinks")
         base = asdict(self)
         base.update({k: v for k, v in extra.items() if v is not None})
         return Capabilities(**base)

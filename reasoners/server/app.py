@@ -36,10 +36,10 @@ from ..llm.cache import Cache
 from ..llm.client import LLM
 from ..llm.convert import configured_secrets, redact
 from ..llm.local import DEFAULT_MODEL
-from ..problem import Result
+from ..problem import Candidate, Result
 from ..spec import parse_spec
 from ..strategies.base import REGISTRY, Strategy
-from ..strategies.events import CallFinished, Event, Finished, SampleAnswered, TextDelta, Votes
+from ..strategies.events import CallFinished, Event, Finished, ReasoningText, SampleAnswered, TextDelta, Votes
 from ..usage import Usage
 from .metrics import Metrics
 from .request import BadRequest, ChatRequest, split_model
@@ -206,12 +206,19 @@ def upstream_usage(trace: dict[str, Any] | None) -> Usage:
     return total
 
 
-def _content(result: Result) -> str:
-    """The answer's text: the candidate that gave the chosen answer, else the answer itself."""
-    for c in result.candidates:
-        if c.answer == result.answer and c.text:
-            return c.text
-    return result.answer or ""
+def _chosen(result: Result) -> Candidate | None:
+    """The candidate that gave the chosen answer."""
+    return next((c for c in result.candidates if c.answer == result.answer and c.text), None)
+
+
+def _message(result: Result) -> dict[str, Any]:
+    """The answer as an assistant message: the chosen candidate's final text (else the answer
+    itself), and its thinking as ``reasoning_content``, as reasoning-model APIs send it."""
+    chosen = _chosen(result)
+    message: dict[str, Any] = {"role": "assistant", "content": chosen.text if chosen else result.answer or ""}
+    if chosen is not None and chosen.reasoning:
+        message["reasoning_content"] = chosen.reasoning
+    return message
 
 
 def _summary(result: Result, spec: str, trace_id: str) -> dict[str, Any]:
@@ -223,6 +230,7 @@ def _summary(result: Result, spec: str, trace_id: str) -> dict[str, Any]:
         "confidence": result.confidence,
         "exhausted": result.exhausted,
         "degraded": result.degraded,
+        "abstained": result.abstained,
         "failed_samples": result.metadata.get("failed_samples", []),
         "calls": u.calls,
         "cost": u.cost,
@@ -303,7 +311,7 @@ class Run:
         trace_id = self.server.keep_trace(result.trace)
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.req.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": _content(result)},
+            "choices": [{"index": 0, "message": _message(result),
                          "finish_reason": "length" if result.exhausted and not result.answer else "stop"}],
             "usage": _usage_json(upstream_usage(result.trace)),
             "reasoners": _summary(result, self.spec, trace_id),
@@ -317,12 +325,15 @@ class Run:
     async def sse(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:
         """The run as server-sent events in OpenAI's chunk format, ending with ``data: [DONE]``."""
         yield self.chunk({"role": "assistant", "content": ""})
-        streamed, calls, tokens = False, 0, 0
+        streamed, thought, calls, tokens = False, False, 0, 0
         try:
             async for event in self.events(disconnected):
                 if isinstance(event, TextDelta):
                     streamed = True
                     yield self.chunk({"content": event.text})
+                elif isinstance(event, ReasoningText):
+                    thought = True
+                    yield self.chunk({"reasoning_content": event.text})
                 elif isinstance(event, CallFinished):
                     calls, tokens = calls + 1, tokens + event.usage.total_tokens
                     yield self.chunk({}, reasoners={"event": "call", "calls": calls, "tokens": tokens})
@@ -334,8 +345,11 @@ class Run:
                                                     "samples": event.samples})
                 elif isinstance(event, Finished):
                     body = self.answer(event.result)
+                    message = body["choices"][0]["message"]
+                    if not thought and message.get("reasoning_content"):  # thinking goes before the content
+                        yield self.chunk({"reasoning_content": message["reasoning_content"]})
                     if not streamed:
-                        yield self.chunk({"content": body["choices"][0]["message"]["content"]})
+                        yield self.chunk({"content": message["content"]})
                     yield self.chunk({}, body["choices"][0]["finish_reason"], reasoners=body["reasoners"])
                     if self.req.include_usage:
                         yield "data: " + json.dumps({"id": self.id, "object": "chat.completion.chunk",

@@ -138,9 +138,9 @@ def _options(raw: Any) -> tuple[str | None, dict[str, float], str]:
         return None, {}, "text"
     if not isinstance(raw, dict):
         raise BadRequest("reasoners must be an object such as {\"strategy\": \"sc(n=8)\"}", param="reasoners")
-    unknown = sorted(set(raw) - {"strategy", "budget", "kind"})
+    unknown = sorted(set(raw) - {"strategy", "budget", "kind", "thinking_tokens"})
     if unknown:
-        raise BadRequest(f"reasoners.{unknown[0]} is not a field (known: strategy, budget, kind)",
+        raise BadRequest(f"reasoners.{unknown[0]} is not a field (known: strategy, budget, kind, thinking_tokens)",
                          param=f"reasoners.{unknown[0]}")
     kind = raw.get("kind", "text")
     if kind not in KINDS:
@@ -200,8 +200,12 @@ def parse_chat(body: Any) -> ChatRequest:
         raise BadRequest("metadata must be an object and user a string", param="metadata")
     question, conversation = _messages(body.get("messages"))
     spec, budget, kind = _options(body.get("reasoners"))
+    sampling = _sampling(body)
+    thinking = (body.get("reasoners") or {}).get("thinking_tokens")
+    if thinking is not None:  # a per-call thinking limit for reasoning models, mapped per provider
+        sampling["thinking_tokens"] = _number(thinking, "reasoners.thinking_tokens", int, low=0)
     seed = _number(body["seed"], "seed", int) if body.get("seed") is not None else 0
-    return ChatRequest(model=model.strip(), question=question, conversation=conversation, sampling=_sampling(body),
+    return ChatRequest(model=model.strip(), question=question, conversation=conversation, sampling=sampling,
                        seed=seed, stream=stream, include_usage=include_usage, strategy=spec, budget=budget, kind=kind)
 
 

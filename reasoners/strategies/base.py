@@ -23,10 +23,11 @@ from ..errors import AuthError, BudgetExhausted, ConfigError, LLMError
 from ..llm.client import LLM
 from ..answers import infer_kind
 from ..llm.options import SamplingArgs, sampling_args, to_messages
+from ..llm.reasoning import ReasoningDelta
 from ..llm.types import Completion, Score
 from ..problem import AnswerKind, FailedSample, Problem, Result
 from ..trace import Span, Trace, span
-from .events import CallFinished, CallStarted, Event, Finished, TextDelta
+from .events import CallFinished, CallStarted, Event, Finished, ReasoningText, TextDelta
 
 __all__ = ["Strategy", "Stage", "Pipeline", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
 
@@ -113,6 +114,8 @@ class Context:
             async for item in self.llm.astream(messages, budget=self.budget, **sampling):
                 if isinstance(item, str):
                     self.emit(TextDelta(item))
+                elif isinstance(item, ReasoningDelta):
+                    self.emit(ReasoningText(item.text))
                 else:
                     completion = item
             assert completion is not None

@@ -12,7 +12,7 @@ from ..problem import AnswerKind, Candidate, Problem, Result
 from .scorers import Scorer, TRLMScorer
 from .base import Context, Stage, Strategy, register, register_stage
 from .cot import ChainOfThought
-from .sampling import draw_samples, sample_candidate
+from .sampling import abstentions, draw_samples, sample_candidate
 
 __all__ = ["BestOfN", "TRLMRerank", "rank"]
 
@@ -90,13 +90,20 @@ class BestOfN(Strategy):
         need = f"best-of-N with the {self.scorer.name} scorer" if self.scorer.needs_logprobs else None
         failed_before = len(ctx.failures)
         results = await draw_samples(self.base, problem, ctx, range(self.n), self.temperature, need_logprobs=need)
-        candidates = [c for i, r in enumerate(results) if (c := sample_candidate(r, i)) is not None]
-        ctx.raise_if_nothing_succeeded(bool(candidates), failed_before)
+        drawn = [c for i, r in enumerate(results) if (c := sample_candidate(r, i)) is not None]
+        ctx.raise_if_nothing_succeeded(bool(drawn), failed_before)
         exhausted = any(r.exhausted for r in results)
+        # A sample with no final text (a reasoning model cut off while thinking) abstains: it is
+        # neither scored nor chosen, and is kept last.
+        candidates = [c for c in drawn if not c.metadata.get("abstained")]
         scores = await self.scorer.score_all(problem, candidates, ctx) if candidates else []
         ranked = rank(candidates, scores, ties=self.ties, kind=problem.kind)
-        result = _result_from_ranked(ranked, problem, self.name, scorer=self.scorer.name)
+        result = _result_from_ranked(ranked + [c for c in drawn if c.metadata.get("abstained")], problem,
+                                     self.name, scorer=self.scorer.name)
         result.exhausted = exhausted
+        result.abstained, reasons = abstentions(results)
+        if reasons:
+            result.metadata["abstentions"] = reasons
         return result
 
 

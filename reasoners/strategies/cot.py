@@ -96,28 +96,38 @@ class ChainOfThought(Strategy):
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         want_logprobs = ctx.logprobs or bool(ctx.llm.capabilities.logprobs)
         [c] = await ctx.generate(self.messages(problem), logprobs=want_logprobs, seed=ctx.seed, **self.options(ctx))
-        answer = extract_answer(c.text, problem.kind, problem.choices)
+        abstained = c.abstained if c.reasoning else None  # thinking with no final text: no answer, no vote
+        answer = None if abstained else extract_answer(c.text, problem.kind, problem.choices)
         cand = Candidate(
             text=c.text,
             answer=answer,
             logprob=c.logprob,
             mean_logprob=c.mean_logprob,
             source=self.name,
-            metadata={"finish_reason": c.finish_reason},
+            metadata={"finish_reason": c.finish_reason, **({"abstained": abstained} if abstained else {})},
+            reasoning=c.reasoning,
         )
         meta: dict[str, Any] = {}
-        if answer is None:
+        if abstained:
+            meta.update(no_answer=_no_answer(c, problem), abstentions={abstained: 1})
+            confidence = 0.0
+        elif answer is None:
             meta["no_answer"] = _no_answer(c, problem)
             confidence = 0.0
         elif c.mean_logprob is not None:
             confidence = math.exp(c.mean_logprob)
         else:
             confidence = 1.0
-        return Result(answer, confidence=confidence, candidates=[cand], strategy=self.name, metadata=meta)
+        return Result(answer, confidence=confidence, candidates=[cand], strategy=self.name, metadata=meta,
+                      abstained=1 if abstained else 0)
 
 
 def _no_answer(c: Completion, problem: Problem) -> str:
     """Why no answer was read from ``c``: said in the result instead of a bare None."""
+    if c.abstained == "starved":
+        return "the model's thinking used up its tokens before a final answer (raise max_tokens or thinking_tokens)"
+    if c.abstained == "reasoning_only":
+        return "the model thought but wrote no final answer"
     if c.truncated:
         return f"the reply was cut off at its token limit before a {problem.kind} answer"
     if not c.text.strip():

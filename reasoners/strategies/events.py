@@ -2,7 +2,8 @@
 
 A run yields, in order of happening: :class:`CallStarted` / :class:`CallFinished`
 for each model call, :class:`TextDelta` for text as a single-call strategy
-(chain of thought) writes it, :class:`SampleAnswered` and :class:`Votes` as
+(chain of thought) writes it and :class:`ReasoningText` for its thinking (reasoning
+models), :class:`SampleAnswered` and :class:`Votes` as
 parallel samples come back, and last :class:`Finished` with the result.
 """
 
@@ -14,7 +15,8 @@ from typing import Union
 from ..problem import Result
 from ..usage import Usage
 
-__all__ = ["CallStarted", "CallFinished", "TextDelta", "SampleAnswered", "Votes", "Finished", "Event"]
+__all__ = ["CallStarted", "CallFinished", "TextDelta", "ReasoningText", "SampleAnswered", "Votes", "Finished",
+           "Event"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ReasoningText:
+    """Thinking of a reasoning model as it writes it, before its answer (never part of the answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class SampleAnswered:
     """Parallel sample ``index`` finished with ``answer`` (None: no answer, or it failed)."""
 
@@ -68,4 +77,4 @@ class Finished:
     result: Result
 
 
-Event = Union[CallStarted, CallFinished, TextDelta, SampleAnswered, Votes, Finished]
+Event = Union[CallStarted, CallFinished, TextDelta, ReasoningText, SampleAnswered, Votes, Finished]

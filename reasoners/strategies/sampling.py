@@ -16,7 +16,7 @@ from .base import Context, Strategy, register
 from .cot import ChainOfThought
 from .events import SampleAnswered, Votes
 
-__all__ = ["SelfConsistency", "draw_samples", "sample_candidate"]
+__all__ = ["SelfConsistency", "draw_samples", "sample_candidate", "abstentions"]
 
 
 async def draw_samples(
@@ -88,7 +88,17 @@ def sample_candidate(result: Result, branch: int) -> Candidate | None:
         score=best.score,
         source=f"{result.strategy}#{branch}",
         metadata=dict(best.metadata),
+        reasoning=best.reasoning,
     )
+
+
+def abstentions(results: list[Result]) -> tuple[int, dict[str, int]]:
+    """How many of the samples' runs abstained (no final text to answer from), and why, by reason."""
+    reasons: Counter[str] = Counter()
+    for r in results:
+        for reason, count in (r.metadata.get("abstentions") or {}).items():
+            reasons[reason] += count
+    return sum(r.abstained for r in results), dict(reasons)
 
 
 @register("sc")
@@ -152,6 +162,7 @@ class SelfConsistency(Strategy):
             )
         wave = (self.wave or ctx.llm.concurrency) if self.early_stop else self.n
         candidates: list[Candidate] = []
+        drawn_results: list[Result] = []
         drawn, exhausted, decided = 0, False, False
         failed_before = len(ctx.failures)
         while drawn < self.n and not exhausted and not decided:
@@ -159,6 +170,7 @@ class SelfConsistency(Strategy):
             results = await draw_samples(self.base, problem, ctx, batch, self.temperature,
                                          need_logprobs="weighted self-consistency" if weighted else None)
             drawn += len(batch)
+            drawn_results += results
             for i, r in zip(batch, results):
                 exhausted = exhausted or r.exhausted
                 if (c := sample_candidate(r, i)) is not None:
@@ -167,7 +179,8 @@ class SelfConsistency(Strategy):
                 decided = _decided(self._tally(candidates, problem), self.n - drawn)
         ctx.raise_if_nothing_succeeded(bool(candidates), failed_before)
         tally = self._tally(candidates, problem)
-        meta: dict[str, Any] = {}
+        abstained, reasons = abstentions(drawn_results)
+        meta: dict[str, Any] = {"abstentions": reasons} if abstained else {}
         if weighted:
             answered = [c for c in candidates if c.answer is not None]
             unweighted = sum(1 for c in answered if c.logprob is None)
@@ -181,6 +194,7 @@ class SelfConsistency(Strategy):
             confidence=tally.share,
             candidates=candidates,
             exhausted=exhausted,
+            abstained=abstained,
             strategy=self.name,
             metadata={
                 "samples": len(candidates),

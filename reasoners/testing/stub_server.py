@@ -21,7 +21,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["StubServer", "Reply"]
+__all__ = ["StubServer", "Reply", "THINKING_FORMATS"]
+
+THINKING_FORMATS = ("inline", "reasoning_content", "reasoning", "harmony", "hidden", "total_only", "anthropic")
+"""How reasoning models' providers send thinking, as the stub imitates them: inline ``<think>`` tags
+(DeepSeek-R1 and its distills, QwQ), a ``reasoning_content`` field (DeepSeek's API, vLLM, llama.cpp),
+a ``reasoning`` field (OpenRouter, Ollama), gpt-oss's harmony channels in the text, hidden thinking
+billed as ``reasoning_tokens`` (OpenAI's o-series), thinking counted only in ``total_tokens``, and
+Anthropic's thinking blocks (``/v1/messages``, for litellm's ``anthropic/`` provider)."""
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` in stream-sized pieces (a word each, spaces kept) that join back to it exactly."""
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)] if text else []
 
 
 class _Server(ThreadingHTTPServer):
@@ -42,6 +55,49 @@ class Reply:
     echo_auth: bool = False  # put the request's Authorization header into the error body
     word_delay: float = 0.0  # when streaming: seconds between words
     reasoning_tokens: int = 0  # reported in usage.completion_tokens_details, as reasoning models do
+    reasoning: str = ""  # a reasoning model's thinking, sent as ``thinking`` says
+    thinking: str | None = None  # one of THINKING_FORMATS: how a reasoning model's provider sends it
+    finish_reason: str = "stop"  # "length": the reply was cut off (inside its thinking, when text is "")
+
+    @classmethod
+    def thinker(cls, reasoning: str, text: str, thinking: str = "inline", **kw: Any) -> Reply:
+        """A reasoning model's reply: ``reasoning`` then the final ``text``, sent the way ``thinking``
+        names (see :data:`THINKING_FORMATS`)."""
+        return cls(text=text, reasoning=reasoning, thinking=thinking, **kw)
+
+    def parts(self) -> tuple[dict[str, str], list[dict[str, str]], dict[str, Any]]:
+        """The message as sent, its stream deltas in order, and its usage, in this reply's format."""
+        words = len(self.text.split())
+        thought = len(self.reasoning.split())
+        usage: dict[str, Any] = {"prompt_tokens": 10, "completion_tokens": words + thought,
+                                 "total_tokens": 10 + words + thought}
+        if self.reasoning_tokens:
+            usage["completion_tokens"] = words
+            usage["total_tokens"] = 10 + words
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        fmt = self.thinking
+        if fmt is None or fmt == "inline":
+            content = f"<think>\n{self.reasoning}\n</think>\n\n{self.text}" if fmt else self.text
+            if fmt and not self.text and self.finish_reason == "length":
+                content = f"<think>\n{self.reasoning}"  # cut off inside the thinking
+            return {"content": content}, [{"content": w} for w in _pieces(content)], usage
+        if fmt in ("reasoning_content", "reasoning"):
+            deltas = [{fmt: w} for w in _pieces(self.reasoning)] + [{"content": w} for w in _pieces(self.text)]
+            return {"content": self.text, fmt: self.reasoning}, deltas, usage
+        if fmt == "harmony":
+            content = f"<|channel|>analysis<|message|>{self.reasoning}<|end|>"
+            if self.text:
+                content += f"<|start|>assistant<|channel|>final<|message|>{self.text}<|return|>"
+            return {"content": content}, [{"content": w} for w in _pieces(content)], usage
+        if fmt == "hidden":  # o-series: the thinking is billed, never shown
+            hidden = self.reasoning_tokens or thought
+            usage = {"prompt_tokens": 10, "completion_tokens": words + hidden, "total_tokens": 10 + words + hidden,
+                     "completion_tokens_details": {"reasoning_tokens": hidden}}
+            return {"content": self.text}, [{"content": w} for w in _pieces(self.text)], usage
+        if fmt == "total_only":  # the thinking counted only in total_tokens
+            usage = {"prompt_tokens": 10, "completion_tokens": words, "total_tokens": 10 + words + thought}
+            return {"content": self.text}, [{"content": w} for w in _pieces(self.text)], usage
+        raise ValueError(f"unknown thinking format {fmt!r}; known: {', '.join(THINKING_FORMATS)}")
 
     @classmethod
     def ok(cls, text: str = "The answer is 42.", delay: float = 0.0) -> Reply:
@@ -71,6 +127,19 @@ class Reply:
         return cls(status=status, echo_auth=True)
 
 
+def _anthropic(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    """``reply`` as Anthropic's Messages API answers: a thinking block, then the text block."""
+    content: list[dict[str, Any]] = []
+    if reply.reasoning:
+        content.append({"type": "thinking", "thinking": reply.reasoning, "signature": "stub-signature"})
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
+    thought, words = len(reply.reasoning.split()), len(reply.text.split())
+    return {"id": "msg_stub", "type": "message", "role": "assistant", "model": body.get("model", "stub"),
+            "content": content, "stop_reason": "max_tokens" if reply.finish_reason == "length" else "end_turn",
+            "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": thought + words}}
+
+
 class StubServer:
     """Serve ``script`` in order, then ``default`` forever. ``requests`` records every JSON body received.
 
@@ -78,6 +147,8 @@ class StubServer:
     ``supports_n=False`` answers one choice whatever ``n`` asks, as some servers do.
     A request with ``stream: true`` is answered as server-sent events, a word a chunk
     (``word_delay`` apart), with a usage chunk when ``stream_options.include_usage``.
+    A :meth:`Reply.thinker` reply imitates a reasoning model's provider, whole and streamed
+    (see :data:`THINKING_FORMATS`); ``/v1/messages`` answers in Anthropic's format.
     ``fault_rate`` turns that share of the default replies (seeded by ``seed``) into a fault
     drawn evenly from: 429 with Retry-After 0, 500, a malformed body, a hang of
     ``hang_seconds`` and a dropped connection. ``faults`` counts the ones served.
@@ -153,18 +224,16 @@ class StubServer:
                     pass
 
             def _stream(self, reply: Reply, body: dict[str, Any]) -> None:
-                words = reply.text.split(" ")
+                _, deltas, usage = reply.parts()
                 base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()),
                         "model": body.get("model", "stub")}
                 events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                                  "finish_reason": None}]}]
-                events += [{**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w},
-                                                  "finish_reason": None}]} for i, w in enumerate(words)]
-                events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                events += [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+                events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    n = len(reply.text.split())
-                    events.append({**base, "choices": [],
-                                   "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}})
+                    events.append({**base, "choices": [], "usage": usage})
+                words = deltas
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -210,25 +279,23 @@ class StubServer:
                 if body.get("stream"):
                     self._stream(reply, body)
                     return
+                if self.path.rstrip("/").endswith("/messages"):  # Anthropic's API, for litellm's provider
+                    self._send(reply.status, json.dumps(_anthropic(reply, body)), reply.headers)
+                    return
                 n = int(body.get("n") or 1) if stub.supports_n else 1
-                words = len(reply.text.split())
+                message, _, usage = reply.parts()
                 payload = {
                     "id": "chatcmpl-stub",
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body.get("model", "stub"),
                     "choices": [
-                        {
-                            "index": i,
-                            "message": {"role": "assistant", "content": reply.text},
-                            "finish_reason": "stop",
-                        }
+                        {"index": i, "message": {"role": "assistant", **message}, "finish_reason": reply.finish_reason}
                         for i in range(n)
                     ],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": words * n, "total_tokens": 10 + words * n},
+                    "usage": {k: v * n if k in ("completion_tokens",) else v for k, v in usage.items()},
                 }
-                if reply.reasoning_tokens:
-                    payload["usage"]["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
+                payload["usage"]["total_tokens"] = usage["total_tokens"] + (n - 1) * usage["completion_tokens"]
                 self._send(reply.status, json.dumps(payload), reply.headers)
 
         self._server = _Server(("127.0.0.1", port), Handler)
