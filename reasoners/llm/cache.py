@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import logging
 import sqlite3
 import threading
@@ -89,10 +90,13 @@ class Cache:
                 return None
             try:
                 row = conn.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-                value = json.loads(row[0]) if row else None
-            except (sqlite3.Error, ValueError) as e:
+            except sqlite3.Error as e:
                 self._disable(e)
                 return None
+            try:
+                value = json.loads(row[0]) if row else None
+            except (TypeError, ValueError, RecursionError):  # a row that is not JSON text: a miss, not a crash
+                value = _UNREADABLE
         if value is None:
             self.misses += 1
         else:
@@ -153,17 +157,36 @@ class Cache:
 _MAX_CHARS_PER_TOKEN = 64
 
 
+# More tokens than any one request spends: a count this large was written by hand.
+_MAX_TOKENS = 10_000_000
+
+_UNREADABLE = object()  # a stored value that is not JSON text
+
+
 def _usage_problem(usage: Any) -> str | None:
-    if not isinstance(usage, dict):
-        return "usage is not an object"
+    """Why ``usage`` cannot be what a request cost: missing, not whole non-negative counts, a cost
+    that is not a finite non-negative number, or nothing at all (a replay would then be free)."""
+    if not isinstance(usage, dict) or not usage:
+        return "usage is missing"
     for name in ("prompt_tokens", "completion_tokens", "calls", "cache_hits", "reasoning_tokens"):
         value = usage.get(name, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_TOKENS:
             return f"usage {name} is {value!r}"
     cost = usage.get("cost", 0.0)
-    if not isinstance(cost, (int, float)) or isinstance(cost, bool) or cost < 0:
+    if not isinstance(cost, (int, float)) or isinstance(cost, bool) or not math.isfinite(cost) or cost < 0:
         return f"usage cost is {cost!r}"
+    if not (usage.get("prompt_tokens", 0) or usage.get("completion_tokens", 0) or usage.get("calls", 0)):
+        return "usage is zero"
     return None
+
+
+def _logprobs_problem(logprobs: Any) -> bool:
+    return logprobs is not None and not (
+        isinstance(logprobs, list)
+        and all(isinstance(t, dict) and set(t) == {"token", "logprob"} and isinstance(t["token"], str)
+                and isinstance(t["logprob"], (int, float)) and not isinstance(t["logprob"], bool)
+                and math.isfinite(t["logprob"]) for t in logprobs)
+    )
 
 
 def _completion_problem(value: Any) -> str | None:
@@ -174,18 +197,19 @@ def _completion_problem(value: Any) -> str | None:
         return "text is not a string"
     if value.get("finish_reason") is not None and not isinstance(value.get("finish_reason"), str):
         return "finish_reason is not a string"
-    if (problem := _usage_problem(value.get("usage") or {})) is not None:
+    if (problem := _usage_problem(value.get("usage"))) is not None:
         return problem
-    logprobs = value.get("logprobs")
-    if logprobs is not None and not (
-        isinstance(logprobs, list)
-        and all(isinstance(t, dict) and isinstance(t.get("token"), str)
-                and isinstance(t.get("logprob"), (int, float)) for t in logprobs)
-    ):
+    if _logprobs_problem(value.get("logprobs")) or _logprobs_problem(value.get("reasoning_logprobs")):
         return "logprobs are not a list of {token, logprob}"
-    tokens = (value.get("usage") or {}).get("completion_tokens", 0)
-    if tokens and len(text) > _MAX_CHARS_PER_TOKEN * tokens:
-        return f"{len(text)} characters cannot come from {tokens} completion tokens"
+    reasoning = value.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, str):
+        return "reasoning is not a string"
+    written = len(text) + len(reasoning or "")
+    tokens = value["usage"].get("completion_tokens", 0)
+    if written > _MAX_CHARS_PER_TOKEN * tokens:
+        return f"{written} characters cannot come from {tokens} completion tokens"
+    if not isinstance(value.get("index", 0), int):
+        return "index is not a whole number"
     return None
 
 
@@ -196,17 +220,24 @@ def _score_problem(value: Any) -> str | None:
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         return "tokens are not a list of strings"
     if not isinstance(logprobs, list) or len(logprobs) != len(tokens) or not all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in logprobs
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in logprobs
     ):
         return "logprobs do not match the tokens"
-    return _usage_problem(value.get("usage") or {})
+    usage = value.get("usage")
+    if (problem := _usage_problem(usage)) is not None:
+        return problem
+    if usage.get("prompt_tokens", 0) < len(tokens) or usage.get("calls", 0) != 1:
+        return "usage is less than scoring those tokens costs"
+    return None
 
 
 def _checked(cache: Cache, key: str, problem_of: Any) -> Any | None:
+    """The entry under ``key`` when it is well formed and its usage plausible; else a miss (warned
+    once per cache), never a crash and never a replay cheaper than the call it stands for."""
     value = cache.get(key)
     if value is None:
         return None
-    problem = problem_of(value)
+    problem = "the stored value is not JSON text" if value is _UNREADABLE else problem_of(value)
     if problem is None:
         return value
     if not cache.warned:
@@ -219,13 +250,21 @@ def _checked(cache: Cache, key: str, problem_of: Any) -> Any | None:
 def cached_completion(cache: Cache, key: str) -> Completion | None:
     """The completion cached under ``key``, or None when absent or invalid (a miss)."""
     value = _checked(cache, key, _completion_problem)
-    return Completion.from_dict(value) if value is not None else None
+    try:
+        return Completion.from_dict(value) if value is not None else None
+    except (TypeError, ValueError):  # a shape the checks above did not foresee: still a miss
+        cache.invalid += 1
+        return None
 
 
 def cached_score(cache: Cache, key: str) -> Score | None:
     """The prompt score cached under ``key``, or None when absent or invalid (a miss)."""
     value = _checked(cache, key, _score_problem)
-    return Score.from_dict(value) if value is not None else None
+    try:
+        return Score.from_dict(value) if value is not None else None
+    except (TypeError, ValueError):
+        cache.invalid += 1
+        return None
 
 
 # -- the cache as the client uses it: lookup with clamped reuse, and in-flight sharing ------------
@@ -240,7 +279,7 @@ def _fits(cache: Cache, key: str, limit: int) -> Completion | None:
         return None
     if not hit.logprobs and not hit.usage.completion_tokens and hit.text:
         return None  # its length is unknown
-    length = len(hit.logprobs) if hit.logprobs else hit.usage.completion_tokens
+    length = len(hit.logprobs) + len(hit.reasoning_logprobs or []) if hit.logprobs else hit.usage.completion_tokens
     return hit if length <= limit else None
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..budget import Budget, Reservation
-from ..errors import CapabilityError, LLMError
+from ..errors import APIConnectionError, CapabilityError, LLMError, MalformedResponseError, RequestTimeout
 from ..trace import span
 from ..usage import Usage
 from .cache import Cache, InFlight, cache_key, cached_score, lookup
@@ -23,7 +23,11 @@ from .retry import RetryPolicy
 from .transport import Reply, Transport, completions
 from .types import Completion, Score
 
-__all__ = ["CallPath"]
+__all__ = ["CallPath", "BILLABLE"]
+
+BILLABLE = (RequestTimeout, APIConnectionError, MalformedResponseError)
+"""Failures after which the provider may have generated (and billed) the reply: the attempt is
+charged at its reservation. Refusals (rate limits, 4xx, 5xx) are not."""
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +191,31 @@ class CallPath:
     async def send(
         self, messages: Messages, options: SamplingOptions, n: int, reservation: Reservation
     ) -> tuple[list[Completion], int]:
-        """The transport call with retries. Returns completions and the number of attempts."""
-        attempts = 0
-        async for attempt in self.retry.retrying():
+        """The transport call with retries. Returns completions and the number of attempts.
+
+        Charged >= billed: an attempt the client abandons (timed out, cut off, answered with
+        garbage, or cancelled) may have been billed in full, so it is charged at its hold
+        (:meth:`Reservation.charge`), and the retry after it must reserve room anew
+        (:meth:`Budget.extend`) or the request ends with :class:`BudgetExhausted`. No retry
+        waits past the budget's time limit."""
+        attempts, owed = 0, False
+        async for attempt in self.retry.retrying(reservation.deadline):
             with attempt:
                 attempts += 1
+                if owed:  # the attempt before this one was charged: this one needs room of its own
+                    reservation.budget.extend(reservation, n)
+                    owed = False
                 try:
                     reply = await self.transport.complete(messages, options, n=n,
                                                           timeout=reservation.timeout(self.timeout))
                 except LLMError as err:
                     log.debug("attempt %d on %s failed: %s", attempts, self.model, describe(err))
+                    if isinstance(err, BILLABLE):
+                        reservation.charge(n)
+                        owed = True
+                    raise
+                except asyncio.CancelledError:
+                    reservation.charge(n)
                     raise
                 out = completions(reply, self.model, self.transport.prices(), self.thinking)
         for c in out:
@@ -230,8 +249,12 @@ class CallPath:
                             yield completion.text
                     else:
                         broke: LLMError | None = None  # a failure after text went out: not retried
-                        async for attempt in self.retry.retrying():
+                        owed = False
+                        async for attempt in self.retry.retrying(reservation.deadline):
                             with attempt:
+                                if owed:
+                                    reservation.budget.extend(reservation)
+                                    owed = False
                                 sent = False
                                 splitter = StreamSplitter(self.thinking)
                                 try:
@@ -249,9 +272,16 @@ class CallPath:
                                             sent = True
                                             yield piece
                                 except LLMError as e:
+                                    if isinstance(e, BILLABLE):
+                                        reservation.charge()
+                                        owed = True
                                     if not sent:
                                         raise
                                     broke = e
+                                except (asyncio.CancelledError, GeneratorExit):
+                                    if completion is None:  # abandoned mid-stream: may be billed whole
+                                        reservation.charge()
+                                    raise
                         if broke is not None:
                             raise broke
                         assert completion is not None
@@ -297,9 +327,22 @@ class CallPath:
         return result
 
     async def _score(self, prompt: str, continuation: str, reservation: Reservation) -> Score:
-        async for attempt in self.retry.retrying():
+        owed = False
+        async for attempt in self.retry.retrying(reservation.deadline):
             with attempt:
-                result = await self.transport.score(prompt, continuation, timeout=reservation.timeout(self.timeout))
+                if owed:  # charged >= billed, as in send
+                    reservation.budget.extend(reservation)
+                    owed = False
+                try:
+                    result = await self.transport.score(prompt, continuation,
+                                                        timeout=reservation.timeout(self.timeout))
+                except BILLABLE:
+                    reservation.charge()
+                    owed = True
+                    raise
+                except asyncio.CancelledError:
+                    reservation.charge()
+                    raise
         if not result.logprobs:
             raise CapabilityError(f"{self.model}: the server returned no prompt logprobs; it cannot score text")
         return result

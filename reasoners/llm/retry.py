@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_exponential_jitter
 
-from ..errors import ConfigError, RateLimitError, TransientError
+from ..errors import BudgetExhausted, ConfigError, RateLimitError, TransientError
 
 __all__ = ["RetryPolicy"]
 
@@ -42,10 +43,20 @@ class RetryPolicy:
         backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait, jitter=self.jitter)
         return float(backoff(state))
 
-    def retrying(self) -> AsyncRetrying:
+    def retrying(self, deadline: float | None = None) -> AsyncRetrying:
+        """The retry loop. With a ``deadline`` (monotonic seconds: a budget's time limit), a wait that
+        would end past it is not taken: the loop raises :class:`BudgetExhausted` instead, so no
+        retry outlasts the budget (the run ends ``exhausted``)."""
+
+        def past_deadline(state: RetryCallState) -> bool:
+            if deadline is None or time.monotonic() + (state.upcoming_sleep or 0.0) < deadline:
+                return False
+            raise BudgetExhausted("budget time limit reached: no time left to wait and retry",
+                                  limit="seconds") from (state.outcome.exception() if state.outcome else None)
+
         return AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.max_total_wait),
+            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.max_total_wait) | past_deadline,
             wait=self._wait,
             sleep=asyncio.sleep,
             reraise=True,

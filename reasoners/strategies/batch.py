@@ -134,7 +134,7 @@ async def solve_batch(
             return
         with item.ctx.trace.activate():
             results = await draw_samples(strategy.base, item.problem, item.ctx, branches, strategy.temperature,
-                                         need_logprobs="weighted self-consistency" if strategy.vote == "weighted"
+                                         need_logprobs="weighted self-consistency" if strategy.vote != "majority"
                                          else None)
         item.drawn += len(branches)
         item.waves.append(len(branches))

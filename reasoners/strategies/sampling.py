@@ -28,10 +28,12 @@ async def draw_samples(
     *,
     need_logprobs: str | None = None,
 ) -> list[Result]:
-    """Run ``base`` once per branch, concurrently, each with its own seed.
+    """Run ``base`` once per branch, concurrently (up to the client's concurrency at a time), each
+    with its own seed; the results of the branches drawn, in branch order.
 
     Anytime: a branch that does not fit the budget comes back as an empty
-    ``exhausted`` result instead of raising. Isolated: a branch whose model call
+    ``exhausted`` result instead of raising, and no branch after it is started: the results
+    are then those of the first branches only (a prefix of ``branches``). Isolated: a branch whose model call
     still fails after its retries comes back empty and is recorded in
     ``ctx.failures`` (see :meth:`Context.attempt`); callers that end with no
     candidate at all call ``ctx.raise_if_nothing_succeeded``.
@@ -59,9 +61,26 @@ async def draw_samples(
         return result
 
     async def draw(part: list[int]) -> list[Result]:
-        forks = [ctx.fork(i, temperature=temperature, logprobs=need_logprobs is not None) for i in part]
-        outs = await asyncio.gather(*(one(f, i) for f, i in zip(forks, part)))
-        return [r if r is not None else Result(None, strategy=base.name) for r in outs]
+        # Branches are made as the budget admits them: at most `window` in flight, none started once
+        # one was refused, so time and memory grow with the samples drawn, not with len(branches).
+        results: dict[int, Result] = {}
+        queue = iter(part)
+        refused = False
+
+        async def worker() -> None:
+            nonlocal refused
+            for i in queue:
+                fork = ctx.fork(i, temperature=temperature, logprobs=need_logprobs is not None)
+                r = await one(fork, i)
+                results[i] = r if r is not None else Result(None, strategy=base.name)
+                if results[i].exhausted and not results[i].candidates:
+                    refused = True
+                if refused:
+                    return
+
+        window = max(1, min(len(part), ctx.llm.concurrency))
+        await asyncio.gather(*(worker() for _ in range(window)))
+        return [results[i] for i in part if i in results]
 
     if need_logprobs is None or ctx.llm.capabilities.logprobs is not None or not branches or branches[0] != 0:
         return await draw(branches)
