@@ -15,7 +15,7 @@ import re
 from .problem import Problem
 from .sandbox import Sandbox, SandboxResult
 
-__all__ = ["code_program", "prompt_helpers", "public_tests", "public_tests_from_docstring", "run_tests",
+__all__ = ["code_program", "prompt_helpers", "test_entry_points", "public_tests", "public_tests_from_docstring", "run_tests",
            "run_unit_tests"]
 
 
@@ -73,13 +73,32 @@ def prompt_helpers(problem: Problem) -> str:
     return ""
 
 
+def test_entry_points(tests: list[str]) -> list[str]:
+    """The functions a task's tests call (MBPP's ``assert f(...) == ...``): the called names that
+    are not builtins, or, where every one is (MBPP 126 names its function ``sum``), the outermost
+    call of the first test. The tests see these of the program, nothing else."""
+    import builtins
+
+    called: list[str] = []
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except SyntaxError:
+            continue
+        called += [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    own = [name for name in dict.fromkeys(called) if not hasattr(builtins, name)]
+    return own or called[:1]
+
+
 async def run_tests(problem: Problem, code: str, tests: list[str], sandbox: Sandbox | None = None) -> SandboxResult:
     """``code`` (as :func:`code_program` assembles it) and ``tests`` run in the sandbox. The tests
-    see of the program only the task's entry point (``metadata["entry_point"]``; without one, the
-    names the tests call), and take the prompt's helpers from the prompt, never from the program."""
+    see of the program only the task's entry points (``metadata["entry_point"]``, else
+    ``metadata["entry_points"]``, else the names the tests use without defining them), and take the
+    prompt's helpers from the prompt, never from the program."""
     sandbox = sandbox or Sandbox(timeout=float(problem.metadata.get("timeout", 10.0)))
     entry = problem.metadata.get("entry_point")
-    return await sandbox.arun(code_program(problem, code), tests, entry_points=[str(entry)] if entry else None,
+    entry_points = [str(entry)] if entry else problem.metadata.get("entry_points")
+    return await sandbox.arun(code_program(problem, code), tests, entry_points=entry_points,
                               helpers=prompt_helpers(problem))
 
 

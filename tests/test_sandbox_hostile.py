@@ -318,8 +318,9 @@ def test_forgery_by_redefining_a_builtin_or_a_module(sb, name):
 
 
 def test_forgery_by_a_module_file_named_like_the_stdlib(sb):
-    forge = WRONG + ("for d in ('.', '/tmp'):\n    try:\n        open(d + '/math.py', 'w').write("
-                     "'def isclose(a, b, **k):\\n    return True\\n')\n    except OSError:\n        pass\n")
+    # in its working directory (its own, removed with the run), where a `python` run there would look first
+    forge = WRONG + ("try:\n    open('math.py', 'w').write('def isclose(a, b, **k):\\n    return True\\n')\n"
+                     "except OSError:\n    pass\n")
     r = sb.run(forge, ["import math\nassert math.isclose(add(1, 1), 2)"])
     assert not r.passed and r.tests[0].kind == "assertion"
 
@@ -359,14 +360,17 @@ def test_humaneval_answers_that_redefine_the_prompts_helpers_fail():
 
 def test_the_key_cannot_be_read_from_the_tests_process(sb):
     """Same user, no namespaces: the program looks for the tests process and reads its memory."""
-    program = ("import os\nread = []\nfor pid in os.listdir('/proc'):\n    if not pid.isdigit():\n        continue\n"
+    program = ("import os\nread, seen = [], []\nfor pid in os.listdir('/proc'):\n    if not pid.isdigit():\n        continue\n"
                "    try:\n        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n    except OSError:\n        continue\n"
-               "    if b'tests' not in cmd or b'reasoners' not in cmd and b'main()' not in cmd:\n        continue\n"
+               "    parts = cmd.split(b'\\0')\n    if len(parts) < 3 or parts[-3] != b'tests':\n        continue\n"
+               "    seen.append(pid)\n"
                "    try:\n        with open(f'/proc/{pid}/mem', 'rb') as f:\n            read.append(pid)\n"
                "    except OSError:\n        pass\n")
-    r = sb.run(program, ["assert read == []"])
+    r = sb.run(program, ["assert read == []", "assert seen"])
     assert "key-private" in r.isolation
-    assert r.passed, r.tests
+    assert r.tests[0].passed, r.tests  # never readable
+    if not sb.has("pidns"):
+        assert r.tests[1].passed  # it was in sight: the attempt was real
 
 
 def test_a_run_cannot_write_into_the_interpreter():

@@ -36,7 +36,7 @@ from typing import Any
 from .._packages import package_file
 from .._sync import run_sync
 from ..answers import normalize_number, same_answer, token_f1
-from ..code import run_unit_tests
+from ..code import run_unit_tests, test_entry_points
 from ..errors import ConfigError
 from ..problem import Problem
 from ..puzzles import check_24, check_sudoku  # the exact checkers live with the puzzles
@@ -219,7 +219,8 @@ def mbpp(path: str | Path | None = None, limit: int | None = None) -> Task:
                 kind="code",
                 tests=tests,
                 id=f"mbpp/{row.get('task_id', i)}",
-                metadata={"public_tests": tests[:1], "setup": row.get("test_setup_code") or ""},
+                metadata={"public_tests": tests[:1], "setup": row.get("test_setup_code") or "",
+                          "entry_points": test_entry_points(tests)},
             )
         )
     return Task("mbpp", problems, run_unit_tests)
