@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cache", type=Path, help="a cache file (default: no cache)")
     serve.add_argument("--upstream-concurrency", type=int, default=64,
                        help="upstream calls in flight per model, over all runs (default 64)")
+    serve.add_argument("--share-cache", action="store_true",
+                       help="let API keys share cached calls (default: each key has its own)")
+    serve.add_argument("--allow-code", action="store_true",
+                       help="allow strategies that run model-written code (codechain, bon(scorer=tests))")
+    serve.add_argument("--max-sandboxes", type=int, default=2, help="sandboxed code runs at once (default 2)")
+    serve.add_argument("--body-seconds", type=float, default=10.0,
+                       help="a request body must arrive within this many seconds (default 10)")
+    serve.add_argument("--prepare-budget-tokens", type=int,
+                       help="what preparing the default strategy may spend at start-up (default: --max-budget-tokens)")
     serve.add_argument("--upstream-timeout", type=float, default=120.0,
                        help="seconds an upstream call may take before it is retried or fails (default 120)")
     return p
@@ -153,9 +163,46 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServerConfig(models=args.models or [DEFAULT_MODEL], api_base=args.api_base, strategy=args.strategy,
                           api_keys=keys, max_budget_tokens=args.max_budget_tokens, concurrency=args.concurrency,
                           max_queue=args.max_queue, cache=str(args.cache) if args.cache else None,
-                          upstream_timeout=args.upstream_timeout, upstream_concurrency=args.upstream_concurrency)
+                          upstream_timeout=args.upstream_timeout, upstream_concurrency=args.upstream_concurrency,
+                          share_cache=args.share_cache, allow_code=args.allow_code, max_sandboxes=args.max_sandboxes,
+                          body_seconds=args.body_seconds, prepare_budget_tokens=args.prepare_budget_tokens)
+    if not 0 < args.port < 65536:
+        raise ReasonersError(f"--port must be between 1 and 65535; got {args.port}")
     serve(config, host=args.host, port=args.port)
     return 0
+
+
+def _check_sampling(args: argparse.Namespace) -> None:
+    """The sampling flags a run and a bench share, checked before anything is made or spent."""
+    import math
+
+    if args.temperature is not None and (not math.isfinite(args.temperature) or args.temperature < 0):
+        raise ReasonersError(f"--temperature: temperature must be >= 0 and finite; got {args.temperature}")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ReasonersError(f"--max-tokens: max_tokens must be >= 1; got {args.max_tokens}")
+
+
+_MANIFEST_FLAGS = {"task": "--task", "model": "--model", "limit": "--limit", "data": "--data", "seed": "--seed",
+                   "api_base": "--api-base", "temperature": "--temperature", "max_tokens": "--max-tokens"}
+
+
+def _same_settings(out: Path, manifest: Any) -> None:
+    """A resume must run as the run it resumes: journal rows of two settings would be mixed."""
+    from dataclasses import asdict
+
+    from .bench.analyze import RunManifest
+
+    try:
+        before = RunManifest.load(out)
+    except ReasonersError:
+        return  # an old folder without run.json: nothing to compare
+    old, new = asdict(before), asdict(manifest)
+    old.update(old.pop("llm") or {})
+    new.update(new.pop("llm") or {})
+    for key, flag in _MANIFEST_FLAGS.items():
+        if old.get(key) != new.get(key):
+            raise ReasonersError(f"{out} holds a run with {flag} {old.get(key)!r}, not {new.get(key)!r}; resume "
+                                 f"it with the same {flag}, or give another --out")
 
 
 def _check_trace_path(path: Path) -> None:
@@ -202,6 +249,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.pipeline is not None and not args.pipeline.strip():
         raise ReasonersError("--pipeline is empty; give a spec such as \"sc(n=8) | trlm\" or leave it out")
     strategy = parse_spec(args.pipeline if args.pipeline is not None else args.strategy)
+    _check_sampling(args)
+    for flag, value in (("--budget-tokens", args.budget_tokens), ("--budget-calls", args.budget_calls)):
+        if value is not None and value < 1:
+            raise ReasonersError(f"{flag} must be >= 1; got {value}")
+    for flag, value in (("--budget-cost", args.budget_cost), ("--budget-seconds", args.budget_seconds)):
+        if value is not None and not (value > 0 and value != float("inf")):
+            raise ReasonersError(f"{flag} must be a number above 0; got {value}")
     if args.trace is not None:
         _check_trace_path(args.trace)
     budget = Budget(
@@ -278,19 +332,27 @@ def _bench(args: argparse.Namespace) -> int:
             if not isinstance(strategy, SelfConsistency):
                 raise ReasonersError(f"--allocate draws the samples of self-consistency; {spec!r} is not (use sc, sc:N)")
         budgets: list[int | None] = [args.total_budget_tokens]
-    elif args.budgets:
+    elif args.budgets is not None:
         try:
             budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
         except ValueError as e:
             raise ReasonersError(f"--budgets takes whole numbers separated by commas; got {args.budgets!r}") from e
+        if not budgets or any(b is not None and b < 1 for b in budgets):
+            raise ReasonersError(f"--budgets takes token budgets >= 1 separated by commas; got {args.budgets!r}")
     else:
         budgets = [args.budget_tokens_per_problem]
     if args.concurrency is not None and args.concurrency < 1:
         raise ReasonersError(f"--concurrency must be >= 1; got {args.concurrency}")
+    if args.budget_tokens_per_problem is not None and args.budget_tokens_per_problem < 1:
+        raise ReasonersError(f"--budget-tokens-per-problem must be >= 1; got {args.budget_tokens_per_problem}")
+    _check_sampling(args)
     if args.out.exists() and not args.out.is_dir():
         raise ReasonersError(f"--out {args.out} is a file; give a folder for the journal, cache, table and plot")
     task = load_task(args.task, path=args.data, limit=args.limit)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReasonersError(f"cannot make the --out folder {args.out}: {e.strerror or e}") from None
     llm = LLM(
         args.model,
         api_base=args.api_base,
@@ -310,11 +372,18 @@ def _bench(args: argparse.Namespace) -> int:
                                cache_dir=str(args.cache_dir) if args.cache_dir else None)
     config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency,
                          keep_errors=args.keep_errors, allocate=args.allocate, executor=executor)
-    RunManifest(task=args.task, model=args.model, limit=args.limit, data=str(args.data) if args.data else None,
-                seed=args.seed, llm={"api_base": args.api_base, "temperature": args.temperature,
-                                     "max_tokens": args.max_tokens}).save(args.out)
-    with progress_bar(task.name) as progress:
-        rows = asyncio.run(run_bench(config, progress=progress))
+    manifest = RunManifest(task=args.task, model=args.model, limit=args.limit,
+                           data=str(args.data) if args.data else None, seed=args.seed,
+                           llm={"api_base": args.api_base, "temperature": args.temperature,
+                                "max_tokens": args.max_tokens})
+    from .bench.harness import JOURNAL, locked
+
+    with locked(args.out):  # before anything is written: a second run on this folder changes nothing
+        if (args.out / JOURNAL).is_file():
+            _same_settings(args.out, manifest)
+        manifest.save(args.out)
+        with progress_bar(task.name) as progress:
+            rows = asyncio.run(run_bench(config, progress=progress, held=True))
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"
     behaviors = None
     if args.behaviors:
@@ -335,6 +404,12 @@ def _bench(args: argparse.Namespace) -> int:
         print(format_table(behaviors))
     print(f"wrote {args.out / 'summary.md'} and {args.out / 'accuracy_vs_tokens.png'}"
           + (f", {args.out / 'behaviors.json'}" if behaviors is not None else ""))
+    failed = [r for r in rows if r.get("error")]
+    if rows and len(failed) == len(rows):  # nothing was answered: not a result, whatever the table says
+        kinds = sorted({f"{r['error'].get('type')}: {r['error'].get('message', '')[:120]}" for r in failed})
+        print(f"reasoners: error: all {len(rows)} runs failed ({'; '.join(kinds[:3])}); rerun to retry them",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -376,7 +451,14 @@ def _cache(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.sources if not p.is_file()]
     if missing:
         raise ReasonersError(f"no such cache file: {missing[0]}")
-    added = Cache(args.target).merge(*args.sources)
+    import sqlite3
+
+    if args.target.is_dir():
+        raise ReasonersError(f"the merge target {args.target} is a folder; give a cache file")
+    try:
+        added = Cache(args.target).merge(*args.sources)
+    except sqlite3.Error as e:
+        raise ReasonersError(f"cannot merge into {args.target}: a file is not a reasoners cache ({e})") from None
     print(f"merged {len(args.sources)} cache file(s) into {args.target}: {added} new entries")
     return 0
 
@@ -405,6 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reasoners: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a file or folder we were pointed at: say which, in one line
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"reasoners: error: cannot use{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug of ours: one line, the traceback only when asked for
+        if os.environ.get("REASONERS_DEBUG"):
+            raise
+        print(f"reasoners: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+              "(set REASONERS_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
     return 1
 
 

@@ -48,6 +48,7 @@ import signal
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ from typing import Any
 from ._sync import run_sync
 from .errors import ConfigError
 
-__all__ = ["Sandbox", "SandboxResult", "TestOutcome", "survivors"]
+__all__ = ["Sandbox", "SandboxResult", "TestOutcome", "survivors", "set_max_concurrent_runs"]
 
 CHILD_CODE = (Path(__file__).with_name("sandbox_child.py")).read_text(encoding="utf-8") + "\nmain()\n"
 """The child processes' code, read once at import and passed with ``-c``: no file of it is executed."""
@@ -193,13 +194,41 @@ class Sandbox:
             raise ConfigError("Sandbox tests must be strings of Python code")
         if entry_points is not None and not all(isinstance(e, str) and e.isidentifier() for e in entry_points):
             raise ConfigError("Sandbox entry_points must be Python names")
-        return await _Run(self, program, list(tests), setup, entry_points, helpers).execute()
+        async with _run_slot():
+            return await _Run(self, program, list(tests), setup, entry_points, helpers).execute()
 
     def run(self, program: str, tests: list[str] | tuple[str, ...] = (), *, setup: str = "",
             entry_points: list[str] | tuple[str, ...] | None = None, helpers: str = "") -> SandboxResult:
         """Sync twin of :meth:`arun`."""
         return run_sync(self.arun(program, tests, setup=setup, entry_points=entry_points, helpers=helpers),
                         async_name="arun")
+
+
+_MAX_RUNS: int | None = None
+_RUN_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def set_max_concurrent_runs(limit: int | None) -> None:
+    """At most ``limit`` sandboxed runs at once in this process (None: no limit). Processes are the
+    process's resource, so this is process-wide: a server sets it once (``--max-sandboxes``)."""
+    global _MAX_RUNS
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"the sandbox run limit must be a whole number >= 1; got {limit!r}")
+    _MAX_RUNS = limit
+    _RUN_SLOTS.clear()
+
+
+@contextlib.asynccontextmanager
+async def _run_slot() -> Any:
+    if _MAX_RUNS is None:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    slots = _RUN_SLOTS.get(loop)
+    if slots is None:
+        slots = _RUN_SLOTS[loop] = asyncio.Semaphore(_MAX_RUNS)
+    async with slots:
+        yield
 
 
 def _run_uid() -> int:

@@ -99,8 +99,19 @@ class _Parser:
         assert isinstance(first, Strategy)
         return Pipeline(first, stages) if stages else first
 
+    MAX_DEPTH = 16
+
     def term(self, registry: dict[str, type], role: str) -> Any:
         tok = self.tok
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            if self.depth > self.MAX_DEPTH:
+                raise self.fail(f"the spec nests more than {self.MAX_DEPTH} deep")
+            return self._term(tok, registry, role)
+        finally:
+            self.depth -= 1
+
+    def _term(self, tok: _Tok, registry: dict[str, type], role: str) -> Any:
         if tok.kind != "name":
             raise self.fail(f"expected a {role} name, found {tok.text or 'the end'!r}")
         name, _, preset = tok.text.partition(".")
@@ -163,7 +174,12 @@ class _Parser:
         if tok.kind == "num":
             return float(tok.text) if "." in tok.text else int(tok.text)
         if tok.kind == "str":
-            return json.loads(tok.text)
+            try:
+                text = json.loads(tok.text)
+                text.encode("utf-8")
+            except (ValueError, UnicodeEncodeError) as e:
+                raise self.fail(f"bad string {tok.text[:40]!r}: {e}", tok) from None
+            return text
         if tok.kind == "name":
             return {"true": True, "false": False, "none": None}.get(tok.text.lower(), tok.text)
         raise self.fail(f"expected a value, found {tok.text or 'the end'!r}", tok)
@@ -199,7 +215,9 @@ def _type_problem(hint: Any, value: Any) -> str | None:
         return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
     if hint in (str, Path):
         return None if isinstance(value, str) else "a string"
-    return None  # sequences, objects: the constructor checks those
+    if isinstance(hint, type) and hint is not object and not isinstance(value, hint):
+        return f"a {hint.__name__} object, which a spec cannot give (leave it out: the run's own is used)"
+    return None  # sequences: the constructor checks those
 
 
 def _takes_path(hint: Any) -> bool:

@@ -274,8 +274,11 @@ def test_auth_keys_are_required_when_set():
         reply = good.chat.completions.create(model=UPSTREAM, messages=[{"role": "user", "content": "q"}])
         trace_id = reply.model_extra["reasoners"]["trace_id"]
         assert httpx.get(f"{url}/traces/{trace_id}").status_code == 401
+        # a key reads the traces of its own requests only (issue 37: tenants do not see each other)
         assert httpx.get(f"{url}/traces/{trace_id}",
-                         headers={"Authorization": "Bearer key-one-12345"}).status_code == 200
+                         headers={"Authorization": "Bearer key-one-12345"}).status_code == 404
+        assert httpx.get(f"{url}/traces/{trace_id}",
+                         headers={"Authorization": "Bearer key-two-67890"}).status_code == 200
         assert len(up.requests) == 1  # refused requests spent nothing
 
 

@@ -325,8 +325,13 @@ async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | 
         trace = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"no such trace file: {path}") from None
-    except ValueError as e:
-        raise ConfigError(f"{path} is not JSON: {e}") from e
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder; --trace takes a trace file (give a bench folder without --trace)") \
+            from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:
+        raise ConfigError(f"{path} is not a trace: not JSON ({e})") from None
     if not isinstance(trace, dict) or "kind" not in trace:
         raise ConfigError(f"{path} is not a trace (write one with reasoners run --trace FILE)")
     groups: dict[str, dict[str, Any]] = {}

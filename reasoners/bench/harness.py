@@ -63,7 +63,7 @@ def _split_top_level(text: str) -> list[str]:
             current = ""
         else:
             current += ch
-    return [p.strip() for p in [*parts, current] if p.strip()]
+    return [p.strip() for p in [*parts, current]]
 
 
 def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
@@ -74,7 +74,10 @@ def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
     from ..spec import parse_spec
 
     out = []
-    for spec in _split_top_level(text):
+    items = _split_top_level(text)
+    if any(items) and not all(items):
+        raise ConfigError(f"an empty strategy in the list {text!r} (two commas, or one at an end?)")
+    for spec in filter(None, items):
         name, colon, n = spec.partition(":")
         if colon and "(" not in spec:
             if not n.isdigit() or int(n) < 1:
@@ -120,6 +123,9 @@ def read_journal(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
             rows[_key(row["strategy"], row["budget"], row["problem_id"])] = row
+            if line is tail and repair:  # a whole row without its newline: end it, so the next row starts apart
+                with path.open("ab") as f:
+                    f.write(b"\n")
         except (ValueError, KeyError, TypeError):
             if i < len(lines):
                 log.warning("%s: line %d is not a journal row; skipped", path, i + 1)
@@ -172,13 +178,16 @@ class BenchConfig:
     :class:`reasoners.bench.distributed.RayExecutor`, whose ``run(config, todo, record)`` runs them."""
 
 
-async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+async def run_bench(config: BenchConfig, *, progress: Callable[[int, int], None] | None = None,
+                    held: bool = False) -> list[dict]:
     """Run every (strategy, budget, problem) not yet in the journal; return all journal rows.
 
     A problem whose run raises is journaled as an error row and the others go on. An
     :class:`AuthError` or :class:`ConfigError` (every run would fail the same way) stops the
     run: the runs in flight finish and are journaled, none starts after, and it is raised.
     """
+    if held:  # the caller holds the folder's lock already
+        return await _run_locked(config, progress)
     with locked(config.out):
         return await _run_locked(config, progress)
 

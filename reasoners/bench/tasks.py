@@ -441,7 +441,17 @@ def load_task(name: str, *, path: str | Path | None = None, limit: int | None = 
     unknown = [k for k in options if k not in params and not takes_any]
     if unknown:
         raise ConfigError(f"task {name!r} takes no option {', '.join(unknown)}")
-    task = loader(path=path, limit=limit, **options)
+    where = str(path) if path is not None else f"the {name} data"
+    try:
+        task = loader(path=path, limit=limit, **options)
+    except ConfigError:
+        raise
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:  # unreadable: binary, a bad gzip, a folder
+        raise ConfigError(f"cannot read {where}: {getattr(e, 'strerror', None) or e}") from None
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:  # readable, but not this task's shape
+        raise ConfigError(f"{where} is not {name} data ({type(e).__name__}: {e})") from None
+    if not task.problems:
+        raise ConfigError(f"{where} has no {name} problems")
     if options:
         task.name = f"{name}({', '.join(f'{k}={v}' for k, v in options.items())})"
     return task

@@ -5,7 +5,9 @@ the budget -> store -> trace. Generation, streaming and prompt scoring all go th
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import math
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -40,15 +42,16 @@ class CallPath:
 
     def __init__(self, model: str, api_base: str | None, transport: Transport, *, cache: Cache | None,
                  retry: RetryPolicy, timeout: float, concurrency: int,
-                 thinking: ThinkingFormat | None = None) -> None:
+                 thinking: ThinkingFormat | None = None, cache_scope: str = "") -> None:
         self.model, self.api_base, self.transport = model, api_base, transport
+        self.cache_scope = cache_scope
         self.thinking = thinking or ThinkingFormat()
         self.cache, self.retry, self.timeout, self.concurrency = cache, retry, timeout, concurrency
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
         self.in_flight = InFlight()
-        self.prompt_margin = 0
+        self._undercounts: collections.deque[tuple[int, int]] = collections.deque(maxlen=64)
 
     def semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -122,7 +125,7 @@ class CallPath:
         """Reserve the samples ``indices`` against ``budget``; the options as granted (``max_tokens``
         may be clamped), the request as cached, its samples' cache keys and those already cached."""
         prompt_price, completion_price = self.transport.prices()
-        reservation = await budget.areserve(prompt_tokens=prompt_tokens + self.prompt_margin,
+        reservation = await budget.areserve(prompt_tokens=prompt_tokens + self.prompt_margin(prompt_tokens),
                                             max_tokens=options.max_tokens, n=len(indices),
                                             prompt_price=prompt_price, completion_price=completion_price)
         asked = options.max_tokens
@@ -176,17 +179,25 @@ class CallPath:
             self.in_flight.release(futures, keys)
 
     def learn_margin(self, counted: int, actual: int) -> None:
-        """Raise the margin added to counted prompts to the largest undercount seen so far.
+        """Remember how far a prompt's count fell short of the backend's.
 
         litellm counts with a generic tokenizer and cannot see a server's chat template
-        (SmolLM2's adds a 20-token system prompt), so the first request may undercount;
-        later reservations add the worst error observed on this client.
+        (SmolLM2's adds a 20-token system prompt), so a request may undercount; later
+        reservations add a margin learned from the last 64 requests (see :meth:`prompt_margin`).
         """
-        if actual > counted + self.prompt_margin:
-            self.prompt_margin = actual - counted
+        if actual > counted:
+            self._undercounts.append((max(1, counted), actual - counted))
+
+    def prompt_margin(self, counted: int) -> int:
+        """Tokens to add to a prompt counted at ``counted``: the worst recent undercount, scaled
+        down where it was seen on a longer prompt (a tokenizer's error grows with the text). So
+        one long prompt cannot inflate every later reservation on a shared client, and the margin
+        falls back toward what is measured as the window moves on."""
+        return max((math.ceil(err * min(1.0, counted / seen)) for seen, err in self._undercounts), default=0)
 
     def cache_model(self) -> str:
-        return f"{self.model}@{self.api_base}" if self.api_base else self.model
+        name = f"{self.model}@{self.api_base}" if self.api_base else self.model
+        return f"{name}#{self.cache_scope}" if self.cache_scope else name
 
     async def send(
         self, messages: Messages, options: SamplingOptions, n: int, reservation: Reservation

@@ -57,7 +57,9 @@ class LLM:
 
     Reasoning models: a completion's ``text`` is its final answer and ``reasoning`` its
     thinking, however the provider sends it (see :mod:`reasoners.llm.reasoning`);
-    ``thinking`` sets the inline tags (default ``<think>``/``</think>``). Where the model
+    ``thinking`` sets the inline tags (default ``<think>``/``</think>``). ``cache_scope``
+    keeps this client's cache entries apart from other clients' of the same model (a server
+    gives each API key its own). Where the model
     is known to think (``capabilities.thinks``) and ``max_tokens`` was not given, a call
     asks for :data:`~reasoners.llm.reasoning.THINKING_TOKENS` more (or its
     ``thinking_tokens`` more), within the caller's budget.
@@ -84,6 +86,7 @@ class LLM:
         transport: str | Transport | None = None,
         score_prefix: str = "",
         thinking: ThinkingFormat | tuple[str, str] | None = None,
+        cache_scope: str = "",
         **litellm_kwargs: Any,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
@@ -117,7 +120,7 @@ class LLM:
         self._capability_override = capabilities
         self._capabilities: Capabilities | None = None
         self._path = CallPath(model, api_base, self.transport, cache=cache, retry=retry or RetryPolicy(),
-                              timeout=timeout, concurrency=concurrency, thinking=thinking)
+                              timeout=timeout, concurrency=concurrency, thinking=thinking, cache_scope=cache_scope)
         self._token_counts: dict[str, int] = {}
 
     @property

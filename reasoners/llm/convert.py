@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import email.utils
 import json
+import contextlib
 import logging
 import os
 import re
@@ -64,7 +65,7 @@ def litellm() -> ModuleType:
 REDACTED = "[REDACTED]"
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
 _KEY_SHAPED = re.compile(r"\b(?:sk|pk|rk|key|api|tok)[-_][A-Za-z0-9_\-]{16,}\b")
-_SECRET_VARS = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET)$")
+_SECRET_VARS = re.compile(r"(?i)(API_?KEY|_KEY|TOKEN|SECRET|PASSWORD|PASSWD|_PASS|CREDENTIALS?|_AUTH)$")
 
 
 def configured_secrets(extra: Iterable[str | None] = ()) -> list[str]:
@@ -103,8 +104,9 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def scrub_chain(exc: BaseException, secrets: list[str]) -> None:
-    """Redact, in place, the messages of ``exc`` and of every exception that led to it."""
+def scrub_chain(exc: BaseException, secrets: list[str], *, drop_http: bool = True) -> None:
+    """Redact, in place, the messages of ``exc`` and of every exception that led to it; with
+    ``drop_http``, also drop the HTTP request and response they hold (headers and body may hold a key)."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
@@ -116,6 +118,10 @@ def scrub_chain(exc: BaseException, secrets: list[str]) -> None:
                     setattr(cur, name, _scrub(getattr(cur, name), secrets))
         except (AttributeError, TypeError):  # an exception type with read-only fields
             pass
+        for name in ("response", "request") if drop_http else ():  # the HTTP exchange (headers, body)
+            if getattr(cur, name, None) is not None:
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(cur, name, None)
         cur = cur.__cause__ or cur.__context__
 
 
@@ -170,9 +176,10 @@ def convert_error(exc: BaseException, model: str, secrets: Iterable[str | None] 
     """Map a litellm/openai/httpx exception to the toolkit's tree, with every secret redacted from it
     and from ``exc``'s chain (see the module docstring). The caller chains the original."""
     keys = configured_secrets(secrets)
-    scrub_chain(exc, keys)
-    err = _convert(exc, model)
+    scrub_chain(exc, keys, drop_http=False)
+    err = _convert(exc, model)  # reads what it needs of the HTTP exchange (status, Retry-After) first
     scrub_chain(err, keys)
+    scrub_chain(exc, keys)
     return err
 
 

@@ -5,8 +5,9 @@ Endpoints: ``POST /v1/chat/completions`` (streaming or not), ``GET /v1/models``,
 Needs the ``server`` extra: ``pip install "reasoners-toolkit[server]"``.
 """
 
-
-
+# (no `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time)
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -34,7 +35,13 @@ def create_app(config: ServerConfig) -> Any:
         raise ConfigError('the server needs its extra: pip install "reasoners-toolkit[server]"') from e
 
     server = Server(config)
-    app = FastAPI(title="reasoners", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        await server.prepare_default()  # once, before the first request, under the operator's budget
+        yield
+
+    app = FastAPI(title="reasoners", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.server = server
 
     def fail(status: int, message: str, code: str, param: str | None = None, **headers: str) -> Any:
@@ -74,9 +81,11 @@ def create_app(config: ServerConfig) -> Any:
     async def trace(trace_id: str, request: Request) -> Any:
         if not server.authorized(request.headers.get("authorization")):
             return unauthorized()
-        if trace_id not in server.traces:
-            return fail(404, f"no trace {trace_id!r} is kept (only the last {config.traces_kept} are)", "not_found")
-        return server.traces[trace_id]
+        kept = server.trace_of(trace_id, server.tenant(request.headers.get("authorization")))
+        if kept is None:  # also another key's: a key reads only the traces of its own requests
+            return fail(404, f"no trace {trace_id[:64]!r} is kept for this key (only the last "
+                        f"{config.traces_kept} are kept)", "not_found")
+        return kept
 
     async def read_json(request: Request) -> Any:
         limit = config.max_body_bytes
@@ -92,21 +101,33 @@ def create_app(config: ServerConfig) -> Any:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"the body is not valid JSON: {e}") from e
+        except RecursionError:
+            raise BadRequest("the body's JSON nests too deeply") from None
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         if not server.authorized(request.headers.get("authorization")):
             return unauthorized()
         started = time.perf_counter()
+        try:  # the whole body first, under a deadline: a client that stalls mid-body holds no slot
+            body = await asyncio.wait_for(read_json(request), timeout=config.body_seconds)
+        except asyncio.TimeoutError:
+            return refused(BadRequest(f"the request body did not arrive within {config.body_seconds:g} s",
+                                      status=408, code="request_timeout"))
+        except BadRequest as e:
+            return refused(e)
         try:
             slot = server.admit()
         except BadRequest as e:
             return refused(e)
         try:
-            run = Run(server, parse_chat(await read_json(request)))
+            run = Run(server, parse_chat(body), server.tenant(request.headers.get("authorization")))
         except BadRequest as e:
             slot.release()
             return refused(e)
+        except RecursionError:
+            slot.release()
+            return refused(BadRequest("the request nests too deeply"))
 
         def done() -> None:
             slot.release()

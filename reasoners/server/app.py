@@ -12,8 +12,10 @@ usage and a ``reasoners`` object.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import math
 import secrets
 import time
 import weakref
@@ -25,6 +27,7 @@ from typing import Any
 from ..budget import Budget
 from ..errors import (
     AuthError,
+    BudgetExhausted,
     CapabilityError,
     ConfigError,
     LLMError,
@@ -37,6 +40,8 @@ from ..llm.client import LLM
 from ..llm.convert import configured_secrets, redact
 from ..llm.local import DEFAULT_MODEL
 from ..problem import Candidate, Result
+from ..sandbox import set_max_concurrent_runs
+from ..strategies.inspect import runs_code
 from ..spec import parse_spec
 from ..strategies.base import REGISTRY, Strategy
 from ..strategies.events import CallFinished, Event, Finished, ReasoningText, SampleAnswered, TextDelta, Votes
@@ -69,6 +74,11 @@ class ServerConfig:
     traces_kept: int = 256
     max_body_bytes: int = 1_000_000
     poll_seconds: float = 0.25  # how often a silent run checks that its client is still there
+    body_seconds: float = 10.0  # a request's body must arrive within this, before it is admitted
+    share_cache: bool = False  # API keys share cached calls (else each key has its own)
+    allow_code: bool = False  # strategies that run model-written code (codechain, tests scorer) may be requested
+    max_sandboxes: int = 2  # sandboxed code runs at once, over all requests
+    prepare_budget_tokens: int | None = None  # what preparing the default strategy may spend (default: max budget)
 
     def __post_init__(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
@@ -81,6 +91,13 @@ class ServerConfig:
                 raise ConfigError(f"{name} must be a whole number >= {low}; got {value!r}")
         if any(not k.strip() for k in self.api_keys):
             raise ConfigError("an --api-key is empty")
+        if any(not k.isascii() or any(c.isspace() for c in k.strip()) for k in self.api_keys):
+            raise ConfigError("an --api-key must be printable ASCII without spaces")
+        for name, number in (("--upstream-timeout", self.upstream_timeout), ("--body-seconds", self.body_seconds)):
+            if not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0:
+                raise ConfigError(f"{name} must be a number of seconds above 0; got {number!r}")
+        if not isinstance(self.max_sandboxes, int) or self.max_sandboxes < 1:
+            raise ConfigError(f"--max-sandboxes must be a whole number >= 1; got {self.max_sandboxes!r}")
 
 
 class _Slot:
@@ -97,16 +114,47 @@ class Server:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        cache = Cache(config.cache) if config.cache else None
-        self.llms = {m: LLM(m, api_base=config.api_base, cache=cache, timeout=config.upstream_timeout,
-                            concurrency=config.upstream_concurrency) for m in config.models}
+        self.cache = Cache(config.cache) if config.cache else None
+        self.llms = {m: self._client(m, "") for m in config.models}
+        self.tenant_llms: dict[tuple[str, str], LLM] = {}
         self.default_strategy = parse_spec(config.strategy)  # the operator's own spec: files allowed
         self.metrics = Metrics()
-        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.prepared: OrderedDict[tuple[str, str], Strategy] = OrderedDict()
+        self.traces: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()  # id -> (tenant, trace)
+        self.prepared: dict[str, Strategy] = {}  # model -> the default strategy, prepared at start-up
         self.admitted = 0
         self._running: asyncio.Semaphore | None = None
         self._secrets = configured_secrets(config.api_keys)
+        set_max_concurrent_runs(config.max_sandboxes)
+
+    def _client(self, model: str, tenant: str) -> LLM:
+        return LLM(model, api_base=self.config.api_base, cache=self.cache, timeout=self.config.upstream_timeout,
+                   concurrency=self.config.upstream_concurrency, cache_scope=tenant)
+
+    def llm_for(self, model: str, tenant: str) -> LLM:
+        """The client a tenant's runs use: its own cache scope unless the operator shares the cache
+        (so no key learns from ``cache_hits`` what another asked), and its own prompt-count margin."""
+        if not tenant or self.config.share_cache:
+            return self.llms[model]
+        key = (model, tenant)
+        if key not in self.tenant_llms:
+            self.tenant_llms[key] = self._client(model, tenant)
+        return self.tenant_llms[key]
+
+    def tenant(self, header: str | None) -> str:
+        """Who made a request: a digest of its API key ("" on a server without keys)."""
+        if not self.config.api_keys:
+            return ""
+        token = (header or "").partition(" ")[2].strip()
+        return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
+
+    async def prepare_default(self) -> None:
+        """Prepare the default strategy for every served model, once, at start-up, under the
+        operator's budget: no request prepares, rebuilds or evicts it, and its cost is in /metrics."""
+        limit = self.config.prepare_budget_tokens or self.config.max_budget_tokens
+        for model, llm in self.llms.items():
+            ready, spent = await self.default_strategy.aprepared(llm=llm, budget=Budget(tokens=limit))
+            self.prepared[model] = ready
+            self.metrics.prepared(model, spent.usage)
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -130,7 +178,8 @@ class Server:
         if not self.config.api_keys:
             return True
         scheme, _, token = (header or "").partition(" ")
-        return scheme.lower() == "bearer" and any(secrets.compare_digest(token.strip(), k)
+        given = token.strip().encode("utf-8", "surrogateescape")  # bytes: any header compares, none raises
+        return scheme.lower() == "bearer" and any(secrets.compare_digest(given, k.encode())
                                                   for k in self.config.api_keys)
 
     # -- choosing what to run ----------------------------------------------------------------
@@ -150,23 +199,30 @@ class Server:
                                  param="model", status=404, code="model_not_found")
         if spec is None:
             return self.default_strategy, self.config.strategy, model, self.llms[model]
+        if len(spec) > 2000:
+            raise BadRequest("the strategy spec is over 2000 characters", param="reasoners.strategy")
         try:
             strategy = parse_spec(spec, files=False)
         except SpecError as e:
             where = str(e).splitlines()[0].rstrip(":")
             raise BadRequest(f"bad strategy spec {spec!r}: {where}", param="reasoners.strategy") from e
+        if runs_code(strategy) and not self.config.allow_code:
+            raise BadRequest(f"{spec!r} runs model-written code, which this server does not allow "
+                             "(the operator may start it with --allow-code)", param="reasoners.strategy",
+                             status=403, code="code_not_allowed")
         return strategy, spec, model, self.llms[model]
 
-    async def ready(self, strategy: Strategy, spec: str, model: str, budget: Budget) -> Strategy:
-        """``strategy`` prepared for ``model`` (AutoCoT's demos), once per spec and model."""
-        key = (spec, model)
-        if key in self.prepared:
-            self.prepared.move_to_end(key)
-            return self.prepared[key]
-        ready, _ = await strategy.aprepared(llm=self.llms[model], budget=budget)
-        self.prepared[key] = ready
-        while len(self.prepared) > 64:
-            self.prepared.popitem(last=False)
+    async def ready(self, strategy: Strategy, spec: str, model: str, llm: LLM) -> Strategy:
+        """``strategy`` ready to run: the default one as prepared at start-up; a requested one only
+        if it needs no preparing (a request may not build AutoCoT's demos: that is the operator's
+        to do once, with ``--strategy``)."""
+        if strategy is self.default_strategy and model in self.prepared:
+            return self.prepared[model]
+        try:
+            ready, _ = await strategy.aprepared(llm=llm, budget=Budget(tokens=0, calls=0))
+        except BudgetExhausted:
+            raise BadRequest(f"{spec!r} needs preparing (building demos) first; the operator can serve it "
+                             "prepared with --strategy", param="reasoners.strategy") from None
         return ready
 
     def budget(self, req: ChatRequest) -> Budget:
@@ -179,12 +235,17 @@ class Server:
         return Budget(tokens=int(tokens), calls=int(calls) if calls is not None else None,
                       cost=req.budget.get("cost"), seconds=req.budget.get("seconds"))
 
-    def keep_trace(self, trace: dict[str, Any] | None) -> str:
+    def keep_trace(self, trace: dict[str, Any] | None, tenant: str) -> str:
         trace_id = "trace-" + secrets.token_urlsafe(18)
-        self.traces[trace_id] = trace or {}
+        self.traces[trace_id] = (tenant, trace or {})
         while len(self.traces) > self.config.traces_kept:
             self.traces.popitem(last=False)
         return trace_id
+
+    def trace_of(self, trace_id: str, tenant: str) -> dict[str, Any] | None:
+        """A kept trace, to the key that made it only."""
+        kept = self.traces.get(trace_id)
+        return kept[1] if kept is not None and secrets.compare_digest(kept[0], tenant) else None
 
     def error_message(self, e: BaseException) -> str:
         return redact(str(e).splitlines()[0] if str(e) else type(e).__name__, self._secrets)
@@ -269,9 +330,10 @@ def error_body(message: str, code: str, param: str | None = None) -> dict[str, A
 class Run:
     """One request's run: its events as they come, then its answer."""
 
-    def __init__(self, server: Server, req: ChatRequest) -> None:
-        self.server, self.req = server, req
-        self.strategy, self.spec, self.model, self.llm = server.choose(req)
+    def __init__(self, server: Server, req: ChatRequest, tenant: str = "") -> None:
+        self.server, self.req, self.tenant = server, req, tenant
+        self.strategy, self.spec, self.model, _ = server.choose(req)
+        self.llm = server.llm_for(self.model, tenant)
         self.budget = server.budget(req)
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
@@ -279,7 +341,7 @@ class Run:
     async def events(self, disconnected: Callable[[], Any]) -> AsyncIterator[Event]:
         """The run's events; stops (cancelling the run and its calls) once ``disconnected()`` says so."""
         async with self.server.running():
-            ready = await self.server.ready(self.strategy, self.spec, self.model, self.budget)
+            ready = await self.server.ready(self.strategy, self.spec, self.model, self.llm)
             stream = ready.astream(self.req.question, llm=self.llm, budget=self.budget, kind=self.req.kind,  # type: ignore[arg-type]
                                    conversation=self.req.conversation, sampling=self.req.sampling,
                                    seed=self.req.seed, text=self.req.stream)
@@ -308,7 +370,7 @@ class Run:
                 await stream.aclose()
 
     def answer(self, result: Result) -> dict[str, Any]:
-        trace_id = self.server.keep_trace(result.trace)
+        trace_id = self.server.keep_trace(result.trace, self.tenant)
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.req.model,
             "choices": [{"index": 0, "message": _message(result),

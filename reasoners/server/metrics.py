@@ -28,6 +28,14 @@ class Metrics:
         self.errors = Counter("reasoners_errors", "Requests that failed, by error class", ["type"], registry=r)
         self.in_flight = Gauge("reasoners_requests_in_flight", "Requests admitted (running or waiting)",
                                registry=r)
+        self.prepare_tokens = Gauge("reasoners_prepare_tokens", "Tokens spent preparing the default strategy "
+                                    "at start-up (AutoCoT's demos), by model", ["model"], registry=r)
+        self.prepare_calls = Gauge("reasoners_prepare_calls", "Model calls spent preparing the default strategy "
+                                   "at start-up, by model", ["model"], registry=r)
+
+    def prepared(self, model: str, usage: Any) -> None:
+        self.prepare_tokens.labels(model).set(usage.total_tokens)
+        self.prepare_calls.labels(model).set(usage.calls)
 
     def event(self, event: Event, model: str) -> None:
         if isinstance(event, CallFinished):

@@ -45,7 +45,17 @@ class ChatRequest:
 
 
 def _text(content: Any, where: str) -> str:
-    """A message's content as text: a string, or OpenAI's list of text parts."""
+    """A message's content as text: a string, or OpenAI's list of text parts (valid Unicode only)."""
+    text = _joined(content, where)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise BadRequest(f"{where}.content is not valid Unicode text (a lone surrogate at character {e.start})",
+                         param=f"{where}.content") from None
+    return text
+
+
+def _joined(content: Any, where: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):

@@ -370,8 +370,9 @@ def _read_pool(path: str | Path) -> list[str]:
     """Questions from a text file (one per line) or JSONL (a ``question`` field per line)."""
     try:
         lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
-        if str(path).endswith(".jsonl"):
-            return [json.loads(ln)["question"] for ln in lines]
-        return lines
-    except (OSError, ValueError, KeyError) as e:
+        questions = [json.loads(ln)["question"] for ln in lines] if str(path).endswith(".jsonl") else lines
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"cannot read the Auto-CoT pool from {path}: {e}") from e
+    if not questions:
+        raise ConfigError(f"the Auto-CoT pool {path} has no questions (one per line, or JSONL with 'question')")
+    return questions

@@ -128,6 +128,8 @@ class CodeChain(Strategy):
     share of the last round's samples that pass them.
     """
 
+    runs_code = True  # it executes model-written code (in the sandbox)
+
     def __init__(
         self,
         *,

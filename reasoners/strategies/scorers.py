@@ -130,6 +130,8 @@ class PublicTests(Scorer):
     """The share of the problem's public tests (see :func:`reasoners.code.public_tests`) the candidate's
     code passes, run in the sandbox. Direct sampling filtered by tests: ``bon(scorer=tests)``."""
 
+    runs_code = True  # it executes model-written code (in the sandbox)
+
     def __init__(self, *, timeout: float = 10.0) -> None:
         self.timeout = timeout
 
