@@ -180,12 +180,17 @@ def _usage_problem(usage: Any) -> str | None:
     return None
 
 
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _logprobs_problem(logprobs: Any) -> bool:
     return logprobs is not None and not (
         isinstance(logprobs, list)
-        and all(isinstance(t, dict) and set(t) == {"token", "logprob"} and isinstance(t["token"], str)
-                and isinstance(t["logprob"], (int, float)) and not isinstance(t["logprob"], bool)
-                and math.isfinite(t["logprob"]) for t in logprobs)
+        and all(isinstance(t, dict) and set(t) in ({"token", "logprob"}, {"token", "logprob", "top"})
+                and isinstance(t["token"], str) and _finite(t["logprob"])
+                and (t.get("top") is None or (isinstance(t["top"], list) and all(_finite(x) for x in t["top"])))
+                for t in logprobs)
     )
 
 

@@ -190,7 +190,11 @@ class LLM:
                     "(e.g. majority instead of weighted vote)"
                 )
             # llama.cpp's server returns no logprobs without top_logprobs
-            options = options.merged(logprobs=True, top_logprobs=1 if self.api_base else None)
+            options = options.merged(logprobs=True,
+                                     top_logprobs=options.top_logprobs or (1 if self.api_base else None))
+        if options.stop_below is not None and caps.logprobs is False:
+            raise CapabilityError(f"{self.model} returns no token logprobs, so a generation cannot be cut by its "
+                                  "confidence (stop_below); use a backend with logprobs")
         if not caps.seed and options.seed is not None:
             options = options.merged(seed=None)
         return options

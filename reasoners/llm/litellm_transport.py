@@ -6,6 +6,8 @@ parameters, token counting, prices), which the lean OpenAI transport reuses.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -14,6 +16,7 @@ from ..errors import AuthError, ConfigError, MalformedResponseError, ReasonersEr
 from .convert import convert_error, litellm
 from .echo import EchoRequest, echo_score
 from .options import SamplingOptions
+from .confidence import GroupWatch, StopBelow
 from .reasoning import ReasoningDelta, provider_fields
 from .transport import Choice, Messages, Reply, Transport, request_key
 from .types import Capabilities, Score, TokenLogprob
@@ -38,10 +41,17 @@ def parse_reply(response: Any, model: str) -> Reply:
         text = _get(message, "content") if message is not None else _get(choice, "text")
         lp = _get(choice, "logprobs")
         content = _get(lp, "content") if lp is not None else None
-        logprobs = [TokenLogprob(str(_get(t, "token")), float(_get(t, "logprob"))) for t in content] if content else None
+        logprobs = [_token(t) for t in content] if content else None
         out.append(Choice(text or "", _get(choice, "finish_reason"), logprobs,
                           _reasoning(message) if message is not None else None))
     return Reply(out, *_usage(_get(response, "usage")))
+
+
+def _token(entry: Any) -> TokenLogprob:
+    """One entry of a chat response's ``logprobs.content``, with its ``top_logprobs`` when sent."""
+    top = _get(entry, "top_logprobs")
+    return TokenLogprob(str(_get(entry, "token")), float(_get(entry, "logprob")),
+                        [float(_get(t, "logprob")) for t in top] if top else None)
 
 
 def _reasoning(message: Any) -> str | None:
@@ -170,6 +180,8 @@ class LiteLLMTransport(Transport):
         return await litellm().acompletion(**self._kwargs(messages, options, n, timeout), **extra)
 
     async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
+        if options.stop_below is not None:
+            return await self._complete_watched(messages, options, timeout)
         try:
             response = await self._send(messages, options, n, timeout)
         except ReasonersError:
@@ -190,6 +202,51 @@ class LiteLLMTransport(Transport):
             raise
         except Exception as e:
             raise self._error(e) from e
+
+    async def _complete_watched(self, messages: Messages, options: SamplingOptions, timeout: float) -> Reply:
+        """One sample streamed with its logprobs, closed the moment its group confidence falls below
+        ``options.stop_below`` (DeepConf's online cut); a cut reply has ``finish_reason ==
+        "confidence"`` and is charged the tokens that arrived."""
+        assert options.stop_below is not None
+        watch = GroupWatch(StopBelow(*options.stop_below))
+        options = options.merged(logprobs=True, top_logprobs=options.top_logprobs or 1)
+        reply: Reply | None = None
+        seen = 0
+        try:
+            chunks = await self._send(messages, options, 1, timeout, stream=True,
+                                      stream_options={"include_usage": True})
+            building = Reply([Choice("")])
+            replies = stream_reply(chunks, building)
+            try:
+                async for item in replies:
+                    if isinstance(item, Reply):
+                        reply = item
+                        break
+                    tokens = building.choices[0].logprobs or []
+                    cut = any(watch.add(t) for t in tokens[seen:])
+                    seen = len(tokens)
+                    if cut:
+                        reply = building
+                        reply.choices[0].finish_reason = "confidence"
+                        break
+            finally:
+                await replies.aclose()  # closes the HTTP stream: the server stops generating
+                close = getattr(chunks, "aclose", None) or getattr(chunks, "close", None)
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        result = close()
+                        if inspect.isawaitable(result):
+                            await result
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        assert reply is not None
+        if reply.choices[0].finish_reason == "confidence" or not reply.completion_tokens:
+            reply.prompt_tokens = reply.prompt_tokens or self.count_tokens(messages)
+            reply.completion_tokens = max(len(reply.choices[0].logprobs or []),
+                                          self.count_text(reply.choices[0].text) if reply.choices[0].text else 0)
+        return reply
 
     def _counted(self, reply: Reply, messages: Messages) -> Reply:
         """A streamed reply with its usage counted here when the server sent none (llama.cpp's
@@ -218,10 +275,11 @@ class LiteLLMTransport(Transport):
         return echo_score(response, req, self.model)
 
 
-async def stream_reply(chunks: Any) -> AsyncIterator[str | ReasoningDelta | Reply]:
+async def stream_reply(chunks: Any, reply: Reply | None = None) -> AsyncIterator[str | ReasoningDelta | Reply]:
     """The deltas of a chat-completion chunk stream as they come (thinking sent in its own field
-    as :class:`ReasoningDelta`), then the whole Reply."""
-    reply = Reply([Choice("")])
+    as :class:`ReasoningDelta`), then the whole Reply, built up in ``reply`` when one is given (so a
+    caller can read its logprobs as they arrive)."""
+    reply = reply if reply is not None else Reply([Choice("")])
     async for chunk in chunks:
         for choice in _get(chunk, "choices") or []:
             delta = _get(choice, "delta")
@@ -230,6 +288,10 @@ async def stream_reply(chunks: Any) -> AsyncIterator[str | ReasoningDelta | Repl
                 reply.choices[0].reasoning = (reply.choices[0].reasoning or "") + thought
                 yield ReasoningDelta(thought)
             text = (_get(delta, "content") or "") if delta is not None else ""
+            lp = _get(choice, "logprobs")
+            tokens = _get(lp, "content") if lp is not None else None
+            if tokens:  # streamed with logprobs: kept with the reply (confidence reads them as they come)
+                reply.choices[0].logprobs = (reply.choices[0].logprobs or []) + [_token(t) for t in tokens]
             if text:
                 reply.choices[0].text += text
                 yield text

@@ -28,6 +28,7 @@ from ..errors import ConfigError, ContextWindowError
 from ..usage import Usage
 from .inprocess import InProcessModel, RawCompletion
 from .options import SamplingOptions
+from .confidence import GroupWatch, StopBelow
 from .types import Score, TokenLogprob
 
 __all__ = ["LocalModel", "load_local", "smollm2_path", "INSTALL_HINT"]
@@ -52,6 +53,12 @@ QWEN_HINT = 'pip install "reasoners-toolkit[qwen]" (or: make install-qwen)'
 
 _loaded: dict[tuple[str, int], LocalModel] = {}
 _loaded_lock = threading.Lock()
+
+
+def _criteria(checks: list[Any]) -> Any:
+    from llama_cpp import StoppingCriteriaList
+
+    return StoppingCriteriaList(checks)
 
 
 def smollm2_path() -> Path:
@@ -197,6 +204,20 @@ class LocalModel(InProcessModel):
             )
         max_tokens = min(options.max_tokens, self.n_ctx - len(tokens))
         seed = options.seed
+        watch = GroupWatch(StopBelow(*options.stop_below)) if options.stop_below is not None else None
+        k = options.top_logprobs or 20
+        cut = False
+
+        def confident(_ids: Any, _logits: Any) -> bool:  # after every token: DeepConf's online cut
+            nonlocal cut
+            # The distribution the token just sampled was drawn from: the last evaluated row (the
+            # row llama-cpp-python hands the criterion is the prompt's first, not this one).
+            row = np.asarray(self._llama.scores[self._llama.n_tokens - 1], dtype=np.float64)
+            lp = row - np.logaddexp.reduce(row)
+            top = -np.partition(-lp, k - 1)[:k]
+            cut = cut or bool(watch is not None and watch.add_confidence(float(-top.mean())))
+            return cut
+
         with self._lock:
             self._llama.reset()
             if seed is not None:
@@ -208,20 +229,22 @@ class LocalModel(InProcessModel):
                 top_p=1.0 if options.top_p is None else options.top_p,
                 stop=list(options.stop or []),
                 seed=None if seed is None else int(seed),
+                stopping_criteria=_criteria([confident]) if watch is not None else None,
             )
             assert isinstance(out, dict)  # not streaming
             choice = out["choices"][0]
-            lps = self._completion_logprobs(len(tokens), choice["text"]) if options.logprobs else None
+            want = options.logprobs or watch is not None
+            lps = self._completion_logprobs(len(tokens), choice["text"], options.top_logprobs) if want else None
         usage = out["usage"]
         return RawCompletion(
             text=choice["text"],
-            finish_reason=choice.get("finish_reason") or "stop",
+            finish_reason="confidence" if cut else choice.get("finish_reason") or "stop",
             prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]),
             logprobs=lps,
         )
 
-    def _completion_logprobs(self, n_prompt: int, text: str) -> list[TokenLogprob]:
+    def _completion_logprobs(self, n_prompt: int, text: str, top: int | None = None) -> list[TokenLogprob]:
         """Logprobs of the tokens just generated, read from the logits llama.cpp kept.
 
         llama-cpp-python's own ``logprobs=`` path sorts the whole vocabulary in Python
@@ -237,8 +260,13 @@ class LocalModel(InProcessModel):
         if not ids:
             return []
         rows = np.asarray(llama.scores[n_prompt - 1 : n_prompt - 1 + len(ids)], dtype=np.float64)
-        values = rows[np.arange(len(ids)), ids] - np.logaddexp.reduce(rows, axis=1)
-        return [TokenLogprob(self._detok(t), float(v)) for t, v in zip(ids, values)]
+        rows = rows - np.logaddexp.reduce(rows, axis=1)[:, None]
+        values = rows[np.arange(len(ids)), ids]
+        if not top:
+            return [TokenLogprob(self._detok(t), float(v)) for t, v in zip(ids, values)]
+        part = -np.partition(-rows, top - 1, axis=1)[:, :top]  # the top logprobs of each position
+        best = -np.sort(-part, axis=1)  # best first
+        return [TokenLogprob(self._detok(t), float(v), [float(x) for x in b]) for t, v, b in zip(ids, values, best)]
 
     async def score(self, prompt: str, continuation: str) -> Score:
         return await asyncio.to_thread(self._score, prompt, continuation)

@@ -23,6 +23,8 @@ class SamplingArgs(TypedDict, total=False):
     seed: int | None
     reasoning_effort: str | None
     thinking_tokens: int | None
+    top_logprobs: int | None
+    stop_below: tuple[int, float] | None
 
 
 _ARGS = frozenset(SamplingArgs.__annotations__)
@@ -64,7 +66,10 @@ class SamplingOptions:
     that take it. ``thinking_tokens`` limits a reasoning model's thinking per call,
     mapped per provider by :func:`~reasoners.llm.reasoning.provider_fields` (0 turns
     thinking off where the provider allows it); ``max_tokens`` always bounds thinking and
-    answer together. :meth:`params` is the request as cached; transports send
+    answer together. ``stop_below=(window, threshold)`` cuts the generation once its group
+    confidence falls below ``threshold`` (see :mod:`reasoners.llm.confidence`): the in-process
+    model checks every token, HTTP transports stream the reply with ``top_logprobs`` and close it;
+    a cut completion has ``finish_reason == "confidence"``. :meth:`params` is the request as cached; transports send
     :func:`~reasoners.llm.reasoning.provider_fields` of it.
     """
 
@@ -77,6 +82,7 @@ class SamplingOptions:
     top_logprobs: int | None = None
     reasoning_effort: str | None = None
     thinking_tokens: int | None = None
+    stop_below: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:
@@ -93,6 +99,14 @@ class SamplingOptions:
             object.__setattr__(self, "stop", tuple(self.stop))
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"seed must be an integer; got {self.seed!r}")
+        if self.top_logprobs is not None and (not isinstance(self.top_logprobs, int) or not 1 <= self.top_logprobs <= 20):
+            raise ConfigError(f"top_logprobs must be a whole number from 1 to 20; got {self.top_logprobs!r}")
+        if self.stop_below is not None:
+            rule = tuple(self.stop_below)
+            if (len(rule) != 2 or not isinstance(rule[0], int) or rule[0] < 1
+                    or not isinstance(rule[1], (int, float)) or rule[1] != rule[1]):
+                raise ConfigError(f"stop_below must be (window >= 1, threshold); got {self.stop_below!r}")
+            object.__setattr__(self, "stop_below", (int(rule[0]), float(rule[1])))
         if self.thinking_tokens is not None and (not isinstance(self.thinking_tokens, int)
                                                  or isinstance(self.thinking_tokens, bool) or self.thinking_tokens < 0):
             raise ConfigError(f"thinking_tokens must be an integer >= 0; got {self.thinking_tokens!r}")
@@ -116,5 +130,5 @@ class SamplingOptions:
             value = getattr(self, f.name)
             if value is None or (f.name == "logprobs" and not value):
                 continue
-            out[f.name] = list(value) if f.name == "stop" else value
+            out[f.name] = list(value) if f.name in ("stop", "stop_below") else value
         return out

@@ -302,6 +302,7 @@ def provider_fields(params: dict[str, Any], model: str, api_base: str | None) ->
       itself is held by ``max_tokens``.
     """
     fields = dict(params)
+    fields.pop("stop_below", None)  # ours: a transport cuts the stream itself
     limit = fields.pop("thinking_tokens", None)
     if limit is None:
         return fields

@@ -33,8 +33,12 @@ UNSET: Any = _Unset()
 
 @dataclass
 class TokenLogprob:
+    """A generated token, its logprob, and (when asked for with ``top_logprobs``) the logprobs of
+    the ``top`` most likely tokens at its position, best first: what token confidence reads."""
+
     token: str
     logprob: float
+    top: list[float] | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ from .base import REGISTRY, Context, Strategy, register
 from .best_of_n import BestOfN, TRLMRerank
 from .codechain import CodeChain
 from .cot import ChainOfThought, Demo
+from .deepconf import DeepConf
 from .fobar import FOBAR
 from .probtree import ProbTree
 from .rag import RetrieveThenAnswer
@@ -20,6 +21,7 @@ __all__ = [
     "ChainOfThought",
     "Demo",
     "SelfConsistency",
+    "DeepConf",
     "BestOfN",
     "TRLMRerank",
     "AutoCoT",

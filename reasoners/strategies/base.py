@@ -122,6 +122,10 @@ class Context:
             return [completion]
         return await self.llm.agenerate(messages, budget=self.budget, failed=self.failures, **options)
 
+    def with_sampling(self, extra: dict[str, Any]) -> Context:
+        """This context with ``extra`` sampling options over the caller's (``top_logprobs``, a cut)."""
+        return replace(self, sampling=sampling_args({**self.sampling, **extra}))
+
     def report(self, event: Event) -> None:
         """Send a progress event to whoever streams this run (nothing happens otherwise)."""
         if self.emit is not None:

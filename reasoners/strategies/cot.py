@@ -107,6 +107,8 @@ class ChainOfThought(Strategy):
             metadata={"finish_reason": c.finish_reason, **({"abstained": abstained} if abstained else {})},
             reasoning=c.reasoning,
         )
+        if ctx.sampling.get("top_logprobs"):  # a caller reads token confidence (DeepConf): the whole trace's tokens
+            cand.metadata["token_logprobs"] = [*(c.reasoning_logprobs or []), *(c.logprobs or [])]
         meta: dict[str, Any] = {}
         if abstained:
             meta.update(no_answer=_no_answer(c, problem), abstentions={abstained: 1})

@@ -1,0 +1,105 @@
+"""Token, group and trace confidence (Fu et al., "Deep Think with Confidence", DeepConf).
+
+- **Token confidence** ``C_i = -(1/k) * sum_j log P_i(j)`` over the ``k`` most likely tokens at
+  position ``i`` (:attr:`TokenLogprob.top <reasoners.llm.types.TokenLogprob>`). High means a
+  peaked distribution: the model is sure. Where only the chosen token's logprob is known
+  (``k = 1``), it is ``-log P(chosen)``: a cruder signal, said so wherever it is used.
+- **Group confidence**: the mean token confidence over a sliding window of ``window`` tokens.
+- **Trace confidence**, one number per trace: ``mean`` (all tokens), ``bottom10`` (the mean of the
+  lowest 10% of its group confidences), ``lowest`` (its lowest group), ``tail`` (the mean over its
+  last ``window`` tokens).
+
+:class:`GroupWatch` follows a trace as it is generated and says when its group confidence first
+falls below a threshold: the online cut, shared by every transport.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .types import TokenLogprob
+
+__all__ = ["Measure", "token_confidence", "group_confidences", "trace_confidence", "GroupWatch", "StopBelow",
+           "MEASURES"]
+
+Measure = Literal["mean", "bottom10", "lowest", "tail"]
+MEASURES: tuple[str, ...] = ("mean", "bottom10", "lowest", "tail")
+
+
+def token_confidence(token: TokenLogprob) -> float:
+    """``-mean(top-k logprobs)`` at this position (``-logprob`` of the chosen token without a top list)."""
+    values = token.top if token.top else [token.logprob]
+    return -sum(values) / len(values)
+
+
+def group_confidences(tokens: Sequence[TokenLogprob], window: int) -> list[float]:
+    """The mean token confidence of every window of ``window`` consecutive tokens (one window, the
+    whole trace, when it is shorter)."""
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    conf = [token_confidence(t) for t in tokens]
+    if not conf:
+        return []
+    if len(conf) <= window:
+        return [sum(conf) / len(conf)]
+    out, total = [], sum(conf[:window])
+    out.append(total / window)
+    for i in range(window, len(conf)):
+        total += conf[i] - conf[i - window]
+        out.append(total / window)
+    return out
+
+
+def trace_confidence(tokens: Sequence[TokenLogprob], measure: Measure = "bottom10", window: int = 64) -> float | None:
+    """One trace's confidence by ``measure`` (see the module docstring); None without tokens."""
+    if not tokens:
+        return None
+    if measure == "mean":
+        return sum(token_confidence(t) for t in tokens) / len(tokens)
+    if measure == "tail":
+        last = tokens[-window:]
+        return sum(token_confidence(t) for t in last) / len(last)
+    groups = group_confidences(tokens, window)
+    if measure == "lowest":
+        return min(groups)
+    if measure == "bottom10":
+        ordered = sorted(groups)
+        keep = ordered[: max(1, math.ceil(0.1 * len(ordered)))]
+        return sum(keep) / len(keep)
+    raise ValueError(f"unknown confidence measure {measure!r}; known: {', '.join(MEASURES)}")
+
+
+@dataclass(frozen=True)
+class StopBelow:
+    """The online cut, as a sampling option: stop generating once the mean token confidence over
+    the last ``window`` tokens falls below ``threshold`` (judged once a full window exists)."""
+
+    window: int
+    threshold: float
+
+
+class GroupWatch:
+    """Follows one trace token by token; :meth:`add` says True at the first full window whose mean
+    token confidence is below the threshold."""
+
+    def __init__(self, rule: StopBelow) -> None:
+        self.rule = rule
+        self._window: deque[float] = deque(maxlen=rule.window)
+        self._total = 0.0
+        self.tokens = 0
+
+    def add(self, token: TokenLogprob) -> bool:
+        return self.add_confidence(token_confidence(token))
+
+    def add_confidence(self, conf: float) -> bool:
+        if len(self._window) == self.rule.window:
+            self._total -= self._window[0]
+        self._window.append(conf)
+        self._total += conf
+        self.tokens += 1
+        full = len(self._window) == self.rule.window
+        return full and self._total / self.rule.window < self.rule.threshold
