@@ -2,8 +2,10 @@
 
 - **Token confidence** ``C_i = -(1/k) * sum_j log P_i(j)`` over the ``k`` most likely tokens at
   position ``i`` (:attr:`TokenLogprob.top <reasoners.llm.types.TokenLogprob>`). High means a
-  peaked distribution: the model is sure. Where only the chosen token's logprob is known
-  (``k = 1``), it is ``-log P(chosen)``: a cruder signal, said so wherever it is used.
+  peaked distribution: the model is sure. Where only the chosen token's logprob is known, that
+  formula is not defined (with one token it would rank a flat distribution above a peaked one),
+  so the chosen token's probability ``P(chosen)`` stands in: also higher when surer, and a
+  cruder signal, said so wherever it is used.
 - **Group confidence**: the mean token confidence over a sliding window of ``window`` tokens.
 - **Trace confidence**, one number per trace: ``mean`` (all tokens), ``bottom10`` (the mean of the
   lowest 10% of its group confidences), ``lowest`` (its lowest group), ``tail`` (the mean over its
@@ -31,9 +33,10 @@ MEASURES: tuple[str, ...] = ("mean", "bottom10", "lowest", "tail")
 
 
 def token_confidence(token: TokenLogprob) -> float:
-    """``-mean(top-k logprobs)`` at this position (``-logprob`` of the chosen token without a top list)."""
-    values = token.top if token.top else [token.logprob]
-    return -sum(values) / len(values)
+    """``-mean(top-k logprobs)`` at this position; without a top list, the chosen token's probability."""
+    if not token.top or len(token.top) < 2:
+        return math.exp(token.logprob)
+    return -sum(token.top) / len(token.top)
 
 
 def group_confidences(tokens: Sequence[TokenLogprob], window: int) -> list[float]:

@@ -21,6 +21,7 @@ from typing import Any
 from retrievers import Document
 
 from ..llm.client import LLM
+from ..llm.confidence import GroupWatch, StopBelow
 from ..llm.inprocess import InProcessModel, RawCompletion
 from ..llm.options import SamplingOptions
 from ..llm.types import Capabilities, Score, TokenLogprob
@@ -147,9 +148,16 @@ class FakeModel(InProcessModel):
         if len(words) > max_tokens:
             words, finish = words[:max_tokens], "length"
             text = " ".join(words)
+        values = resp.logprobs if resp.logprobs is not None else [resp.token_logprob] * len(words)
+        if options.stop_below is not None:  # the online cut, token by token as a real model is
+            watch = GroupWatch(StopBelow(*options.stop_below))
+            for i, v in enumerate(values):
+                if watch.add(TokenLogprob(words[i], float(v))):
+                    words, finish = words[: i + 1], "confidence"
+                    text = " ".join(words)
+                    break
         lps = None
-        if options.logprobs:
-            values = resp.logprobs if resp.logprobs is not None else [resp.token_logprob] * len(words)
+        if options.logprobs or options.stop_below is not None:
             lps = [TokenLogprob(w, float(v)) for w, v in zip(words, values)]
         return RawCompletion(
             text=text,

@@ -13,6 +13,7 @@ model. ``fault_rate`` mixes random faults into the default replies.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -58,6 +59,7 @@ class Reply:
     reasoning: str = ""  # a reasoning model's thinking, sent as ``thinking`` says
     thinking: str | None = None  # one of THINKING_FORMATS: how a reasoning model's provider sends it
     finish_reason: str = "stop"  # "length": the reply was cut off (inside its thinking, when text is "")
+    logprobs: list[float] | None = None  # one per word of text: sent when asked (logprobs=true), whole and streamed
 
     @classmethod
     def thinker(cls, reasoning: str, text: str, thinking: str = "inline", **kw: Any) -> Reply:
@@ -125,6 +127,20 @@ class Reply:
     def auth_echo(cls, status: int = 401) -> Reply:
         """An error whose message quotes the caller's Authorization header, as careless servers do."""
         return cls(status=status, echo_auth=True)
+
+
+def _logprobs(text: str, values: list[float], body: dict[str, Any]) -> list[dict[str, Any]]:
+    """OpenAI's ``logprobs.content`` for ``text``, a token a word (as the stream sends them), each with
+    ``top_logprobs`` as many as asked: the word's own, then alternatives sharing the rest of the
+    probability evenly (so a likely word has a peaked distribution, an unlikely one a flat one)."""
+    k = int(body.get("top_logprobs") or 0)
+    out = []
+    for word, value in zip(_pieces(text), values):
+        rest = max(1e-9, 1 - math.exp(value)) / max(1, k - 1)
+        top = [{"token": word, "logprob": value}] + [{"token": f"alt{j}", "logprob": math.log(rest)}
+                                                     for j in range(1, k)]
+        out.append({"token": word, "logprob": value, "bytes": None, "top_logprobs": top[:k]})
+    return out
 
 
 def _anthropic(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
@@ -210,6 +226,12 @@ class StubServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):  # a client that hung up (a cut stream)
+                    pass
+
             def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
                 data = body.encode("utf-8")
                 self.send_response(status)
@@ -229,7 +251,12 @@ class StubServer:
                         "model": body.get("model", "stub")}
                 events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                                  "finish_reason": None}]}]
-                events += [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+                entries = _logprobs(reply.text, reply.logprobs, body) if body.get("logprobs") and reply.logprobs \
+                    is not None and (reply.thinking is None) else None
+                events += [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None,
+                                                 **({"logprobs": {"content": [entries[k]]}}
+                                                    if entries is not None and k < len(entries) else {})}]}
+                           for k, d in enumerate(deltas)]
                 events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
                     events.append({**base, "choices": [], "usage": usage})
@@ -290,7 +317,9 @@ class StubServer:
                     "created": int(time.time()),
                     "model": body.get("model", "stub"),
                     "choices": [
-                        {"index": i, "message": {"role": "assistant", **message}, "finish_reason": reply.finish_reason}
+                        {"index": i, "message": {"role": "assistant", **message}, "finish_reason": reply.finish_reason,
+                         **({"logprobs": {"content": _logprobs(reply.text, reply.logprobs, body)}}
+                            if body.get("logprobs") and reply.logprobs is not None else {})}
                         for i in range(n)
                     ],
                     "usage": {k: v * n if k in ("completion_tokens",) else v for k, v in usage.items()},
