@@ -1,0 +1,185 @@
+"""DeepConf replayed on the committed GSM8K SC@16 samples (Qwen2.5-Coder-1.5B, 50 problems), no model call.
+
+The samples come back from ``benchmarks/results/gsm8k_qwen_sampling/cache.sqlite`` through a
+cache-only client: the same requests as that run's ``sc:16`` (same seeds, temperature 0.7,
+``logprobs`` with one top logprob), so every trace is the one SC@16 voted with. Those requests
+kept only each chosen token's logprob, so token confidence here is the chosen token's probability
+(:func:`reasoners.llm.confidence.token_confidence` without a top list), not the paper's
+``-mean(top-k logprobs)``: a weaker signal.
+
+Compared on the same 50 problems and the same traces:
+- SC@16 (majority), weighted SC@16 (exp mean logprob);
+- offline DeepConf: keep the top ``eta``% traces by a trace confidence, confidence-weighted vote;
+- online DeepConf, simulated as the paper does offline: ``warmup`` traces whole set the threshold
+  (the ``100 - eta`` percentile of their lowest groups); each later trace (in seed order) is cut at
+  its first group below it and charged the tokens up to there; sampling stops at ``consensus``.
+  The library's online mode does the same live (``tests/integration/test_deepconf_real.py``).
+Each policy's accuracy, mean tokens per problem (prompt + completion of the traces it drew), and a
+paired sign test against SC@16.
+
+    .venv/bin/python benchmarks/deepconf_replay.py --out benchmarks/results/deepconf_replay
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from reasoners import Budget, ChainOfThought, DeepConf  # noqa: E402
+from reasoners.answers import same_answer, vote  # noqa: E402
+from reasoners.bench.analyze import RunManifest  # noqa: E402
+from reasoners.bench.tasks import load_task  # noqa: E402
+from reasoners.llm.confidence import group_confidences, trace_confidence  # noqa: E402
+from reasoners.strategies.base import Context, Strategy  # noqa: E402
+from reasoners.strategies.deepconf import _percentile  # noqa: E402
+from reasoners.strategies.sampling import draw_samples  # noqa: E402
+from reasoners.trace import Trace  # noqa: E402
+
+RUN = Path("benchmarks/results/gsm8k_qwen_sampling")
+N, WINDOW = 16, 32
+
+
+class Traces(Strategy):
+    """SC@16's draws, kept whole: each sample's answer and token logprobs."""
+
+    name = "traces"
+
+    async def solve(self, problem: Any, ctx: Context) -> Any:
+        sub = ctx.with_sampling({"top_logprobs": 1})
+        results = await draw_samples(ChainOfThought(), problem, sub, range(N), 0.7, need_logprobs="replay")
+        return [(r.answer, r.candidates[0].metadata.get("token_logprobs") if r.candidates else None) for r in results]
+
+
+def sign_test(fixed: int, broken: int) -> float:
+    n, k = fixed + broken, min(fixed, broken)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+
+def online(traces: list[tuple[str | None, list[Any] | None]], prompt: int, eta: float, warmup: int,
+           consensus: float) -> tuple[str | None, int, int]:
+    """The online policy on traces in seed order: (answer, tokens spent, traces cut)."""
+    spent, votes, lows, cut = 0, [], [], 0
+    for i, (answer, tokens) in enumerate(traces):
+        tokens = tokens or []
+        groups = group_confidences(tokens, WINDOW)
+        if i < warmup:
+            spent += prompt + len(tokens)
+            lows.append(min(groups) if groups else 0.0)
+            votes.append((answer, trace_confidence(tokens, "lowest", WINDOW), lows[-1]))
+            continue
+        threshold = _percentile(lows, 100 - eta)
+        below = next((j for j, g in enumerate(groups) if g < threshold), None)
+        if below is not None:  # cut once its first full window below the threshold is complete
+            spent += prompt + below + min(WINDOW, len(tokens))
+            cut += 1
+        else:
+            spent += prompt + len(tokens)
+            votes.append((answer, trace_confidence(tokens, "lowest", WINDOW), min(groups) if groups else 0.0))
+        done = [(a, c) for a, c, _ in votes if a is not None and c is not None]
+        tally = vote([a for a, _ in done], [c for _, c in done])
+        if tally.winner is not None and tally.share >= consensus:
+            break
+    threshold = _percentile(lows, 100 - eta)
+    kept = [(a, c) for k, (a, c, low) in enumerate(votes) if a is not None and c is not None
+            and (k >= warmup or low >= threshold)] or [(a, c) for a, c, _ in votes if a is not None and c is not None]
+    return vote([a for a, _ in kept], [c for _, c in kept]).winner, spent, cut
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/deepconf_replay"))
+    args = p.parse_args()
+    manifest = RunManifest.load(RUN)
+    llm = manifest.replay_llm(RUN / "cache.sqlite")
+    task = load_task("gsm8k", limit=manifest.limit)
+    journal = [json.loads(line) for line in (RUN / "results.jsonl").read_text().splitlines() if line.strip()]
+    sc16 = {r["problem_id"]: r for r in journal if r["strategy"] == "sc:16" and not r.get("error")}
+
+    async def draws(problem: Any) -> Any:
+        ctx = Context(llm=llm, budget=Budget().child(), trace=Trace("replay"), seed=manifest.seed)
+        with ctx.trace.activate():
+            return await Traces().solve(problem, ctx)
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    missing = 0
+    for problem in task.problems:
+        traces = asyncio.run(draws(problem))
+        missing += sum(1 for _, t in traces if not t)
+        prompt = sc16[problem.id]["usage"]["prompt_tokens"] // N
+        whole = sum(prompt + len(t or []) for _, t in traces)
+        right = lambda a: bool(a is not None and same_answer(a, problem.gold, "number"))  # noqa: E731
+        answers = [a for a, _ in traces]
+
+        def add(name: str, answer: str | None, tokens: int, **extra: Any) -> None:
+            rows.setdefault(name, []).append({"id": problem.id, "correct": right(answer), "tokens": tokens, **extra})
+
+        add("sc@16", vote(answers).winner, whole)
+        assert same_answer(vote(answers).winner, sc16[problem.id]["answer"], "number") or sc16[problem.id]["answer"] \
+            is None, "the replay must be SC@16's own samples"
+        weights = [math.exp(sum(x.logprob for x in t) / len(t)) if t else 0.0 for _, t in traces]
+        add("weighted sc@16", vote(answers, weights).winner, whole)
+        for measure in ("bottom10", "lowest", "tail", "mean"):
+            confs = [trace_confidence(t or [], measure, WINDOW) for _, t in traces]
+            scored = sorted([(c, a) for c, a in zip(confs, answers) if c is not None and a is not None],
+                            key=lambda x: -x[0])
+            for eta in (10, 50, 90):
+                kept = scored[: max(1, math.ceil(len(scored) * eta / 100))]
+                add(f"offline {measure} eta={eta}", vote([a for _, a in kept], [c for c, _ in kept]).winner, whole)
+        for eta in (10, 90):  # the paper's consensus 0.95; a small grid beside it (chosen on these 50: in-sample)
+            for warmup, consensus in ((4, 0.95), (4, 0.8), (2, 0.8), (2, 0.95)):
+                answer, spent, cut = online(traces, prompt, eta, warmup=warmup, consensus=consensus)
+                name = f"online eta={eta}" + ("" if (warmup, consensus) == (4, 0.95) else
+                                              f" warmup={warmup} consensus={consensus}")
+                add(name, answer, spent, cut=cut)
+    reference = {r["id"]: r["correct"] for r in rows["sc@16"]}
+    table = []
+    for name, got in rows.items():
+        fixed = sum(1 for r in got if r["correct"] and not reference[r["id"]])
+        broken = sum(1 for r in got if not r["correct"] and reference[r["id"]])
+        table.append({"policy": name, "correct": sum(r["correct"] for r in got), "problems": len(got),
+                      "mean_tokens": round(sum(r["tokens"] for r in got) / len(got)), "fixed": fixed,
+                      "broken": broken, "p": round(sign_test(fixed, broken), 3),
+                      **({"cut": sum(r.get("cut", 0) for r in got)} if "online" in name else {})})
+    # the library's own offline DeepConf on the same samples must agree with the table's
+    lib = DeepConf(n=N, eta=10, measure="bottom10", window=WINDOW, top_k=1)
+    check = [lib.run(p, llm=llm, seed=manifest.seed).answer for p in task.problems[:5]]
+    ours = [r for r in rows["offline bottom10 eta=10"][:5]]
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = {"command": "benchmarks/deepconf_replay.py", "run": str(RUN), "traces": N, "window": WINDOW,
+               "traces_without_logprobs": missing, "table": table,
+               "library_check": {"answers": check, "agrees": [
+                   same_answer(a, task.problems[i].gold, "number") == ours[i]["correct"] for i, a in enumerate(check)]}}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = ["| policy | correct /50 | mean tokens | vs SC@16: fixed / broken (p) |", "|---|---|---|---|"]
+    for t in table:
+        lines.append(f"| {t['policy']} | {t['correct']} | {t['mean_tokens']} | {t['fixed']} / {t['broken']} "
+                     f"({t['p']}){' , cut ' + str(t['cut']) if 'cut' in t else ''} |")
+    (args.out / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for t in table:
+        marker = "o" if t["policy"].startswith("sc") or "weighted" in t["policy"] else (
+            "s" if "online" in t["policy"] else ".")
+        ax.scatter(t["mean_tokens"], t["correct"] / t["problems"], marker=marker)
+        if marker != ".":
+            ax.annotate(t["policy"], (t["mean_tokens"], t["correct"] / t["problems"]), fontsize=7)
+    ax.set_xlabel("mean tokens per problem")
+    ax.set_ylabel("accuracy (50 GSM8K problems)")
+    ax.set_title("DeepConf replayed on SC@16's samples (Qwen2.5-Coder-1.5B)")
+    fig.tight_layout()
+    fig.savefig(args.out / "accuracy_vs_tokens.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
