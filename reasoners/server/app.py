@@ -370,7 +370,9 @@ class Run:
                 await stream.aclose()
 
     def answer(self, result: Result) -> dict[str, Any]:
-        trace_id = self.server.keep_trace(result.trace, self.tenant)
+        summary = result.to_dict()
+        summary.pop("trace", None)
+        trace_id = self.server.keep_trace({**(result.trace or {}), "version": 1, "result": summary}, self.tenant)
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.req.model,
             "choices": [{"index": 0, "message": _message(result),
