@@ -147,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cache", type=Path, help="a cache file (default: no cache)")
     serve.add_argument("--upstream-concurrency", type=int, default=64,
                        help="upstream calls in flight per model, over all runs (default 64)")
+    serve.add_argument("--otel", action="store_true",
+                       help="send every run's trace as OpenTelemetry spans (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME)")
     serve.add_argument("--share-cache", action="store_true",
                        help="let API keys share cached calls (default: each key has its own)")
     serve.add_argument("--allow-code", action="store_true",
@@ -173,7 +175,8 @@ def _serve(args: argparse.Namespace) -> int:
                           max_queue=args.max_queue, cache=str(args.cache) if args.cache else None,
                           upstream_timeout=args.upstream_timeout, upstream_concurrency=args.upstream_concurrency,
                           share_cache=args.share_cache, allow_code=args.allow_code, max_sandboxes=args.max_sandboxes,
-                          body_seconds=args.body_seconds, prepare_budget_tokens=args.prepare_budget_tokens)
+                          body_seconds=args.body_seconds, prepare_budget_tokens=args.prepare_budget_tokens,
+                          otel=args.otel)
     if not 0 < args.port < 65536:
         raise ReasonersError(f"--port must be between 1 and 65535; got {args.port}")
     serve(config, host=args.host, port=args.port)

@@ -32,7 +32,7 @@ from reasoners.embedders import Embedder
 from reasoners.llm.types import Completion, TokenLogprob
 from reasoners.problem import Candidate, Problem, Result
 from reasoners.strategies.autocot import _answer_near_end
-from reasoners.strategies.probtree import UNSCORED, answer_confidence
+from reasoners.strategies.probtree import BARE, UNSCORED, answer_confidence
 from reasoners.testing import FakeLLM, FakeResponse
 from reasoners.trace import Trace
 
@@ -49,7 +49,7 @@ def _completion(text: str, logprob: float | None) -> Completion:
 
 def test_probtree_a_bare_answer_scores_lowest_and_a_reasoned_one_by_its_reasoning():
     bare, conf = answer_confidence(_completion("So the answer is: Paris.", -0.1))
-    assert bare == "Paris" and conf == UNSCORED
+    assert bare == "Paris" and UNSCORED < conf == BARE < -1e6  # lowest of the answers, above no answer
     reasoned, conf = answer_confidence(_completion("France's capital is Paris. So the answer is: Paris.", -0.5))
     assert reasoned == "Paris" and conf == pytest.approx(-0.5)
 

@@ -79,6 +79,7 @@ class ServerConfig:
     allow_code: bool = False  # strategies that run model-written code (codechain, tests scorer) may be requested
     max_sandboxes: int = 2  # sandboxed code runs at once, over all requests
     prepare_budget_tokens: int | None = None  # what preparing the default strategy may spend (default: max budget)
+    otel: bool = False  # send every run's trace as OpenTelemetry spans (OTEL_EXPORTER_OTLP_ENDPOINT, ...)
 
     def __post_init__(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
@@ -125,6 +126,11 @@ class Server:
         self._running: asyncio.Semaphore | None = None
         self._secrets = configured_secrets(config.api_keys)
         set_max_concurrent_runs(config.max_sandboxes)
+        self.otel_provider: Any = None
+        if config.otel:
+            from ..integrations.otel import configured_provider
+
+            self.otel_provider = configured_provider()
 
     def _client(self, model: str, tenant: str) -> LLM:
         return LLM(model, api_base=self.config.api_base, cache=self.cache, timeout=self.config.upstream_timeout,
@@ -373,6 +379,10 @@ class Run:
         summary = result.to_dict()
         summary.pop("trace", None)
         trace_id = self.server.keep_trace({**(result.trace or {}), "version": 1, "result": summary}, self.tenant)
+        if self.server.otel_provider is not None:
+            from ..integrations.otel import export_trace
+
+            export_trace(result.trace or {}, tracer_provider=self.server.otel_provider, result=summary)
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.req.model,
             "choices": [{"index": 0, "message": _message(result),

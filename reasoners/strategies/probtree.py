@@ -32,9 +32,10 @@ from ..trace import span
 from .base import Context, Strategy, register
 from .rag import retrieve_passages
 
-__all__ = ["ProbTree", "parse_tree", "answer_confidence", "final_answer", "UNSCORED"]
+__all__ = ["ProbTree", "parse_tree", "answer_confidence", "final_answer", "UNSCORED", "BARE"]
 
 UNSCORED = -1e9  # unknown, no answer, or cut off: ranks below any real confidence
+BARE = -5e8  # an answer with no reasoning before it: below every reasoned answer, above no answer
 
 DECOMPOSE = (
     "Decompose the question into a tree of simpler sub-questions, written as JSON. Each key is a "
@@ -271,8 +272,9 @@ def final_answer(completion: Completion) -> str | None:
 def answer_confidence(completion: Completion) -> tuple[str | None, float]:
     """The answer after the last marker and the mean logprob of the reasoning before it.
 
-    Unknown, a missing marker, a cut-off generation, or a reply with no reasoning before
-    its answer (a bare guess: the reference scores it lowest) score :data:`UNSCORED`. A reply
+    Unknown, a missing marker or a cut-off generation score :data:`UNSCORED`; a reply with no
+    reasoning before its answer (a bare guess: the reference scores it lowest) scores
+    :data:`BARE`, below every reasoned answer and above no answer. A reply
     without token logprobs cannot be scored: :class:`CapabilityError`, never a silent 0 (which
     would read as certainty).
     """
@@ -286,7 +288,7 @@ def answer_confidence(completion: Completion) -> tuple[str | None, float]:
     marker = list(_MARKER.finditer(completion.text))[-1]
     reasoning = _mean_in(_token_spans(completion), 0, marker.start())
     if not completion.text[: marker.start()].strip() or reasoning is None:
-        return answer, UNSCORED
+        return answer, BARE
     return answer, float(reasoning)
 
 
@@ -394,7 +396,7 @@ class ProbTree(Strategy):
                 pairs = "\n".join(f"Q: {c.question}\nA: {c.answer or 'unknown'}" for c in child_nodes)
                 aggregate = await ctx.attempt(self._ask(ctx, prompts.aggregate.format(pairs=pairs, question=question),
                                                         "child_aggregation"), f"node {node} child_aggregation")
-                if aggregate is not None and aggregate.score is not None and aggregate.score > UNSCORED:
+                if aggregate is not None and aggregate.score is not None and aggregate.score > BARE:
                     # The paper's average of the three; a decomposition list of unknown confidence is left out.
                     known = [] if result.decomposition_confidence is None else [result.decomposition_confidence]
                     parts = [aggregate.score, *known, *[c.confidence for c in child_nodes]]
