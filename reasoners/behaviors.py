@@ -324,13 +324,13 @@ def rationales(source: str | Result | dict[str, Any] | Iterable[str]) -> list[tu
     if isinstance(source, str):
         return [("", source)]
     if isinstance(source, Result):
-        out = []
+        found: list[tuple[str, str]] = []
         for c in source.candidates:
             if c.reasoning:
-                out.append((c.source + REASONING_MARK, c.reasoning))
+                found.append((c.source + REASONING_MARK, c.reasoning))
             if c.text:
-                out.append((c.source, c.text))
-        return out
+                found.append((c.source, c.text))
+        return found
     if isinstance(source, dict):
         out: list[tuple[str, str]] = []
         _replies(source, [], out)

@@ -231,6 +231,7 @@ def _score_problem(value: Any) -> str | None:
     usage = value.get("usage")
     if (problem := _usage_problem(usage)) is not None:
         return problem
+    assert isinstance(usage, dict)
     if usage.get("prompt_tokens", 0) < len(tokens) or usage.get("calls", 0) != 1:
         return "usage is less than scoring those tokens costs"
     return None

@@ -230,7 +230,7 @@ class LiteLLMTransport(Transport):
                         reply.choices[0].finish_reason = "confidence"
                         break
             finally:
-                await replies.aclose()  # closes the HTTP stream: the server stops generating
+                await replies.aclose()  # type: ignore[attr-defined]  # closes the HTTP stream: the server stops
                 close = getattr(chunks, "aclose", None) or getattr(chunks, "close", None)
                 if close is not None:
                     with contextlib.suppress(Exception):

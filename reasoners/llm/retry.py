@@ -6,7 +6,15 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    stop_before_delay,
+)
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from ..errors import BudgetExhausted, ConfigError, RateLimitError, TransientError
@@ -48,15 +56,16 @@ class RetryPolicy:
         would end past it is not taken: the loop raises :class:`BudgetExhausted` instead, so no
         retry outlasts the budget (the run ends ``exhausted``)."""
 
-        def past_deadline(state: RetryCallState) -> bool:
-            if deadline is None or time.monotonic() + (state.upcoming_sleep or 0.0) < deadline:
-                return False
-            raise BudgetExhausted("budget time limit reached: no time left to wait and retry",
-                                  limit="seconds") from (state.outcome.exception() if state.outcome else None)
+        class past_deadline(stop_base):  # noqa: N801  (a tenacity stop condition)
+            def __call__(self, state: RetryCallState) -> bool:
+                if deadline is None or time.monotonic() + (state.upcoming_sleep or 0.0) < deadline:
+                    return False
+                raise BudgetExhausted("budget time limit reached: no time left to wait and retry",
+                                      limit="seconds") from (state.outcome.exception() if state.outcome else None)
 
         return AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.max_total_wait) | past_deadline,
+            stop=stop_any(stop_after_attempt(self.attempts), stop_before_delay(self.max_total_wait), past_deadline()),
             wait=self._wait,
             sleep=asyncio.sleep,
             reraise=True,

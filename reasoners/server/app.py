@@ -39,6 +39,7 @@ from ..llm.cache import Cache
 from ..llm.client import LLM
 from ..llm.convert import configured_secrets, redact
 from ..llm.local import DEFAULT_MODEL
+from ..llm.options import sampling_args
 from ..problem import Candidate, Result
 from ..sandbox import set_max_concurrent_runs
 from ..strategies.inspect import runs_code
@@ -349,7 +350,7 @@ class Run:
         async with self.server.running():
             ready = await self.server.ready(self.strategy, self.spec, self.model, self.llm)
             stream = ready.astream(self.req.question, llm=self.llm, budget=self.budget, kind=self.req.kind,  # type: ignore[arg-type]
-                                   conversation=self.req.conversation, sampling=self.req.sampling,
+                                   conversation=self.req.conversation, sampling=sampling_args(self.req.sampling),
                                    seed=self.req.seed, text=self.req.stream)
             nxt: asyncio.Future[Event] | None = None
             try:

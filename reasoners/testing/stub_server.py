@@ -310,14 +310,14 @@ class StubServer:
                     self._send(reply.status, json.dumps(_anthropic(reply, body)), reply.headers)
                     return
                 n = int(body.get("n") or 1) if stub.supports_n else 1
-                message, _, usage = reply.parts()
+                msg, _, usage = reply.parts()
                 payload = {
                     "id": "chatcmpl-stub",
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body.get("model", "stub"),
                     "choices": [
-                        {"index": i, "message": {"role": "assistant", **message}, "finish_reason": reply.finish_reason,
+                        {"index": i, "message": {"role": "assistant", **msg}, "finish_reason": reply.finish_reason,
                          **({"logprobs": {"content": _logprobs(reply.text, reply.logprobs, body)}}
                             if body.get("logprobs") and reply.logprobs is not None else {})}
                         for i in range(n)
