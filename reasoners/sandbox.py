@@ -244,15 +244,20 @@ def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def _uid_of(pid: int) -> int | None:
+def _status_field(pid: int, name: str) -> int | None:
+    """The first number of the ``name:`` line of ``/proc/<pid>/status``, or None."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("Uid:"):
+                if line.startswith(name + ":"):
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _uid_of(pid: int) -> int | None:
+    return _status_field(pid, "Uid")
 
 
 def survivors(run_id: str) -> list[int]:
@@ -300,14 +305,7 @@ def _package_dirs() -> list[str]:
 
 def _seccomp_mode(pid: int) -> int | None:
     """The process's seccomp mode as the kernel shows it (2: a filter is installed)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Seccomp:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _status_field(pid, "Seccomp")
 
 
 def _memory_private(pid: int) -> bool:

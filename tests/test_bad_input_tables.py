@@ -5,18 +5,16 @@ nothing silently accepted, and no model call."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import re
-import sys
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from reasoners.cli import main
-from reasoners.testing import running_server
+from reasoners.testing import serving as serving_upstream
 from reasoners.testing.stub_server import Reply, StubServer
 
 
@@ -221,6 +219,7 @@ def test_a_journal_line_is_whole_or_absent(tmp_path):
 
 # -- the server ---------------------------------------------------------------------------------------
 
+UPSTREAM = "openai/stub"
 OK_MESSAGES = [{"role": "user", "content": "What is 2 + 2?"}]
 
 
@@ -297,12 +296,8 @@ REQUESTS: list[tuple[object, int, str]] = [
 ]
 
 
-@contextlib.contextmanager
-def serving(stub: StubServer, *args: str) -> Iterator[str]:
-    argv = [sys.executable, "-m", "reasoners.cli", "serve", "--model", "openai/stub", "--api-base", stub.url,
-            "--port", "{port}", *args]
-    with running_server(argv, seconds=60) as url:
-        yield url
+def serving(stub: StubServer, *args: str) -> Any:
+    return serving_upstream(stub.url, *args, model=UPSTREAM)
 
 
 @pytest.fixture(scope="module")

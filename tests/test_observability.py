@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reasoners import ChainOfThought, SelfConsistency
+from reasoners import SelfConsistency
 from reasoners.cli import main
 from reasoners.integrations.otel import export_trace
 from reasoners.integrations.viewer import page_for, trace_page

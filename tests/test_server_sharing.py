@@ -5,30 +5,24 @@ and one request's long prompt does not change everyone's budget."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import sys
 import time
-from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import openai
 import pytest
 
-from reasoners.testing import running_server
+from reasoners.testing import serving as serving_upstream
 from reasoners.testing.stub_server import Reply, StubServer
 
 UPSTREAM = "openai/stub"
 ASK = [{"role": "user", "content": "What is 6 * 7?"}]
 
 
-@contextlib.contextmanager
-def serving(stub: StubServer, *args: str) -> Iterator[str]:
-    argv = [sys.executable, "-m", "reasoners.cli", "serve", "--model", UPSTREAM, "--api-base", stub.url,
-            "--port", "{port}", *args]
-    with running_server(argv, seconds=60) as url:
-        yield url
+def serving(stub: StubServer, *args: str) -> Any:
+    return serving_upstream(stub.url, *args, model=UPSTREAM)
 
 
 def _stall(url: str, count: int) -> list[socket.socket]:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from .fakes import FakeLLM, FakeModel, FakeRequest, FakeResponse, FakeRetriever
-from .servers import llama_server_argv, running_server, wait_ready
+from .servers import llama_server_argv, running_server, serving, wait_ready
 
 __all__ = ["FakeLLM", "FakeModel", "FakeRequest", "FakeResponse", "FakeRetriever",
-           "running_server", "wait_ready", "llama_server_argv"]
+           "running_server", "serving", "wait_ready", "llama_server_argv"]

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 
-__all__ = ["running_server", "wait_ready", "llama_server_argv"]
+__all__ = ["running_server", "serving", "wait_ready", "llama_server_argv"]
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None, seconds: float = 120.0) -> None:
@@ -82,3 +82,13 @@ def llama_server_argv(model: str | os.PathLike[str], alias: str = "smollm2", n_c
     """The command for llama-cpp-python's OpenAI-compatible server on a GGUF file (for :func:`running_server`)."""
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
             "--port", "{port}", "--n_ctx", str(n_ctx), "--model_alias", alias]
+
+
+@contextlib.contextmanager
+def serving(api_base: str, *args: str, model: str = "openai/stub", seconds: float = 60.0) -> Iterator[str]:
+    """``reasoners serve`` in front of the OpenAI-compatible ``api_base`` (a stub server, say), as a
+    process on a free port; yields its ``/v1`` URL. ``args`` are more ``serve`` flags."""
+    argv = [sys.executable, "-m", "reasoners.cli", "serve", "--model", model, "--api-base", api_base,
+            "--port", "{port}", *args]
+    with running_server(argv, seconds=seconds) as url:
+        yield url

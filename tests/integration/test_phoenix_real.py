@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from reasoners import Budget, SelfConsistency
-from reasoners.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
