@@ -31,6 +31,7 @@ def test_every_registered_name_round_trips(tmp_path):
         "search": "search(proposals=3,order=logprob,max_expansions=20,retries=0)",
         "linear": "linear(max_tokens=512,backtrack=false)",
         "rag": "rag(base=sc(n=3),k=2)",
+        "deepconf": "deepconf(n=8,mode=online,eta=90,measure=tail,window=16,top_k=3,warmup=2,consensus=0.9)",
     }
     assert set(examples) == set(REGISTRY)
     for name, spec in examples.items():
