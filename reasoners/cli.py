@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--total-budget-tokens", type=int, help="the total token budget per strategy for --allocate")
     bench.add_argument("--temperature", type=float, default=0.0)
     bench.add_argument("--max-tokens", type=int, default=640)
+    bench.add_argument("--otel", action="store_true",
+                       help="send each run's trace as OpenTelemetry spans (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME)")
     bench.add_argument("--concurrency", type=int, help="problems in flight (default 1 for local models, else 8)")
     bench.add_argument("--keep-errors", action="store_true",
                        help="on resume, keep error rows as they are (by default those problems run again)")
@@ -190,13 +192,20 @@ def _trace_file(result: Result) -> dict[str, Any]:
     return {**(result.trace or {}), "version": 1, "result": summary}
 
 
-def _export_otel(result: Result) -> None:
-    from .integrations.otel import configured_provider, export_trace
+def _send(result: Result, provider: Any) -> None:
+    """A run's trace, with its result, as OpenTelemetry spans through ``provider``."""
+    from .integrations.otel import export_trace
 
-    provider = configured_provider()
     summary = result.to_dict()
     summary.pop("trace", None)
     export_trace(result.trace or {}, tracer_provider=provider, result=summary)
+
+
+def _export_otel(result: Result) -> None:
+    from .integrations.otel import configured_provider
+
+    provider = configured_provider()
+    _send(result, provider)
     provider.force_flush()
     provider.shutdown()
 
@@ -414,8 +423,16 @@ def _bench(args: argparse.Namespace) -> int:
         executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus_per_cell,
                                num_gpus=args.ray_num_gpus_per_cell,
                                cache_dir=str(args.cache_dir) if args.cache_dir else None)
+    provider = None
+    if args.otel:
+        if executor is not None or args.allocate is not None:
+            raise ReasonersError("--otel sends each run of this process; it does not take --executor ray or --allocate")
+        from .integrations.otel import configured_provider
+
+        provider = configured_provider()
     config = BenchConfig(task, strategies, llm, args.out, budgets, seed=args.seed, concurrency=concurrency,
-                         keep_errors=args.keep_errors, allocate=args.allocate, executor=executor)
+                         keep_errors=args.keep_errors, allocate=args.allocate, executor=executor,
+                         export=(lambda result: _send(result, provider)) if provider is not None else None)
     manifest = RunManifest(task=args.task, model=args.model, limit=args.limit,
                            data=str(args.data) if args.data else None, seed=args.seed,
                            llm={"api_base": args.api_base, "temperature": args.temperature,
@@ -428,6 +445,9 @@ def _bench(args: argparse.Namespace) -> int:
         manifest.save(args.out)
         with progress_bar(task.name) as progress:
             rows = asyncio.run(run_bench(config, progress=progress, held=True))
+    if provider is not None:
+        provider.force_flush()
+        provider.shutdown()
     title = f"{task.name}, {len(task.problems)} problems, {args.model}"
     behaviors = None
     if args.behaviors:

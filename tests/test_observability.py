@@ -195,3 +195,33 @@ def test_a_huge_trace_opens_in_a_browser_in_under_three_seconds(browser, tmp_pat
     browser.find_element(By.CSS_SELECTOR, "#tree .node .node .row").click()  # the strategy: 10,000 calls
     opened = browser.execute_script("return document.querySelectorAll('#tree .row[data-kind=llm]').length")
     assert opened == 10_000
+
+
+def test_bench_otel_sends_each_run(tmp_path, monkeypatch):
+    """`reasoners bench --otel` sends one trace per run through the configured provider."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    import reasoners.integrations.otel as otel
+
+    monkeypatch.setattr(otel, "configured_provider", lambda service_name=None: provider)
+    import asyncio
+
+    from reasoners.bench import BenchConfig, parse_strategies, run_bench
+    from reasoners.bench.tasks import load_task
+    from reasoners.cli import _send
+
+    data = tmp_path / "g.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"#### {i + 1}"}) + "\n"
+                            for i in range(3)))
+    task = load_task("gsm8k", path=data)
+    llm = FakeLLM(["The answer is 2."])
+    config = BenchConfig(task, parse_strategies("cot,sc:2"), llm, tmp_path / "o", [None],
+                         export=lambda result: _send(result, provider))
+    asyncio.run(run_bench(config))
+    roots = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert len(roots) == 6 and len({s.context.trace_id for s in roots}) == 6  # one trace per run

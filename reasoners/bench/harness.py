@@ -38,7 +38,7 @@ from ..budget import Budget
 from .tasks import Task
 from ..errors import AuthError, ConfigError
 from ..llm.client import LLM
-from ..problem import Problem
+from ..problem import Problem, Result
 from ..strategies import REGISTRY, Strategy
 
 __all__ = [
@@ -173,6 +173,8 @@ class BenchConfig:
     allocate: str | None = None
     """``"uniform"`` or ``"adaptive"``: each strategy (self-consistency) gets one total budget over the
     whole task, the single entry of ``budgets`` (see :func:`reasoners.solve_batch`)."""
+    export: Callable[[Result], None] | None = None
+    """Called with each run's result (``bench --otel`` sends its trace as OpenTelemetry spans)."""
     executor: Any = None
     """Where the cells run: None for this process (``concurrency`` at once), or an executor such as
     :class:`reasoners.bench.distributed.RayExecutor`, whose ``run(config, todo, record)`` runs them."""
@@ -235,7 +237,8 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
             if fatal:  # after a fatal error, finish the runs in flight (their rows are kept) but start none
                 return
             try:
-                row = await run_cell(config.task, config.llm, spec, strategy, budget, problem, config.seed)
+                row = await run_cell(config.task, config.llm, spec, strategy, budget, problem, config.seed,
+                                     config.export)
             except (AuthError, ConfigError) as e:
                 fatal.append(e)
                 return
@@ -249,7 +252,7 @@ async def _run_locked(config: BenchConfig, progress: Callable[[int, int], None] 
 
 
 async def run_cell(task: Task, llm: LLM, spec: str, strategy: Strategy, budget: int | None, problem: Problem,
-                   seed: int) -> dict[str, Any]:
+                   seed: int, export: Callable[[Result], None] | None = None) -> dict[str, Any]:
     """One (strategy, budget, problem) cell as its journal row, whichever executor runs it. A failed
     run is an error row; an :class:`AuthError` or :class:`ConfigError` (every cell would fail alike)
     is raised instead."""
@@ -257,6 +260,8 @@ async def run_cell(task: Task, llm: LLM, spec: str, strategy: Strategy, budget: 
     retriever = task.retriever(problem) if task.retriever else None
     try:
         result = await strategy.arun(problem, llm=llm, budget=Budget(tokens=budget), seed=seed, retriever=retriever)
+        if export is not None:  # --otel: each run as a trace of its own
+            export(result)
         row = await _row(task, spec, budget, problem, result)
     except (AuthError, ConfigError):
         raise
