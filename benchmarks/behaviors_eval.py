@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoners import LLM, Cache
-from reasoners.behaviors import BEHAVIORS, Classifier, LexicalClassifier, LLMClassifier
+from reasoners.bench.behaviors import BEHAVIORS, Classifier, LexicalClassifier, LLMClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests/data/behaviors"

@@ -42,7 +42,7 @@ from reasoners.llm.confidence import group_confidences, trace_confidence  # noqa
 from reasoners.strategies.base import Context, Strategy  # noqa: E402
 from reasoners.strategies.deepconf import _percentile  # noqa: E402
 from reasoners.strategies.sampling import draw_samples  # noqa: E402
-from reasoners.trace import Trace  # noqa: E402
+from reasoners.core.trace import Trace  # noqa: E402
 
 RUN = Path("benchmarks/results/gsm8k_qwen_sampling")
 N, WINDOW = 16, 32

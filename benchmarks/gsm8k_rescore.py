@@ -3,7 +3,7 @@
 The committed rows of ``gsm8k_sampling.py`` scored candidates with a copy of the
 step checker that lived in that script and skipped every step preceded by
 whitespace (Python's parser rejects the leading space), i.e. most steps. The
-checker now lives in :mod:`reasoners.arithmetic`, fixed and reading LaTeX too.
+checker now lives in :mod:`reasoners.answers.arithmetic`, fixed and reading LaTeX too.
 This replays the same seeded samples from the sampling run's cache, with no model
 and no server (a cache miss would try a closed port and become an error row), and
 writes the re-scored rows to their own journal:
@@ -18,7 +18,7 @@ import asyncio
 from pathlib import Path
 
 from reasoners import LLM, BestOfN, Cache, RetryPolicy, Verifier
-from reasoners.arithmetic import arithmetic_check
+from reasoners.answers.arithmetic import arithmetic_check
 from reasoners.bench import BenchConfig, progress_bar, run_bench, write_report
 from reasoners.bench.tasks import load_task
 

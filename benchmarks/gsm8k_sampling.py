@@ -48,7 +48,7 @@ from reasoners import (
     TRLMScorer,
     Verifier,
 )
-from reasoners.arithmetic import arithmetic_check
+from reasoners.answers.arithmetic import arithmetic_check
 from reasoners.bench import BenchConfig, progress_bar, run_bench, write_report
 from reasoners.bench.tasks import load_task
 from reasoners.llm.local import QWEN_NAME, resolve_local_path

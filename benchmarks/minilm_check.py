@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from reasoners.bench.tasks import load_task
-from reasoners.minilm import PACKAGE, MiniLMEmbedder
-from reasoners._packages import package_file
+from reasoners.embedding.minilm import PACKAGE, MiniLMEmbedder
+from reasoners.core.packages import package_file
 
 PAIRS = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
          "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through the woods."]

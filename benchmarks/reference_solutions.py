@@ -15,7 +15,7 @@ import json
 import time
 
 from reasoners.bench.tasks import _read_jsonl, load_task, package_file
-from reasoners.code import run_unit_tests
+from reasoners.domains.code import run_unit_tests
 
 
 async def check(name: str, solutions: dict[str, str]) -> None:

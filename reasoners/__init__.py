@@ -6,15 +6,15 @@
 
 Importing this package does not import litellm (which takes seconds); the
 client imports it on first use. The names below are loaded on first access (PEP 562),
-so ``import reasoners.errors`` (as ``retrievers`` does) loads nothing else.
+so ``import reasoners.core.errors`` (as ``retrievers`` does) loads nothing else.
 """
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .answers import extract_answer, normalize, vote
-    from .budget import Budget
-    from .errors import (
+    from .core.budget import Budget
+    from .core.errors import (
         APIConnectionError,
         AuthError,
         BudgetExhausted,
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
         TransientError,
     )
     from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
-    from .problem import Candidate, Problem, Result
-    from .embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
-    from .pipeline import Pipeline, Stage
-    from .scorers import LLMJudge, MeanLogprob, PublicTests, PuzzleChecker, Scorer, TRLMScorer, Verifier
+    from .core.problem import Candidate, Problem, Result
+    from .embedding.embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
+    from .strategies.base import Pipeline, Stage
+    from .strategies.scorers import LLMJudge, MeanLogprob, PublicTests, PuzzleChecker, Scorer, TRLMScorer, Verifier
     from .strategies import (
         FOBAR,
         AutoCoT,
@@ -54,50 +54,50 @@ if TYPE_CHECKING:
         TRLMRerank,
         solve_batch,
     )
-    from .trace import Trace
-    from .usage import Usage
+    from .core.trace import Trace
+    from .core.usage import Usage
 
 _WHERE = {
     "extract_answer": ".answers",
     "normalize": ".answers",
     "vote": ".answers",
-    "Budget": ".budget",
-    "APIConnectionError": ".errors",
-    "AuthError": ".errors",
-    "BudgetExhausted": ".errors",
-    "CapabilityError": ".errors",
-    "ConfigError": ".errors",
-    "ContextWindowError": ".errors",
-    "LLMError": ".errors",
-    "MalformedResponseError": ".errors",
-    "ProviderError": ".errors",
-    "RateLimitError": ".errors",
-    "ReasonersError": ".errors",
-    "RequestTimeout": ".errors",
-    "ServerError": ".errors",
-    "SyncInAsyncError": ".errors",
-    "TransientError": ".errors",
+    "Budget": ".core.budget",
+    "APIConnectionError": ".core.errors",
+    "AuthError": ".core.errors",
+    "BudgetExhausted": ".core.errors",
+    "CapabilityError": ".core.errors",
+    "ConfigError": ".core.errors",
+    "ContextWindowError": ".core.errors",
+    "LLMError": ".core.errors",
+    "MalformedResponseError": ".core.errors",
+    "ProviderError": ".core.errors",
+    "RateLimitError": ".core.errors",
+    "ReasonersError": ".core.errors",
+    "RequestTimeout": ".core.errors",
+    "ServerError": ".core.errors",
+    "SyncInAsyncError": ".core.errors",
+    "TransientError": ".core.errors",
     "LLM": ".llm",
     "Cache": ".llm",
     "Capabilities": ".llm",
     "Completion": ".llm",
     "RetryPolicy": ".llm",
     "Score": ".llm",
-    "Candidate": ".problem",
-    "Problem": ".problem",
-    "Result": ".problem",
-    "Embedder": ".embedders",
-    "LiteLLMEmbedder": ".embedders",
-    "TfidfEmbedder": ".embedders",
-    "Pipeline": ".pipeline",
-    "Stage": ".pipeline",
-    "LLMJudge": ".scorers",
-    "MeanLogprob": ".scorers",
-    "PublicTests": ".scorers",
-    "PuzzleChecker": ".scorers",
-    "Scorer": ".scorers",
-    "TRLMScorer": ".scorers",
-    "Verifier": ".scorers",
+    "Candidate": ".core.problem",
+    "Problem": ".core.problem",
+    "Result": ".core.problem",
+    "Embedder": ".embedding.embedders",
+    "LiteLLMEmbedder": ".embedding.embedders",
+    "TfidfEmbedder": ".embedding.embedders",
+    "Pipeline": ".strategies.base",
+    "Stage": ".strategies.base",
+    "LLMJudge": ".strategies.scorers",
+    "MeanLogprob": ".strategies.scorers",
+    "PublicTests": ".strategies.scorers",
+    "PuzzleChecker": ".strategies.scorers",
+    "Scorer": ".strategies.scorers",
+    "TRLMScorer": ".strategies.scorers",
+    "Verifier": ".strategies.scorers",
     "FOBAR": ".strategies",
     "AutoCoT": ".strategies",
     "CodeChain": ".strategies",
@@ -114,8 +114,8 @@ _WHERE = {
     "Strategy": ".strategies",
     "TRLMRerank": ".strategies",
     "solve_batch": ".strategies",
-    "Trace": ".trace",
-    "Usage": ".usage",
+    "Trace": ".core.trace",
+    "Usage": ".core.usage",
 }
 
 

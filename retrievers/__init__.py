@@ -5,7 +5,7 @@ returning :class:`Document` objects, best first. The LangChain adapters live in
 ``retrievers.langchain`` (imported on demand).
 """
 
-from .base import Document, Retriever, RetrieverError
-from .bm25 import STOPWORDS, BM25Retriever, tokenize
+from retrievers.base import Document, Retriever, RetrieverError
+from retrievers.bm25 import STOPWORDS, BM25Retriever, tokenize
 
 __all__ = ["Document", "Retriever", "RetrieverError", "BM25Retriever", "tokenize", "STOPWORDS"]

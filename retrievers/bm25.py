@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import Document, RetrieverError
+from retrievers.base import Document, RetrieverError
 
 __all__ = ["BM25Retriever", "tokenize", "STOPWORDS"]
 

@@ -8,7 +8,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
-from .base import Document, Retriever
+from retrievers.base import Document, Retriever
 
 __all__ = ["AsLangChain", "FromLangChain"]
 

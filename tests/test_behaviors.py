@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reasoners import Budget, Candidate, Problem, Result
-from reasoners.behaviors import (
+from reasoners.bench.behaviors import (
     BEHAVIORS,
     LexicalClassifier,
     LLMClassifier,
@@ -25,7 +25,7 @@ from reasoners.bench import BenchConfig, parse_strategies, read_journal, run_ben
 from reasoners.bench.analyze import RunManifest, analyze_folder, behavior_rates
 from reasoners.bench.tasks import Task
 from reasoners.cli import main
-from reasoners.errors import ConfigError
+from reasoners.core.errors import ConfigError
 from reasoners.testing import FakeLLM
 from reasoners.testing.stub_server import Reply, StubServer
 

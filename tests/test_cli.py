@@ -75,7 +75,8 @@ def test_pipeline_runs_on_a_fake_model(capsys, monkeypatch):
 
 
 def test_default_model_is_the_one_that_serves_and_is_resolved_without_loading():
-    from reasoners.cli import DEFAULT_MODEL, _parser
+    from reasoners.cli import _parser
+    from reasoners.llm.local import DEFAULT_MODEL
     from reasoners.llm.local import QWEN_NAME
 
     assert DEFAULT_MODEL == f"local/{QWEN_NAME}"
@@ -108,7 +109,8 @@ def test_missing_default_model_exits_with_one_line_naming_its_install(capsys, no
 
 
 def test_serve_defaults_to_the_model_that_serves_and_fails_in_one_line_without_it(capsys, no_qwen):
-    from reasoners.cli import DEFAULT_MODEL, _parser
+    from reasoners.cli import _parser
+    from reasoners.llm.local import DEFAULT_MODEL
     from reasoners.server import ServerConfig
 
     args = _parser().parse_args(["serve"])

@@ -6,8 +6,8 @@ import pytest
 
 from reasoners import CodeChain, ConfigError, Problem
 from reasoners.bench.tasks import load_task
-from reasoners.embedders import Embedder
-from reasoners.code import public_tests_from_docstring
+from reasoners.embedding.embedders import Embedder
+from reasoners.domains.code import public_tests_from_docstring
 from reasoners.strategies.codechain import extract_functions
 from reasoners.testing import FakeLLM
 
@@ -80,7 +80,7 @@ def test_needs_a_code_problem():
 
 def test_public_tests_scorer_ranks_by_share_passed_in_the_sandbox():
     from reasoners import BestOfN, ConfigError, Problem
-    from reasoners.scorers import PublicTests
+    from reasoners.strategies.scorers import PublicTests
 
     problem = Problem("Double a number.\nYour code should pass this test:\nassert double(2) == 4", kind="code",
                       tests=["assert double(2) == 4", "assert double(5) == 10"],

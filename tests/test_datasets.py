@@ -59,7 +59,7 @@ def test_check_24(numbers, expr, ok):
 def test_humaneval_scored_by_unit_tests_in_the_sandbox():
     import gzip
 
-    from reasoners._packages import package_file
+    from reasoners.core.packages import package_file
 
     task = load_task("humaneval")
     assert len(task.problems) == 164
@@ -75,7 +75,7 @@ def test_humaneval_scored_by_unit_tests_in_the_sandbox():
 def test_mbpp_from_the_package_scored_by_hidden_tests():
     import gzip
 
-    from reasoners._packages import package_file
+    from reasoners.core.packages import package_file
 
     task = load_task("mbpp")
     assert len(task.problems) == 500

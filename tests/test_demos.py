@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from reasoners import FOBAR, AutoCoT, ChainOfThought, ConfigError, Demo
-from reasoners.demos import audit_demo, load_demos
+from reasoners.domains.demos import audit_demo, load_demos
 from reasoners.testing import FakeLLM
 
 CLEAN = [
@@ -65,7 +65,7 @@ def test_autocot_rejects_poisoned_demos_it_built_itself():
 
 async def test_the_model_audit_re_solves_each_question_and_flags_disagreement():
     llm = FakeLLM(lambda req: "The answer is 12." if "boxes" in req.prompt else "The answer is 9.")
-    audits = await AutoCoT.audit([CLEAN[0], CLEAN[1], POISONED[0]], llm=llm)
+    audits = await AutoCoT.audit_demos([CLEAN[0], CLEAN[1], POISONED[0]], llm=llm)
     assert [a.ok for a in audits] == [True, True, False]
     assert any("re-solves it as '12'" in f for f in audits[2].findings)
     assert len(llm.requests) == 3  # one re-solve per demo, and only here

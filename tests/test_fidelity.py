@@ -28,13 +28,13 @@ from reasoners import (
     TRLMRerank,
 )
 from reasoners.answers import infer_kind
-from reasoners.embedders import Embedder
+from reasoners.embedding.embedders import Embedder
 from reasoners.llm.types import Completion, TokenLogprob
-from reasoners.problem import Candidate, Problem, Result
+from reasoners.core.problem import Candidate, Problem, Result
 from reasoners.strategies.autocot import _answer_near_end
 from reasoners.strategies.probtree import BARE, UNSCORED, answer_confidence
 from reasoners.testing import FakeLLM, FakeResponse
-from reasoners.trace import Trace
+from reasoners.core.trace import Trace
 
 UNKNOWN_LOGPROBS = Capabilities(n=False, logprobs=None, prompt_logprobs=None, seed=True)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reasoners import FOBAR, Budget, ConfigError, Problem, SelfConsistency
-from reasoners.masking import find_numbers
+from reasoners.answers.masking import find_numbers
 from reasoners.strategies.fobar import combine, fit_chains, plan_backward
 from reasoners.testing import FakeLLM
 

@@ -15,12 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[set[str]] = [
     {"cli", "server"},
     {"spec", "integrations", "bench"},
-    {"strategies", "pipeline", "scorers"},
-    {"llm", "sandbox", "sandbox_child", "puzzles", "code", "answers", "masking", "embedders", "minilm", "testing",
-     "behaviors",
-     "arithmetic", "demos"},
+    {"strategies"},
+    {"llm", "sandbox", "domains", "answers", "embedding", "testing"},
     {"retrievers"},
-    {"errors", "usage", "budget", "trace", "problem", "_sync", "_packages"},
+    {"core"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from reasoners import AutoCoT, ConfigError
-from reasoners.minilm import MiniLMEmbedder, read_safetensors
+from reasoners.embedding.minilm import MiniLMEmbedder, read_safetensors
+from reasoners.embedding.embedders import TfidfEmbedder
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_unit_vectors_and_padding_changes_nothing(encoder):
 
 
 def test_a_missing_weights_package_names_its_install(monkeypatch):
-    from reasoners import minilm
+    from reasoners.embedding import minilm
 
     def absent(package, relative, install):
         raise ConfigError(f"package {package!r} is not installed; run: {install}")
@@ -54,5 +55,5 @@ def test_safetensors_reader(tmp_path):
 
 def test_autocot_paper_clusters_with_the_papers_encoder():
     auto = AutoCoT.paper(["What is 1 + 1?"])
-    assert isinstance(auto.embedder, MiniLMEmbedder) and auto.config()["embedder"] == "MiniLMEmbedder"
-    assert AutoCoT(["What is 1 + 1?"]).config()["embedder"] == "TfidfEmbedder"
+    assert isinstance(auto.embedder, MiniLMEmbedder) and isinstance(auto.encoder, MiniLMEmbedder)
+    assert isinstance(AutoCoT(["What is 1 + 1?"]).encoder, TfidfEmbedder)

@@ -57,7 +57,7 @@ def test_a_run_becomes_one_span_tree_with_the_genai_attributes(spans):
         parent = by_id[call.parent.span_id]
         assert parent.attributes["reasoners.span.kind"] == "strategy"  # under the strategy span that made it
         assert call.start_time <= call.end_time
-    assert root.attributes["reasoners.usage.calls"] == 3
+    assert root.attributes["reasoners.core.usage.calls"] == 3
     assert dict(json.loads(root.attributes["reasoners.votes"])) == result.metadata["tallies"]
     for s in got:
         assert KEY not in json.dumps({k: str(v) for k, v in s.attributes.items()})
@@ -213,7 +213,7 @@ def test_bench_otel_sends_each_run(tmp_path, monkeypatch):
 
     from reasoners.bench import BenchConfig, parse_strategies, run_bench
     from reasoners.bench.tasks import load_task
-    from reasoners.cli import _send
+    from reasoners.cli.common import send_trace as _send
 
     data = tmp_path / "g.jsonl"
     data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"#### {i + 1}"}) + "\n"

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reasoners import Budget, ChainOfThought, SelfConsistency, TRLMRerank
-from reasoners.pipeline import Pipeline
-from reasoners.scorers import SCORERS
+from reasoners.strategies.base import Pipeline
+from reasoners.strategies.scorers import SCORERS
 from reasoners.spec import SpecError, parse_spec, to_spec
 from reasoners.strategies.base import REGISTRY, STAGES
 from reasoners.testing import FakeLLM, FakeResponse
-from reasoners.trace import plain
+from reasoners.core.trace import plain
 
 
 def test_every_registered_name_round_trips(tmp_path):

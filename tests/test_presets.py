@@ -9,8 +9,8 @@ import random
 import pytest
 
 from reasoners import FOBAR, AutoCoT, CodeChain, ConfigError, ProbTree, Problem, SelfConsistency
-from reasoners._packages import fewshot_file
-from reasoners.demos import audit_demo, load_demos
+from reasoners.core.packages import fewshot_file
+from reasoners.domains.demos import audit_demo, load_demos
 from reasoners.spec import parse_spec
 from reasoners.strategies.best_of_n import TRLMRerank
 from reasoners.strategies.scorers import TRLMScorer
@@ -38,7 +38,7 @@ def test_every_preset_builds_from_python_and_from_a_spec():
 
 
 def test_a_preset_that_does_not_exist_is_one_clear_error():
-    from reasoners.errors import SpecError
+    from reasoners.core.errors import SpecError
 
     with pytest.raises(SpecError, match=r"cot has no preset 'paper' \(presets: .*fobar.paper"):
         parse_spec("cot.paper")

@@ -18,7 +18,7 @@ import pytest
 
 from reasoners import LLM, Budget, ChainOfThought, Problem, SelfConsistency
 from reasoners.answers import vote
-from reasoners.behaviors import REASONING_MARK, rationales
+from reasoners.bench.behaviors import REASONING_MARK, rationales
 from reasoners.llm.reasoning import ReasoningDelta, StreamSplitter, ThinkingFormat, provider_fields, split_reasoning
 from reasoners.llm.types import Capabilities, TokenLogprob
 from reasoners.testing import FakeLLM, FakeResponse, running_server
@@ -236,7 +236,7 @@ def _responses(node: dict) -> list[dict]:
 
 def test_analyze_classifies_thinking_and_final_text_apart():
     from reasoners.bench.analyze import analyze_rows
-    from reasoners.behaviors import LexicalClassifier
+    from reasoners.bench.behaviors import LexicalClassifier
 
     rows = [{"strategy": "cot", "budget": None, "problem_id": "p", "correct": True,
              "samples": [{"text": "The answer is 12.", "answer": "12", "correct": True,

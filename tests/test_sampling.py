@@ -24,8 +24,8 @@ from reasoners import (
     TRLMScorer,
     Verifier,
 )
-from reasoners.embedders import Embedder
-from reasoners.scorers import parse_judge_score
+from reasoners.embedding.embedders import Embedder
+from reasoners.strategies.scorers import parse_judge_score
 from reasoners.strategies.autocot import count_steps
 from reasoners.spec import parse_spec
 from reasoners.testing import FakeLLM, FakeResponse
@@ -384,7 +384,7 @@ def test_autocot_needs_a_pool():
 def test_default_embedder_clusters_similar_questions_together():
     import asyncio
 
-    from reasoners.embedders import TfidfEmbedder
+    from reasoners.embedding.embedders import TfidfEmbedder
     from reasoners.strategies.autocot import cluster_order
 
     pool = [

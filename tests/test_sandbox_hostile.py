@@ -345,7 +345,7 @@ def test_humaneval_answers_that_redefine_the_prompts_helpers_fail():
     import asyncio
 
     from reasoners.bench.tasks import humaneval
-    from reasoners.code import run_unit_tests
+    from reasoners.domains.code import run_unit_tests
 
     problems = {p.id: p for p in humaneval().problems}
     cheats = {"HumanEval/32": "def poly(xs, x):\n    return 0\n\ndef find_zero(xs):\n    return 0.0\n",

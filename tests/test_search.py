@@ -6,7 +6,7 @@ import json
 from fractions import Fraction
 
 from reasoners import BacktrackSearch, Budget, LinearBacktrack, Problem
-from reasoners.puzzles import Arithmetic, Sudoku, parse_steps
+from reasoners.domains.puzzles import Arithmetic, Sudoku, parse_steps
 from reasoners.testing import FakeLLM
 
 PUZZLE = Problem("Make 24 from 4 9 10 13.", kind="text", metadata={"numbers": [4, 9, 10, 13]})
@@ -141,7 +141,7 @@ def test_sudoku_expansions_scale_with_the_blanks():
 
 def test_best_of_n_with_the_checker_picks_the_valid_attempt():
     from reasoners import BestOfN
-    from reasoners.scorers import PuzzleChecker
+    from reasoners.strategies.scorers import PuzzleChecker
 
     attempts = ["The answer is: 4 * 6", "The answer is: (10 - 4) * (13 - 9)", "The answer is: 24"]
     llm = FakeLLM(attempts)  # scripted by sample seed
@@ -156,7 +156,7 @@ def test_checker_refuses_a_problem_that_is_not_a_puzzle():
     import pytest
 
     from reasoners import BestOfN, ConfigError
-    from reasoners.scorers import PuzzleChecker
+    from reasoners.strategies.scorers import PuzzleChecker
 
     with pytest.raises(ConfigError, match="puzzle"):
         BestOfN(n=2, scorer=PuzzleChecker()).run("What is 2 + 2?", llm=FakeLLM(["The answer is 4."]))

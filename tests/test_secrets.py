@@ -33,7 +33,7 @@ def test_an_echoing_server_leaks_the_key_nowhere(tmp_path, caplog):
         with caplog.at_level(logging.DEBUG):
             with pytest.raises(AuthError) as e:
                 llm.generate("hi")
-            from reasoners.trace import Trace
+            from reasoners.core.trace import Trace
 
             trace = Trace("cot")
             with trace.activate(), pytest.raises(AuthError):

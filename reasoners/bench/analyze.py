@@ -7,7 +7,7 @@ folder's cache (:class:`~reasoners.llm.replay.CacheOnly`), rebuilt from the
 folder's ``run.json`` (task, model, client options, seed, strategies), so no
 model is called; a cell the cache cannot answer whole is recorded as
 ``partial`` or ``missing``, never fatal. Each rationale is classified
-(:mod:`reasoners.behaviors`) and ``behaviors.json`` gets, per cell, every
+(:mod:`reasoners.bench.behaviors`) and ``behaviors.json`` gets, per cell, every
 sample's counts and evidence, and per (strategy, budget) the share of samples
 showing each behaviour, overall and split by whether the sample was correct.
 """
@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..behaviors import BEHAVIORS, Classifier
-from ..budget import Budget
-from ..errors import AuthError, ConfigError, ReasonersError
+from ..core.budget import Budget
+from ..core.errors import AuthError, ConfigError, ReasonersError
+from .behaviors import BEHAVIORS, Classifier
 from .harness import JOURNAL, parse_strategies, read_journal, run_cell, series_styles
 from .tasks import load_task
 
@@ -319,7 +319,7 @@ async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | 
     """Analyse a trace JSON (``reasoners run --trace``): every model reply, grouped by the strategy
     path above it (no gold, so no correct/incorrect split). Writes ``behaviors.json`` and
     ``behaviors.png`` beside it."""
-    from ..behaviors import rationales
+    from .behaviors import rationales
 
     try:
         trace = json.loads(path.read_text(encoding="utf-8"))

@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, ConfigError
+from ..core.errors import AuthError, ConfigError
+from ..core.problem import Problem
 from ..llm.cache import Cache
 from ..llm.client import LLM
-from ..problem import Problem
 from ..strategies import Strategy
 
 __all__ = ["ModelSpec", "RayExecutor", "INSTALL"]

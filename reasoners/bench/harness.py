@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import inspect
 import json
 import logging
 import math
@@ -34,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..budget import Budget
-from .tasks import Task
-from ..errors import AuthError, ConfigError
+from ..core.budget import Budget
+from ..core.errors import AuthError, ConfigError
+from ..core.problem import Problem, Result
 from ..llm.client import LLM
-from ..problem import Problem, Result
-from ..strategies import REGISTRY, Strategy
+from ..strategies import Strategy
+from .tasks import Task
 
 __all__ = [
     "parse_strategies", "pareto_frontier", "plot_accuracy_vs_tokens", "progress_bar", "read_journal", "run_bench",
@@ -54,42 +53,12 @@ STRATEGY_METRICS = ("pass_at_1",)
 """Numbers a strategy reports in ``result.metadata`` that the journal keeps as metrics (CodeChain's pass@1)."""
 
 
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [p.strip() for p in [*parts, current]]
-
-
 def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
-    """``"cot,sc:8,bon(n=4,scorer=judge) | trlm"`` -> [(label, strategy)].
+    """``"cot,sc:8,bon(n=4,scorer=judge) | trlm"`` -> [(label, strategy)]: each item a pipeline spec
+    labelled by its own text (see :mod:`reasoners.spec`; ``name:N`` is short for ``name(n=N)``)."""
+    from ..spec import parse_spec_list
 
-    Each item is a pipeline spec (see :mod:`reasoners.spec`); ``name:N`` is short for ``name(n=N)``.
-    """
-    from ..spec import parse_spec
-
-    out = []
-    items = _split_top_level(text)
-    if any(items) and not all(items):
-        raise ConfigError(f"an empty strategy in the list {text!r} (two commas, or one at an end?)")
-    for spec in filter(None, items):
-        name, colon, n = spec.partition(":")
-        if colon and "(" not in spec:
-            if not n.isdigit() or int(n) < 1:
-                raise ConfigError(f"bad sample count in {spec!r}: write name:N with N >= 1")
-            if name in REGISTRY and "n" not in inspect.signature(REGISTRY[name]).parameters:
-                raise ConfigError(f"strategy {name!r} does not take ':N' (it has no n)")
-            out.append((spec, parse_spec(f"{name}(n={n})")))
-        else:
-            out.append((spec, parse_spec(spec)))
-    if not out:
-        raise ConfigError("no strategies given")
-    return out
+    return parse_spec_list(text)
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -470,7 +439,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str,
         for t in table:
             t.update({name: rate for name, rate in rates.get((t["strategy"], t["budget"]), {}).items()})
     (out / "summary.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
-    from ..behaviors import BEHAVIORS
+    from .behaviors import BEHAVIORS
 
     extra = list(dict.fromkeys(k for t in table for k in t
                                if (k.startswith("mean_") and k not in _FIXED) or k in BEHAVIORS))

@@ -21,7 +21,6 @@ HumanEval and MBPP answers are scored by running the problem's unit tests in
 
 from __future__ import annotations
 
-import ast
 import csv
 import gzip
 import inspect
@@ -33,13 +32,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._packages import package_file
-from .._sync import run_sync
 from ..answers import normalize_number, same_answer, token_f1
-from ..code import run_unit_tests, test_entry_points
-from ..errors import ConfigError
-from ..problem import Problem
-from ..puzzles import check_24, check_sudoku  # the exact checkers live with the puzzles
+from ..core.errors import ConfigError, SpecError
+from ..core.packages import package_file
+from ..core.problem import Problem
+from ..core.sync import run_sync
+from ..domains.code import run_unit_tests, test_entry_points
+from ..domains.puzzles import (  # the exact checkers live with the puzzles
+    check_24,
+    check_sudoku,
+)
+from ..spec.grammar import Term, Word, parse_term
 
 __all__ = [
     "Task",
@@ -409,20 +412,20 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 
 def parse_task_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"sudoku(max_empty=8,seed=1)"`` -> ("sudoku", {"max_empty": 8, "seed": 1}); values are Python literals or words."""
-    m = re.fullmatch(r"\s*(\w+)\s*(?:\((.*)\))?\s*", spec)
-    if not m:
+    """``"sudoku(max_empty=8,seed=1)"`` -> ("sudoku", {"max_empty": 8, "seed": 1}), in the spec grammar
+    (:mod:`reasoners.spec.grammar`): numbers, true/false/none, quoted strings and bare words."""
+    try:
+        term = parse_term(spec)
+    except SpecError as e:
+        raise ConfigError(f"bad task (write name or name(key=value,...)): {e}") from None
+    if term.preset or term.count is not None:
         raise ConfigError(f"bad task {spec!r}: write name or name(key=value,...)")
     options: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in (m.group(2) or "").split(","))):
-        key, eq, raw = item.partition("=")
-        if not eq or not key.strip().isidentifier():
-            raise ConfigError(f"bad task option {item!r} in {spec!r}: write key=value")
-        try:
-            options[key.strip()] = ast.literal_eval(raw.strip())
-        except (ValueError, SyntaxError):
-            options[key.strip()] = raw.strip()
-    return m.group(1), options
+    for key, value in term.args.items():
+        if isinstance(value, Term):
+            raise ConfigError(f"bad task option {key!r} in {spec!r}: a value, not {value.name}(...)")
+        options[key] = value.text if isinstance(value, Word) else value
+    return term.name, options
 
 
 def load_task(name: str, *, path: str | Path | None = None, limit: int | None = None) -> Task:

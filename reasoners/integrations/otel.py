@@ -23,8 +23,8 @@ import json
 import os
 from typing import Any
 
-from ..errors import ConfigError
-from ..trace import redact
+from ..core.errors import ConfigError
+from ..core.trace import redact
 
 __all__ = ["export_trace", "configured_provider", "capture_content_default", "provider_name"]
 
@@ -111,7 +111,7 @@ def export_trace(trace: dict[str, Any], *, tracer_provider: Any = None, capture_
                 "reasoners.retries": int(node_attrs.get("retries", 0) or 0),
             })
             if usage.get("reasoning_tokens"):
-                attrs["reasoners.usage.reasoning_tokens"] = int(usage["reasoning_tokens"])
+                attrs["reasoners.core.usage.reasoning_tokens"] = int(usage["reasoning_tokens"])
             for key, attr in (("temperature", "gen_ai.request.temperature"), ("max_tokens", "gen_ai.request.max_tokens"),
                               ("top_p", "gen_ai.request.top_p"), ("seed", "gen_ai.request.seed")):
                 if request.get(key) is not None:
@@ -137,8 +137,8 @@ def export_trace(trace: dict[str, Any], *, tracer_provider: Any = None, capture_
                 if key in ("config", "tree", "plan", "history") or isinstance(value, (bool, int, float, str)):
                     attrs[f"reasoners.{key}"] = value
         if usage and kind not in ("llm", "score"):
-            attrs["reasoners.usage.total_tokens"] = int(usage.get("total_tokens", 0))
-            attrs["reasoners.usage.calls"] = int(usage.get("calls", 0))
+            attrs["reasoners.core.usage.total_tokens"] = int(usage.get("total_tokens", 0))
+            attrs["reasoners.core.usage.calls"] = int(usage.get("calls", 0))
         if parent is None:
             attrs["reasoners.run"] = name
             for key in ("model", "seed"):
@@ -168,8 +168,8 @@ def _result_attrs(result: dict[str, Any]) -> dict[str, Any]:
         "reasoners.confidence": float(result.get("confidence") or 0.0),
         "reasoners.exhausted": bool(result.get("exhausted")),
         "reasoners.degraded": bool(result.get("degraded")),
-        "reasoners.usage.total_tokens": int(usage.get("total_tokens", 0)),
-        "reasoners.usage.calls": int(usage.get("calls", 0)),
+        "reasoners.core.usage.total_tokens": int(usage.get("total_tokens", 0)),
+        "reasoners.core.usage.calls": int(usage.get("calls", 0)),
         "reasoners.candidates.answers": [str(c.get("answer")) for c in result.get("candidates") or []],
     }
     if meta.get("tallies"):

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..trace import redact
+from ..core.errors import ConfigError
+from ..core.trace import redact
 
 __all__ = ["trace_page", "bench_page", "load_trace", "page_for"]
 

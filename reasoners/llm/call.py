@@ -13,10 +13,10 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..budget import Budget, Reservation
-from ..errors import APIConnectionError, CapabilityError, LLMError, MalformedResponseError, RequestTimeout
-from ..trace import span
-from ..usage import Usage
+from ..core.budget import Budget, Reservation
+from ..core.errors import APIConnectionError, CapabilityError, LLMError, MalformedResponseError, RequestTimeout
+from ..core.trace import span
+from ..core.usage import Usage
 from .cache import Cache, InFlight, cache_key, cached_score, lookup
 from .convert import describe
 from .options import SamplingOptions

@@ -20,10 +20,10 @@ from urllib.parse import urlparse
 
 from typing_extensions import Unpack
 
-from .._sync import run_sync
-from ..budget import Budget
-from ..errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
-from ..problem import FailedSample
+from ..core.sync import run_sync
+from ..core.budget import Budget
+from ..core.errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
+from ..core.problem import FailedSample
 from .cache import Cache
 from .call import CallPath, _alone
 from .inprocess import InProcessModel

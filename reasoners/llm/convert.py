@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any, TypeVar
 
-from ..errors import (
+from ..core.errors import (
     APIConnectionError,
     AuthError,
     ConfigError,

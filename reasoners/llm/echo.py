@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MalformedResponseError
-from ..usage import Usage
+from ..core.errors import MalformedResponseError
+from ..core.usage import Usage
 from .types import Score
 
 __all__ = ["EchoRequest", "echo_score"]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ReasonersError
+from ..core.errors import ReasonersError
 from .convert import convert_error
 from .options import SamplingOptions
 from .transport import Choice, Messages, Reply, Transport

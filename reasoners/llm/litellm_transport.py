@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from ..errors import AuthError, ConfigError, MalformedResponseError, ReasonersError
+from ..core.errors import AuthError, ConfigError, MalformedResponseError, ReasonersError
 from .convert import convert_error, litellm
 from .echo import EchoRequest, echo_score
 from .options import SamplingOptions

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .._packages import package_file
-from ..errors import ConfigError, ContextWindowError
-from ..usage import Usage
+from ..core.packages import package_file
+from ..core.errors import ConfigError, ContextWindowError
+from ..core.usage import Usage
 from .inprocess import InProcessModel, RawCompletion
 from .options import SamplingOptions
 from .confidence import GroupWatch, StopBelow

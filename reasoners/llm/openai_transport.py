@@ -12,8 +12,8 @@ import asyncio
 import weakref
 from typing import Any
 
-from .._sync import close_with_loop
-from ..errors import ReasonersError
+from ..core.sync import close_with_loop
+from ..core.errors import ReasonersError
 from .echo import EchoRequest, echo_score
 from .litellm_transport import LiteLLMTransport
 from .options import SamplingOptions

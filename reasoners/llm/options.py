@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .types import UNSET
 
 __all__ = ["SamplingOptions", "SamplingArgs", "sampling_args", "to_messages"]

@@ -55,7 +55,7 @@ class ThinkingFormat:
     starts_inside: bool = False
 
     def __post_init__(self) -> None:
-        from ..errors import ConfigError
+        from ..core.errors import ConfigError
 
         if not self.open or not self.close or self.open == self.close:
             raise ConfigError(f"thinking tags must be two different non-empty strings; got {self.open!r}, "

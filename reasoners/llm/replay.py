@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from ..errors import ProviderError
+from ..core.errors import ProviderError
 from .options import SamplingOptions
 from .transport import Messages, Reply, Transport
 from .types import Capabilities, Score

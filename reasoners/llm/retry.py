@@ -17,7 +17,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
-from ..errors import BudgetExhausted, ConfigError, RateLimitError, TransientError
+from ..core.errors import BudgetExhausted, ConfigError, RateLimitError, TransientError
 
 __all__ = ["RetryPolicy"]
 

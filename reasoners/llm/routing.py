@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .inprocess import InProcessModel, InProcessTransport
 from .litellm_transport import LiteLLMTransport
 from .openai_transport import OpenAITransport

@@ -13,7 +13,7 @@ the :class:`~reasoners.llm.LLM` is made, by
 - :class:`~reasoners.llm.litellm_transport.LiteLLMTransport`: every other
   provider litellm knows.
 
-Transports raise only the toolkit's errors (:mod:`reasoners.errors`), with
+Transports raise only the toolkit's errors (:mod:`reasoners.core.errors`), with
 secrets redacted, and take a plain ``timeout`` in seconds.
 """
 
@@ -25,8 +25,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MalformedResponseError
-from ..usage import Usage
+from ..core.errors import MalformedResponseError
+from ..core.usage import Usage
 from .options import SamplingOptions
 from .reasoning import ReasoningDelta, ThinkingFormat, split_reasoning
 from .types import Capabilities, Completion, Score, TokenLogprob

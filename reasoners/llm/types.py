@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..usage import Usage
+from ..core.usage import Usage
 
 __all__ = ["TokenLogprob", "Completion", "Score", "Capabilities", "UNSET"]
 
@@ -152,7 +152,7 @@ class Capabilities:
         extra = asdict(override) if isinstance(override, Capabilities) else dict(override)
         unknown = set(extra) - {f.name for f in fields(self)}
         if unknown:
-            from ..errors import ConfigError
+            from ..core.errors import ConfigError
 
             raise ConfigError(f"unknown capabilities: {sorted(unknown)}; known: n, logprobs, prompt_logprobs, seed, thinks")
         base = asdict(self)

@@ -13,10 +13,10 @@ import logging
 import time
 from typing import Any
 
-from ..errors import ConfigError, ReasonersError
+from ..core.errors import ConfigError, ReasonersError
+from ..llm.local import DEFAULT_MODEL
 from ..strategies.base import REGISTRY
 from ..strategies.events import Finished
-from ..llm.local import DEFAULT_MODEL
 from .app import Run, Server, ServerConfig, error_body, status_of
 from .request import BadRequest, parse_chat
 
@@ -29,7 +29,12 @@ def create_app(config: ServerConfig) -> Any:
     """The FastAPI application for ``config``."""
     try:
         from fastapi import FastAPI, Request
-        from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+        from fastapi.responses import (
+            HTMLResponse,
+            JSONResponse,
+            Response,
+            StreamingResponse,
+        )
         from starlette.exceptions import HTTPException
     except ImportError as e:
         raise ConfigError('the server needs its extra: pip install "reasoners-toolkit[server]"') from e

@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..budget import Budget
-from ..errors import (
+from ..core.budget import Budget
+from ..core.errors import (
     AuthError,
     BudgetExhausted,
     CapabilityError,
@@ -35,18 +35,26 @@ from ..errors import (
     RequestTimeout,
     SpecError,
 )
+from ..core.problem import Candidate, Result
+from ..core.usage import Usage
 from ..llm.cache import Cache
 from ..llm.client import LLM
 from ..llm.convert import configured_secrets, redact
 from ..llm.local import DEFAULT_MODEL
 from ..llm.options import sampling_args
-from ..problem import Candidate, Result
 from ..sandbox import set_max_concurrent_runs
-from ..strategies.inspect import runs_code
 from ..spec import parse_spec
 from ..strategies.base import REGISTRY, Strategy
-from ..strategies.events import CallFinished, Event, Finished, ReasoningText, SampleAnswered, TextDelta, Votes
-from ..usage import Usage
+from ..strategies.events import (
+    CallFinished,
+    Event,
+    Finished,
+    ReasoningText,
+    SampleAnswered,
+    TextDelta,
+    Votes,
+)
+from ..strategies.inspect import runs_code
 from .metrics import Metrics
 from .request import BadRequest, ChatRequest, split_model
 
@@ -236,8 +244,8 @@ class Server:
         limit = self.config.max_budget_tokens
         tokens = req.budget.get("tokens", limit)
         if tokens > limit:
-            raise BadRequest(f"reasoners.budget.tokens {int(tokens)} is above this server's limit of {limit}",
-                             param="reasoners.budget.tokens")
+            raise BadRequest(f"reasoners.core.budget.tokens {int(tokens)} is above this server's limit of {limit}",
+                             param="reasoners.core.budget.tokens")
         calls = req.budget.get("calls")
         return Budget(tokens=int(tokens), calls=int(calls) if calls is not None else None,
                       cost=req.budget.get("cost"), seconds=req.budget.get("seconds"))

@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import SpecError
+from ..spec import grammar
+
 __all__ = ["BadRequest", "ChatRequest", "parse_chat", "split_model"]
 
 # Sampling fields passed through to the strategy's calls (unless the strategy sets them itself).
@@ -163,19 +166,19 @@ def _options(raw: Any) -> tuple[str | None, dict[str, float], str]:
     budget: dict[str, float] = {}
     if budget_raw is not None:
         if not isinstance(budget_raw, dict):
-            raise BadRequest("reasoners.budget must be an object with tokens, calls, cost or seconds",
-                             param="reasoners.budget")
+            raise BadRequest("reasoners.core.budget must be an object with tokens, calls, cost or seconds",
+                             param="reasoners.core.budget")
         for name, value in budget_raw.items():
             if name not in BUDGET_FIELDS:
-                raise BadRequest(f"reasoners.budget.{name} is not a limit (known: tokens, calls, cost, seconds)",
-                                 param=f"reasoners.budget.{name}")
+                raise BadRequest(f"reasoners.core.budget.{name} is not a limit (known: tokens, calls, cost, seconds)",
+                                 param=f"reasoners.core.budget.{name}")
             if value is None:
                 continue
             number = BUDGET_FIELDS[name]
-            budget[name] = _number(value, f"reasoners.budget.{name}", number, low=1 if number is int else 0)
+            budget[name] = _number(value, f"reasoners.core.budget.{name}", number, low=1 if number is int else 0)
             if number is float and budget[name] <= 0:
-                raise BadRequest(f"reasoners.budget.{name} must be above 0; got {value!r}",
-                                 param=f"reasoners.budget.{name}")
+                raise BadRequest(f"reasoners.core.budget.{name} must be above 0; got {value!r}",
+                                 param=f"reasoners.core.budget.{name}")
     return spec, budget, kind
 
 
@@ -220,26 +223,9 @@ def parse_chat(body: Any) -> ChatRequest:
 
 
 def split_model(model: str) -> tuple[str | None, str]:
-    """``"<spec>@<model>"`` as (spec, model), split at the first ``@`` outside parentheses and
-    quotes; a name with no such ``@`` is (None, name)."""
-    depth, quoted, escaped = 0, False, False
-    for i, ch in enumerate(model):
-        if quoted:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "@" and depth == 0:
-            spec, name = model[:i].strip(), model[i + 1:].strip()
-            if not spec or not name:
-                raise BadRequest(f"model {model!r}: give '<strategy spec>@<model>', both parts", param="model")
-            return spec, name
-    return None, model
+    """``"<spec>@<model>"`` as (spec, model), split as the spec grammar splits it (the first ``@``
+    outside parentheses and quotes); a name with no such ``@`` is (None, name)."""
+    try:
+        return grammar.split_model(model)
+    except SpecError as e:
+        raise BadRequest(f"model {e}", param="model") from None

@@ -11,28 +11,28 @@ The demos then prompt few-shot chain of thought.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ..answers import same_answer
-from ..budget import Budget
-from ..demos import Demo, DemoAudit, audit_demo, demos_from
-from ..embedders import Embedder, TfidfEmbedder
-from ..errors import BudgetExhausted, ConfigError
+from ..core.budget import Budget
+from ..domains.demos import Demo, DemoAudit, Demos, audit_demo, demos_from
+from ..embedding.embedders import Embedder, TfidfEmbedder
+from ..core.errors import BudgetExhausted, ConfigError
 from ..llm.client import LLM
-from ..problem import AnswerKind, Problem, Result
-from ..trace import span
+from ..core.problem import AnswerKind, Problem, Result
+from ..core.trace import span
 from .base import Context, Strategy, register
+from .params import param, settings
 from .cot import ChainOfThought
 
 __all__ = ["AutoCoT", "count_steps", "cluster_order"]
@@ -94,6 +94,7 @@ def _rationale(text: str) -> str:
 
 
 @register("autocot")
+@settings
 class AutoCoT(Strategy):
     """Few-shot chain of thought with demos built automatically from ``pool``.
 
@@ -104,76 +105,37 @@ class AutoCoT(Strategy):
     the run that built them and traced. :meth:`save` writes them to JSON for reuse.
     """
 
-    def __init__(
-        self,
-        pool: Sequence[str] | str | Path = (),
-        *,
-        k: int = 8,
-        demos: Sequence[Demo] | str | Path | None = None,
-        embedder: Embedder | None = None,
-        kind: AnswerKind = "number",
-        max_question_words: int = 60,
-        max_steps: int = 5,
-        max_tries: int | None = None,
-        demo_max_tokens: int = 256,
-        seed: int = 0,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        audit: Literal["warn", "reject"] = "warn",
-        filters: Literal["default", "reference"] = "default",
-        selection: Literal["cluster", "random", "retrieval"] = "cluster",
-    ) -> None:
-        if audit not in ("warn", "reject"):
-            raise ConfigError(f"AutoCoT audit must be 'warn' or 'reject'; got {audit!r}")
-        if filters not in ("default", "reference"):
-            raise ConfigError(f"AutoCoT filters must be 'default' or 'reference'; got {filters!r}")
-        if selection not in ("cluster", "random", "retrieval"):
-            raise ConfigError(f"AutoCoT selection must be 'cluster', 'random' or 'retrieval'; got {selection!r}")
-        if selection == "retrieval" and demos is not None:
+    pool: Pool | Sequence[str] | str | Path = param(default=(), kw_only=False)
+    k: int = param(default=8, ge=1)
+    demos: Demos | Sequence[Demo] | str | Path | None = None
+    embedder: Embedder | None = None  # None: TF-IDF
+    kind: AnswerKind = "number"
+    max_question_words: int = 60
+    max_steps: int = 5
+    max_tries: int | None = param(default=None, ge=1)  # None: try the whole cluster
+    demo_max_tokens: int = 256
+    seed: int = 0
+    temperature: float | None = None
+    max_tokens: int | None = None
+    audit: Literal["warn", "reject"] = "warn"
+    filters: Literal["default", "reference"] = "default"
+    selection: Literal["cluster", "random", "retrieval"] = "cluster"
+    # built demos per model ("*": demos given or prepared), kept for runs made without prepare()
+    _demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.selection == "retrieval" and self.demos is not None:
             raise ConfigError("AutoCoT selection='retrieval' picks demos per question from the pool; give no demos")
-        if demos is None and not pool:
+        if self.demos is None and not self.pool:
             raise ConfigError("AutoCoT needs a pool of questions or ready demos")
-        if k < 1:
-            raise ConfigError("AutoCoT k must be >= 1")
-        self._sources = {
-            "pool": str(pool) if isinstance(pool, (str, Path)) else None,
-            "demos": str(demos) if isinstance(demos, (str, Path)) else None,
-        }
-        self.pool = _read_pool(pool) if isinstance(pool, (str, Path)) else list(pool)
-        self._default_embedder = embedder is None
-        self.k = k
-        self.embedder = embedder or TfidfEmbedder()
-        self.kind = kind
-        self.max_question_words = max_question_words
-        self.max_steps = max_steps
-        if max_tries is not None and max_tries < 1:
-            raise ConfigError("AutoCoT max_tries must be >= 1 (or None: try the whole cluster)")
-        self.max_tries = max_tries
-        self.demo_max_tokens = demo_max_tokens
-        self.seed = seed
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.audit_mode = audit
-        self.filters = filters
-        self.selection = selection
-        self._demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = {}
-        if demos is not None:
-            self._demos["*"] = self._checked(list(demos_from(demos, owner="AutoCoT")))
-
-    def spec_value(self, name: str, default: Any) -> Any:
-        """Values for spec strings: the pool and demos as the files they came from."""
-        if name == "audit":
-            return self.audit_mode
-        if name in self._sources:
-            return self._sources[name] or (default if name == "demos" or not self.pool else self.pool)
-        if name == "embedder":
-            return None if self._default_embedder else self.embedder
-        return getattr(self, name, default)
-
-    def config(self) -> dict[str, Any]:
-        return {"k": self.k, "pool_size": len(self.pool), "max_steps": self.max_steps, "max_tries": self.max_tries,
-                "seed": self.seed, "audit": self.audit_mode, "filters": self.filters, "selection": self.selection,
-                "embedder": type(self.embedder).__name__}
+        pool = self.pool
+        object.__setattr__(self, "pool", _read_pool(pool) if isinstance(pool, (str, Path)) else
+                           pool if isinstance(pool, Pool) else Pool(pool))
+        if self.demos is not None:
+            given = demos_from(self.demos, owner="AutoCoT")
+            object.__setattr__(self, "demos", given)
+            self._demos["*"] = self._checked(list(given))
+        super().__post_init__()
 
     @classmethod
     def paper(cls, pool: Sequence[str] | str | Path = (), **overrides: Any) -> AutoCoT:
@@ -181,9 +143,9 @@ class AutoCoT(Strategy):
         GSM8K setting), each walked from its centre, and the reference's filters: question <= 60
         words, rationale <= 5 lines, ending with a full stop, and for arithmetic the answer in its
         last sentence or last 10 words. The encoder is the reference's, all-MiniLM-L6-v2
-        (:class:`~reasoners.minilm.MiniLMEmbedder`), when its weights package is installed, and
-        TF-IDF otherwise (``config()["embedder"]`` says which)."""
-        from ..minilm import MiniLMEmbedder, minilm_available
+        (:class:`~reasoners.embedding.minilm.MiniLMEmbedder`), when its weights package is installed, and
+        TF-IDF otherwise (``encoder`` says which)."""
+        from ..embedding.minilm import MiniLMEmbedder, minilm_available
 
         settings: dict[str, Any] = {"k": 8, "max_steps": 5, "max_question_words": 60, "filters": "reference",
                                     "selection": "cluster", "max_tries": None}
@@ -191,16 +153,27 @@ class AutoCoT(Strategy):
             settings["embedder"] = MiniLMEmbedder()
         return cls(pool, **{**settings, **overrides})
 
+    @property
+    def questions(self) -> Pool:
+        """The pool's questions (a file's path becomes its questions when the strategy is built)."""
+        return self.pool if isinstance(self.pool, Pool) else _read_pool(self.pool) if isinstance(self.pool, (str, Path)) \
+            else Pool(self.pool)
+
+    @property
+    def encoder(self) -> Embedder:
+        """The embedder clustering uses: the one given, else TF-IDF."""
+        return self.embedder or TfidfEmbedder()
+
     async def build(self, ctx: Context) -> list[Demo]:
         """Cluster the pool and pick one passing demo per cluster (clusters with none are skipped;
         none at all is a :class:`ConfigError`, since no demos would be plain zero-shot CoT)."""
         rejected: Counter[str] = Counter()
-        with span("autocot.build", "autocot", pool=len(self.pool), k=self.k, selection=self.selection) as s:
+        with span("autocot.build", "autocot", pool=len(self.questions), k=self.k, selection=self.selection) as s:
             if self.selection == "random":  # the paper's Random-Q-CoT baseline: k questions drawn at random
-                eligible = [i for i, q in enumerate(self.pool) if len(q.split()) <= self.max_question_words]
+                eligible = [i for i, q in enumerate(self.questions) if len(q.split()) <= self.max_question_words]
                 groups = [[i] for i in random.Random(self.seed).sample(eligible, min(self.k, len(eligible)))]
             else:
-                groups = cluster_order(await self.embedder.aembed(self.pool), self.k, self.seed)
+                groups = cluster_order(await self.encoder.aembed(self.questions), self.k, self.seed)
             picks = await asyncio.gather(*(self._pick(members, ctx, rejected) for members in groups))
             demos = [d for d, _ in picks if d is not None]
             if s is not None:
@@ -223,7 +196,7 @@ class AutoCoT(Strategy):
         zero_shot = ChainOfThought(temperature=0.0, max_tokens=self.demo_max_tokens)
         tries = 0
         for i in members:
-            question = self.pool[i]
+            question = self.questions[i]
             if len(question.split()) > self.max_question_words:
                 rejected[f"over {self.max_question_words} words"] += 1
                 continue
@@ -239,7 +212,7 @@ class AutoCoT(Strategy):
                 continue
             demo = Demo(question, _rationale(result.candidates[0].text), result.answer or "",
                         source=f"autocot:{ctx.llm.model}")
-            if self.audit_mode == "reject" and not audit_demo(demo, kind=self.kind).ok:
+            if self.audit == "reject" and not audit_demo(demo, kind=self.kind).ok:
                 rejected["failing the audit"] += 1
                 continue  # the audit is one more filter: try the group's next question
             return demo, False
@@ -275,9 +248,7 @@ class AutoCoT(Strategy):
             demos = self._checked(await self.build(ctx))
         if "*" in self._demos and demos is self._demos["*"]:
             return self
-        ready = copy.copy(self)
-        ready._demos = {"*": demos}
-        return ready
+        return replace(self, demos=Demos(demos), selection=self.selection)
 
     async def demos_for(self, ctx: Context) -> list[Demo]:
         """The demos for ``ctx.llm``, building them once per model."""
@@ -299,8 +270,8 @@ class AutoCoT(Strategy):
         flagged = [a for a in audits if not a.ok]
         for a in flagged:
             log.warning("Auto-CoT demo %s (%s) %s: %s", a.demo.source or "given in code", a.demo.digest[:12],
-                        "rejected" if self.audit_mode == "reject" else "flagged", "; ".join(a.findings))
-        if self.audit_mode == "warn":
+                        "rejected" if self.audit == "reject" else "flagged", "; ".join(a.findings))
+        if self.audit == "warn":
             return demos
         kept = [a.demo for a in audits if a.ok]
         if not kept:
@@ -308,10 +279,10 @@ class AutoCoT(Strategy):
         return kept
 
     @classmethod
-    async def audit(
+    async def audit_demos(
         cls, demos: Sequence[Demo], *, llm: LLM, budget: Budget | None = None, kind: AnswerKind = "number"
     ) -> list[DemoAudit]:
-        """Audit ``demos``: the static checks of :func:`reasoners.demos.audit_demo`, and the model
+        """Audit ``demos``: the static checks of :func:`reasoners.domains.demos.audit_demo`, and the model
         re-solves each demo's question (zero-shot chain of thought, greedy) and a disagreement with
         the demo's answer is flagged. The model runs only here, charged to ``budget``."""
         audits = [audit_demo(d, kind=kind) for d in demos]
@@ -334,8 +305,8 @@ class AutoCoT(Strategy):
     async def _retrieved(self, problem: Problem, ctx: Context) -> list[Demo]:
         """The paper's Retrieval-Q-CoT baseline: the k pool questions most similar to this one
         (cosine over the embedder's vectors), each with its zero-shot chain."""
-        others = [i for i, q in enumerate(self.pool) if q.strip() != problem.question.strip()]
-        vectors = await self.embedder.aembed([self.pool[i] for i in others] + [problem.question])
+        others = [i for i, q in enumerate(self.questions) if q.strip() != problem.question.strip()]
+        vectors = await self.encoder.aembed([self.questions[i] for i in others] + [problem.question])
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         similarity = unit[:-1] @ unit[-1]
         nearest = [others[j] for j in np.argsort(-similarity, kind="stable")[: self.k]]
@@ -366,7 +337,13 @@ class AutoCoT(Strategy):
         return cls(demos=path, **kwargs)
 
 
-def _read_pool(path: str | Path) -> list[str]:
+class Pool(tuple[str, ...]):
+    """Auto-CoT's questions, with the file they were read from (``path``), which a spec writes back."""
+
+    path: str | None = None
+
+
+def _read_pool(path: str | Path) -> Pool:
     """Questions from a text file (one per line) or JSONL (a ``question`` field per line)."""
     try:
         lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
@@ -375,4 +352,6 @@ def _read_pool(path: str | Path) -> list[str]:
         raise ConfigError(f"cannot read the Auto-CoT pool from {path}: {e}") from e
     if not questions:
         raise ConfigError(f"the Auto-CoT pool {path} has no questions (one per line, or JSONL with 'question')")
-    return questions
+    pool = Pool(questions)
+    pool.path = str(path)
+    return pool

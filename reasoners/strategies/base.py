@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -17,16 +18,17 @@ from typing import Any, ClassVar, TypeVar
 
 from retrievers import Retriever
 
-from .._sync import run_sync
-from ..budget import Budget
-from ..errors import AuthError, BudgetExhausted, ConfigError, LLMError
+from ..core.sync import run_sync
+from ..core.budget import Budget
+from ..core.errors import AuthError, BudgetExhausted, ConfigError, LLMError
 from ..llm.client import LLM
 from ..answers import infer_kind
 from ..llm.options import SamplingArgs, sampling_args, to_messages
 from ..llm.reasoning import ReasoningDelta
 from ..llm.types import Completion, Score
-from ..problem import AnswerKind, FailedSample, Problem, Result
-from ..trace import Span, Trace, span
+from ..core.problem import AnswerKind, FailedSample, Problem, Result
+from ..core.trace import Span, Trace, span
+from .params import check_fields, param, settings
 from .events import CallFinished, CallStarted, Event, Finished, ReasoningText, TextDelta
 
 __all__ = ["Strategy", "Stage", "Pipeline", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
@@ -56,6 +58,32 @@ register = registrar(REGISTRY)
 """``@register("name")``: make a strategy available by name to the CLI and specs."""
 register_stage = registrar(STAGES)
 """``@register_stage("name")``: make a stage available after ``|`` in specs."""
+
+
+def config_of(obj: Any) -> dict[str, Any]:
+    """A strategy's, stage's or scorer's settings: its dataclass fields (a class that is not a
+    dataclass: its public attributes)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+def summary_of(obj: Any) -> dict[str, Any]:
+    """:func:`config_of` as a trace shows it: nested strategies as their own summaries, a
+    sequence read from a file as that file, a long one as its length, other objects by class."""
+    out: dict[str, Any] = {}
+    for key, value in config_of(obj).items():
+        if hasattr(value, "config") and callable(value.config) and hasattr(value, "name"):
+            out[key] = {"name": value.name, **summary_of(value)}
+        elif isinstance(value, (list, tuple)) and getattr(value, "path", None):
+            out[key] = getattr(value, "path")
+        elif isinstance(value, (list, tuple)) and len(value) > 8:
+            out[key] = f"{len(value)} items"
+        elif value is None or isinstance(value, (str, int, float, bool, list, tuple, dict)):
+            out[key] = value
+        else:
+            out[key] = type(value).__name__
+    return out
 
 
 def join_conversation(conversation: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -160,7 +188,7 @@ class Context:
     async def solve(self, strategy: Strategy, problem: Problem) -> Result:
         """Run a (sub-)strategy in its own trace span. Anytime: running out of budget
         returns an empty, ``exhausted`` result instead of raising."""
-        with span("strategy", strategy.name, config=strategy.config()):
+        with span("strategy", strategy.name, config=summary_of(strategy)):
             try:
                 result = await strategy.solve(problem, self)
             except BudgetExhausted as e:
@@ -183,16 +211,20 @@ class Strategy(ABC):
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         """Solve ``problem`` using only ``ctx`` (no per-run state on ``self``)."""
 
+    def __post_init__(self) -> None:
+        """After a registered (dataclass) strategy is built: check its fields' types and bounds."""
+        check_fields(self)
+
     def config(self) -> dict[str, Any]:
-        """The strategy's parameters, for traces and specs."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The strategy's parameters, for traces and specs: its fields."""
+        return config_of(self)
 
     async def prepare(self, ctx: Context) -> Strategy:
         """This strategy made ready to solve on ``ctx.llm``, as a new object (``self`` when nothing
         needs doing): the work to do once before many problems, such as AutoCoT's demos, charged
         to ``ctx``. The default prepares the strategies this one holds (a base, stages)."""
         changed: dict[str, Any] = {}
-        for name, value in vars(self).items():
+        for name, value in self.config().items():
             if isinstance(value, Strategy):
                 ready = await value.prepare(ctx)
                 if ready is not value:
@@ -203,7 +235,9 @@ class Strategy(ABC):
                     changed[name] = items
         if not changed:
             return self
-        clone = copy.copy(self)
+        if dataclasses.is_dataclass(self):
+            return replace(self, **changed)
+        clone = copy.copy(self)  # a strategy written without @settings
         clone.__dict__.update(changed)
         return clone
 
@@ -373,10 +407,15 @@ class Stage(ABC):
     @abstractmethod
     async def apply(self, result: Result, problem: Problem, ctx: Context) -> Result: ...
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
     def config(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The stage's parameters, for traces and specs: its fields."""
+        return config_of(self)
 
 
+@settings
 class Pipeline(Strategy):
     """Run ``generator``, then each stage on its result, all under the caller's one budget.
 
@@ -388,12 +427,16 @@ class Pipeline(Strategy):
 
     name = "pipeline"
 
-    def __init__(self, generator: Strategy, stages: list[Stage], *, shares: list[float] | None = None) -> None:
-        if shares is not None and (len(shares) != len(stages) + 1 or any(w <= 0 for w in shares)):
-            raise ConfigError(f"Pipeline shares need one positive weight per step ({len(stages) + 1}); got {shares}")
-        self.generator = generator
-        self.stages = list(stages)
-        self.shares = shares
+    generator: Strategy = param(kw_only=False)
+    stages: list[Stage] = param(factory=list, kw_only=False)
+    shares: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", list(self.stages))
+        if self.shares is not None and (len(self.shares) != len(self.stages) + 1 or any(w <= 0 for w in self.shares)):
+            raise ConfigError(f"Pipeline shares need one positive weight per step ({len(self.stages) + 1}); "
+                              f"got {self.shares}")
+        super().__post_init__()
 
     def __or__(self, stage: Stage) -> Pipeline:
         return Pipeline(self.generator, [*self.stages, stage])
@@ -412,7 +455,7 @@ class Pipeline(Strategy):
         for i, stage in enumerate(self.stages, 1):
             if result.exhausted:
                 break
-            with span("stage", stage.name, config=stage.config()):
+            with span("stage", stage.name, config=summary_of(stage)):
                 try:
                     result = await stage.apply(result, problem, self._step_context(ctx, i))
                 except BudgetExhausted:

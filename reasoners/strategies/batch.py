@@ -1,7 +1,7 @@
 """One total budget over a batch of questions: more samples where the answers disagree.
 
 :func:`solve_batch` runs self-consistency over many problems under one
-:class:`~reasoners.budget.Budget`. ``allocate="uniform"`` is today's SC@k with
+:class:`~reasoners.core.budget.Budget`. ``allocate="uniform"`` is today's SC@k with
 the total split evenly (each of N problems gets 1/N of it). ``"adaptive"`` first
 draws a small wave for every problem, then spends the rest, one sample at a time
 per chosen problem, on the problems whose vote is least settled, until each is
@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..budget import Budget
-from ..errors import ConfigError
+from ..core.budget import Budget
+from ..core.errors import ConfigError
 from ..llm.client import LLM
-from ..problem import Candidate, Problem, Result
-from ..trace import Trace, span
+from ..core.problem import Candidate, Problem, Result
+from ..core.trace import Trace, span
 from .base import Context
 from .sampling import SelfConsistency, draw_samples, sample_candidate
 

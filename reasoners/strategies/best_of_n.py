@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from ..answers import normalize, same_answer
-from ..errors import ConfigError
-from ..problem import AnswerKind, Candidate, Problem, Result
+from ..core.problem import AnswerKind, Candidate, Problem, Result
 from .scorers import Scorer, TRLMScorer
 from .base import Context, Stage, Strategy, register, register_stage
+from .params import param, settings
 from .cot import ChainOfThought
 from .sampling import abstentions, draw_samples, sample_candidate
 
@@ -52,11 +52,12 @@ def _result_from_ranked(ranked: list[Candidate], problem: Problem, name: str, **
 
 
 @register("bon")
+@settings
 class BestOfN(Strategy):
     """Sample ``n`` candidates from ``base`` and return the one ``scorer`` rates highest.
 
     Scorers: ``Verifier(fn)``, ``LLMJudge()``, ``MeanLogprob()``, ``TRLMScorer()``
-    (see ``reasoners.scorers``). Equal scores go to the answer most candidates
+    (see ``reasoners.strategies.scorers``). Equal scores go to the answer most candidates
     agree on (``ties="vote"``, the default: scorers with few distinct values, a judge
     that rates most candidates 10 or a pass/fail verifier, then fall back to the
     vote), or with ``ties="first"`` to the earlier sample.
@@ -64,26 +65,11 @@ class BestOfN(Strategy):
     candidates that agree with the chosen answer.
     """
 
-    def __init__(
-        self,
-        base: Strategy | None = None,
-        *,
-        n: int = 8,
-        scorer: Scorer | None = None,
-        temperature: float = 0.7,
-        ties: Ties = "vote",
-    ) -> None:
-        if n < 1:
-            raise ConfigError(f"BestOfN n must be >= 1; got {n}")
-        if ties not in ("first", "vote"):
-            raise ConfigError(f"BestOfN ties must be 'first' or 'vote'; got {ties!r}")
-        if scorer is not None and not isinstance(scorer, Scorer):
-            raise ConfigError(f"BestOfN scorer must be a reasoners.scorers.Scorer; got {type(scorer).__name__}")
-        self.base = base or ChainOfThought()
-        self.n = n
-        self.scorer = scorer or TRLMScorer()
-        self.temperature = temperature
-        self.ties = ties
+    base: Strategy = param(factory=ChainOfThought, kw_only=False)
+    n: int = param(default=8, ge=1)
+    scorer: Scorer = param(factory=TRLMScorer)
+    temperature: float = 0.7
+    ties: Ties = "vote"
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         self.scorer.check(ctx)
@@ -108,17 +94,15 @@ class BestOfN(Strategy):
 
 
 @register_stage("trlm")
+@settings
 class TRLMRerank(Stage):
     """Re-rank any Result's candidates by TRLM reverse score: ``SelfConsistency(n=8) | TRLMRerank()``.
 
     Ties follow :class:`BestOfN`'s rule (``ties="vote"``: the answer most candidates agree on,
     then the earlier sample; ``"first"``: the earlier sample)."""
 
-    def __init__(self, scorer: TRLMScorer | None = None, *, ties: Ties = "vote") -> None:
-        if ties not in ("first", "vote"):
-            raise ConfigError(f"TRLMRerank ties must be 'first' or 'vote'; got {ties!r}")
-        self.scorer = scorer or TRLMScorer()
-        self.ties = ties
+    scorer: TRLMScorer = param(factory=TRLMScorer, kw_only=False)
+    ties: Ties = "vote"
 
     @classmethod
     def paper(cls, **overrides: Any) -> TRLMRerank:

@@ -23,17 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from .._packages import fewshot_file
+from ..core.packages import fewshot_file
 from ..answers import extract_code
-from ..code import public_tests, run_tests, run_unit_tests
-from ..embedders import Embedder, TfidfEmbedder
-from ..errors import BudgetExhausted, ConfigError
+from ..domains.code import public_tests, run_tests, run_unit_tests
+from ..embedding.embedders import Embedder, TfidfEmbedder
+from ..core.errors import BudgetExhausted, ConfigError
 from ..llm.types import Completion
-from ..problem import Candidate, Problem, Result
+from ..core.problem import Candidate, Problem, Result
 from ..sandbox import Sandbox
-from ..trace import span
+from ..core.trace import span
 from .autocot import cluster_order
 from .base import Context, Strategy, register
+from .params import param, settings
 
 __all__ = ["CodeChain", "extract_functions", "planned_helpers", "sub_modules", "tested_functions"]
 
@@ -114,6 +115,7 @@ def embedding_text(module: str, text: str, code: str) -> str:
 
 
 @register("codechain")
+@settings
 class CodeChain(Strategy):
     """Modular generation and self-revision with clustered representative sub-modules.
 
@@ -130,34 +132,17 @@ class CodeChain(Strategy):
 
     runs_code = True  # it executes model-written code (in the sandbox)
 
-    def __init__(
-        self,
-        *,
-        n: int = 8,
-        rounds: int = 2,
-        clusters: int = 4,
-        shrink: int = 1,
-        temperature: float = 0.7,
-        max_tokens: int | None = None,
-        embedder: Embedder | None = None,
-        sandbox: Sandbox | None = None,
-        seed: int = 0,
-        pass_at_1: bool = True,
-        one_shot: bool = False,
-    ) -> None:
-        if n < 1 or rounds < 0 or clusters < 1 or shrink < 0:
-            raise ConfigError("CodeChain needs n >= 1, rounds >= 0, clusters >= 1, shrink >= 0")
-        self.n = n
-        self.rounds = rounds
-        self.clusters = clusters
-        self.shrink = shrink
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.embedder = embedder or TfidfEmbedder()
-        self.sandbox = sandbox or Sandbox(timeout=10)
-        self.seed = seed
-        self.pass_at_1 = pass_at_1
-        self.one_shot = one_shot
+    n: int = param(default=8, ge=1)
+    rounds: int = param(default=2, ge=0)
+    clusters: int = param(default=4, ge=1)
+    shrink: int = param(default=1, ge=0)
+    temperature: float = 0.7
+    max_tokens: int | None = None
+    embedder: Embedder | None = None  # None: TF-IDF
+    sandbox: Sandbox | None = None  # None: a Sandbox with a 10 s timeout
+    seed: int = 0
+    pass_at_1: bool = True
+    one_shot: bool = False
 
     @classmethod
     def paper(cls, **overrides: Any) -> CodeChain:
@@ -169,9 +154,15 @@ class CodeChain(Strategy):
         settings: dict[str, Any] = {"n": 20, "rounds": 5, "clusters": 5, "shrink": 1, "one_shot": True}
         return cls(**{**settings, **overrides})
 
-    def config(self) -> dict[str, Any]:
-        return {"n": self.n, "rounds": self.rounds, "clusters": self.clusters, "shrink": self.shrink,
-                "one_shot": self.one_shot}
+    @property
+    def encoder(self) -> Embedder:
+        """The embedder clustering uses: the one given, else TF-IDF."""
+        return self.embedder or TfidfEmbedder()
+
+    @property
+    def runner(self) -> Sandbox:
+        """The sandbox the tests run in: the one given, else one with a 10 s timeout."""
+        return self.sandbox or Sandbox(timeout=10)
 
     def messages(self, problem: Problem, modules: list[str]) -> list[dict[str, str]]:
         instruction = REVISION_INSTRUCTION.format(modules="\n\n".join(modules)) if modules else MODULAR_INSTRUCTION
@@ -193,7 +184,7 @@ class CodeChain(Strategy):
 
         async def judge(c: Completion, i: int) -> Candidate:
             code = extract_code(c.text) or ""
-            result = await run_tests(problem, code, tests, self.sandbox) if code else None
+            result = await run_tests(problem, code, tests, self.runner) if code else None
             passed = bool(result and result.passed)
             meta: dict[str, Any] = {"round": r, "public_passed": passed, "finish_reason": c.finish_reason,
                                     "reason": result.reason if result else "no code"}
@@ -211,7 +202,7 @@ class CodeChain(Strategy):
         unique = list(dict.fromkeys(code for code, _ in modules))
         if len(unique) <= k:
             return unique
-        emb = await self.embedder.aembed([embedded for _, embedded in modules])
+        emb = await self.encoder.aembed([embedded for _, embedded in modules])
         if not np.isfinite(emb).all():
             return unique[:k]
         return list(dict.fromkeys(modules[members[0]][0] for members in cluster_order(emb, k, self.seed)))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..answers import extract_answer
 from ..llm.types import Completion
-from ..demos import Demo, demos_from
-from ..errors import ConfigError
-from ..problem import Candidate, Problem, Result
+from ..domains.demos import Demo, Demos, demos_from
+from ..core.problem import Candidate, Problem, Result
 from .base import Context, Strategy, register
+from .params import param, settings
 
 __all__ = ["ChainOfThought", "Demo", "format_question"]
 
@@ -34,42 +35,34 @@ def format_question(problem: Problem) -> str:
 
 
 @register("cot")
+@settings
 class ChainOfThought(Strategy):
     """Ask for step-by-step reasoning and extract the final answer.
 
     ``demos`` turns it few-shot (each demo a user/assistant turn pair): :class:`Demo` objects
-    or the path of a demos file, read by :func:`reasoners.demos.load_demos`.
+    or the path of a demos file, read by :func:`reasoners.domains.demos.load_demos`.
     ``temperature`` defaults to the context's (set by samplers such as
     SelfConsistency), then the client's; ``max_tokens`` to the client's.
 
     >>> ChainOfThought().run("What is 17 + 25?", llm=LLM("local/smollm2"))  # doctest: +SKIP
     """
 
-    streams_text = True  # one generation is the answer: astream forwards its text as written
+    streams_text: ClassVar[bool] = True  # one generation is the answer: astream forwards its text as written
 
-    def __init__(
-        self,
-        *,
-        demos: list[Demo] | tuple[Demo, ...] | str | Path = (),
-        trigger: str = "Let's think step by step.",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        system: str | None = None,
-    ) -> None:
-        if max_tokens is not None and max_tokens < 1:
-            raise ConfigError("ChainOfThought max_tokens must be >= 1")
-        self._demos_file = str(demos) if isinstance(demos, (str, Path)) else None
-        self.demos = demos_from(demos, owner="ChainOfThought")
-        self.trigger = trigger
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.system = system
+    demos: Demos | Sequence[Demo] | str | Path = ()
+    trigger: str = "Let's think step by step."
+    temperature: float | None = None
+    max_tokens: int | None = param(default=None, ge=1)
+    system: str | None = None
 
-    def spec_value(self, name: str, default: Any) -> Any:
-        """Values for spec strings: demos read from a file are written as that file."""
-        if name == "demos" and self._demos_file is not None:
-            return self._demos_file
-        return getattr(self, name, default)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "demos", demos_from(self.demos, owner="ChainOfThought"))
+        super().__post_init__()
+
+    @property
+    def demo_list(self) -> Demos:
+        """The demos, as read (a file's path becomes its demos when the strategy is built)."""
+        return demos_from(self.demos, owner="ChainOfThought")
 
     def messages(self, problem: Problem, *, instruction: str | None = None) -> list[dict[str, str]]:
         """The chat messages for ``problem``; ``instruction`` replaces the answer-format line
@@ -78,7 +71,7 @@ class ChainOfThought(Strategy):
         msgs: list[dict[str, str]] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
-        for d in self.demos:
+        for d in self.demo_list:
             msgs.append({"role": "user", "content": f"{d.question.strip()}\n{self.trigger}"})
             msgs.append({"role": "assistant", "content": d.completion()})
         msgs.append({"role": "user", "content": f"{format_question(problem)}\n\n{instruction}\n{self.trigger}"})

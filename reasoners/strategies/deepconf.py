@@ -19,10 +19,11 @@ import math
 from typing import Any, Literal
 
 from ..answers import vote
-from ..errors import CapabilityError, ConfigError
-from ..llm.confidence import MEASURES, Measure, group_confidences, trace_confidence
-from ..problem import Candidate, Problem, Result
+from ..core.errors import CapabilityError, ConfigError
+from ..llm.confidence import Measure, group_confidences, trace_confidence
+from ..core.problem import Candidate, Problem, Result
 from .base import Context, Strategy, register
+from .params import param, settings
 from .cot import ChainOfThought
 from .sampling import abstentions, draw_samples, sample_candidate
 
@@ -30,6 +31,7 @@ __all__ = ["DeepConf"]
 
 
 @register("deepconf")
+@settings
 class DeepConf(Strategy):
     """Confidence-filtered self-consistency with early stopping (see the module docstring).
 
@@ -43,42 +45,25 @@ class DeepConf(Strategy):
     - ``warmup``, ``consensus``: online mode's warm-up traces and stopping share.
     """
 
-    def __init__(
-        self,
-        base: Strategy | None = None,
-        *,
-        n: int = 16,
-        mode: Literal["offline", "online"] = "offline",
-        eta: float = 10.0,
-        measure: Measure = "bottom10",
-        window: int = 32,
-        top_k: int = 5,
-        warmup: int = 4,
-        consensus: float = 0.95,
-        temperature: float = 0.7,
-    ) -> None:
-        if n < 1 or window < 1 or warmup < 1:
-            raise ConfigError("DeepConf needs n >= 1, window >= 1 and warmup >= 1")
-        if mode not in ("offline", "online"):
-            raise ConfigError(f"DeepConf mode must be 'offline' or 'online'; got {mode!r}")
-        if not 0 < eta <= 100:
-            raise ConfigError(f"DeepConf eta must be a percent in (0, 100]; got {eta!r}")
-        if measure not in MEASURES:
-            raise ConfigError(f"DeepConf measure must be one of {', '.join(MEASURES)}; got {measure!r}")
-        if not 1 <= top_k <= 20:
-            raise ConfigError(f"DeepConf top_k must be from 1 to 20; got {top_k!r}")
-        if not 0 < consensus <= 1:
-            raise ConfigError(f"DeepConf consensus must be in (0, 1]; got {consensus!r}")
-        self.base = base or ChainOfThought()
-        self.n = n
-        self.mode = mode
-        self.eta = eta
-        self.measure = measure
-        self.window = window
-        self.top_k = top_k
-        self.warmup = warmup
-        self.consensus = consensus
-        self.temperature = temperature
+    base: Strategy = param(factory=ChainOfThought, kw_only=False)
+    n: int = param(default=16, ge=1)
+    mode: Literal["offline", "online"] = "offline"
+    eta: float = param(default=10.0, gt=0)  # a percent, at most 100
+    measure: Measure = "bottom10"
+    window: int = param(default=32, ge=1)
+    top_k: int = param(default=5, ge=1)  # at most 20
+    warmup: int = param(default=4, ge=1)
+    consensus: float = param(default=0.95, gt=0)  # at most 1
+    temperature: float = 0.7
+
+    def __post_init__(self) -> None:
+        if self.eta > 100:
+            raise ConfigError(f"DeepConf eta must be a percent in (0, 100]; got {self.eta!r}")
+        if self.top_k > 20:
+            raise ConfigError(f"DeepConf top_k must be from 1 to 20; got {self.top_k!r}")
+        if self.consensus > 1:
+            raise ConfigError(f"DeepConf consensus must be in (0, 1]; got {self.consensus!r}")
+        super().__post_init__()
 
     @classmethod
     def paper(cls, **overrides: Any) -> DeepConf:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from ..problem import Result
-from ..usage import Usage
+from ..core.problem import Result
+from ..core.usage import Usage
 
 __all__ = ["CallStarted", "CallFinished", "TextDelta", "ReasoningText", "SampleAnswered", "Votes", "Finished",
            "Event"]

@@ -17,17 +17,19 @@ from __future__ import annotations
 import asyncio
 import string
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .._packages import fewshot_file
+from ..core.packages import fewshot_file
 from ..answers import extract_number, extract_text, same_answer
-from ..errors import BudgetExhausted, ConfigError
-from ..masking import Mask, find_numbers
-from ..problem import Candidate, Problem, Result
-from ..trace import span
+from ..core.errors import BudgetExhausted, ConfigError
+from ..answers.masking import Mask, find_numbers
+from ..core.problem import Candidate, Problem, Result
+from ..core.trace import span
 from .base import Context, Strategy, register
-from ..demos import Demo, demos_from
+from .params import param, settings
+from ..domains.demos import Demo, Demos, demos_from
 from .cot import ChainOfThought, format_question
 from .sampling import SelfConsistency
 
@@ -135,6 +137,7 @@ def combine(
 
 
 @register("fobar")
+@settings
 class FOBAR(Strategy):
     """Forward sampling, backward verification by masked numbers (see the module docstring).
 
@@ -152,49 +155,30 @@ class FOBAR(Strategy):
       masked in them and predicted; ranked by those checks alone.
     - ``alpha`` weighs forward against backward; ``eps`` smooths backward counts.
     - ``demos``: few-shot examples for the backward questions (``Demo`` objects, or a demos
-      file's path, read and checked at once by :func:`reasoners.demos.load_demos`).
+      file's path, read and checked at once by :func:`reasoners.domains.demos.load_demos`).
     - For non-numeric problems, ``check_non_numeric=True`` checks each candidate with
       ``chains`` backward consistency chains instead: the model writes an inverse question
       that takes the candidate as given, then judges it against the original (yes/no).
     """
 
-    def __init__(
-        self,
-        forward: Strategy | None = None,
-        *,
-        chains: int = 4,
-        max_masks: int | None = 4,
-        alpha: float = 0.5,
-        eps: float = 1e-8,
-        temperature: float = 0.7,
-        backward_max_tokens: int = 256,
-        demos: list[Demo] | tuple[Demo, ...] | str | Path = (),
-        include_dates: bool = False,
-        check_non_numeric: bool = False,
-        x_marker: str | None = None,
-        scoring: Literal["fobar", "backward", "self_verification"] = "fobar",
-    ) -> None:
-        if not 0.0 <= alpha <= 1.0:
-            raise ConfigError(f"FOBAR alpha must be in [0, 1]; got {alpha}")
-        if chains < 1 or (max_masks is not None and max_masks < 1):
-            raise ConfigError("FOBAR chains and max_masks must be >= 1 (max_masks=None masks every number)")
-        if scoring not in ("fobar", "backward", "self_verification"):
-            raise ConfigError(f"FOBAR scoring must be 'fobar', 'backward' or 'self_verification'; got {scoring!r}")
-        if eps <= 0:
-            raise ConfigError("FOBAR eps must be > 0")
-        self.forward = forward or SelfConsistency(n=8)
-        self.chains = chains
-        self.max_masks = max_masks
-        self.alpha = alpha
-        self.eps = eps
-        self.temperature = temperature
-        self.backward_max_tokens = backward_max_tokens
-        self._demos_file = str(demos) if isinstance(demos, (str, Path)) else None
-        self.demos = demos_from(demos, owner="FOBAR")
-        self.include_dates = include_dates
-        self.check_non_numeric = check_non_numeric
-        self.x_marker = x_marker
-        self.scoring = scoring
+    forward: Strategy = param(factory=lambda: SelfConsistency(n=8), kw_only=False)
+    chains: int = param(default=4, ge=1)
+    max_masks: int | None = param(default=4, ge=1)  # None masks every number
+    alpha: float = param(default=0.5, ge=0)  # at most 1
+    eps: float = param(default=1e-8, gt=0)
+    temperature: float = 0.7
+    backward_max_tokens: int = 256
+    demos: Demos | Sequence[Demo] | str | Path = ()
+    include_dates: bool = False
+    check_non_numeric: bool = False
+    x_marker: str | None = None
+    scoring: Literal["fobar", "backward", "self_verification"] = "fobar"
+
+    def __post_init__(self) -> None:
+        if self.alpha > 1:
+            raise ConfigError(f"FOBAR alpha must be in [0, 1]; got {self.alpha}")
+        object.__setattr__(self, "demos", demos_from(self.demos, owner="FOBAR"))
+        super().__post_init__()
 
     @classmethod
     def paper(cls, **overrides: Any) -> FOBAR:
@@ -243,12 +227,6 @@ class FOBAR(Strategy):
             c.score = scores.get(c.answer or "")
         return Result(best, confidence=scores[best], candidates=ranked, exhausted=ctx.budget.exhausted,
                       strategy=self.name, metadata=meta)
-
-    def spec_value(self, name: str, default: Any) -> Any:
-        """Values for spec strings: demos read from a file are written as that file."""
-        if name == "demos" and self._demos_file is not None:
-            return self._demos_file
-        return getattr(self, name, default)
 
     def read_x(self, text: str) -> str | None:
         """The value a backward chain found for x: the number after the last ``x_marker`` when one

@@ -23,13 +23,14 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from .._packages import fewshot_file
+from ..core.packages import fewshot_file
 from ..answers import normalize
-from ..errors import BudgetExhausted, CapabilityError, ConfigError
+from ..core.errors import BudgetExhausted, CapabilityError
 from ..llm.types import Completion
-from ..problem import Candidate, Problem, Result
-from ..trace import span
+from ..core.problem import Candidate, Problem, Result
+from ..core.trace import span
 from .base import Context, Strategy, register
+from .params import param, settings
 from .rag import retrieve_passages
 
 __all__ = ["ProbTree", "parse_tree", "answer_confidence", "final_answer", "UNSCORED", "BARE"]
@@ -303,6 +304,7 @@ def _substitute(question: str, sibling_answers: list[str | None]) -> str:
 
 
 @register("probtree")
+@settings
 class ProbTree(Strategy):
     """Probabilistic tree-of-thought with retrieval (see the module docstring).
 
@@ -315,35 +317,20 @@ class ProbTree(Strategy):
       root's score.
     """
 
-    def __init__(
-        self,
-        *,
-        k: int = 3,
-        max_depth: int = 2,
-        max_children: int = 4,
-        max_tokens: int = 160,
-        max_context_tokens: int = 1536,
-        confidence: Literal["logprob", "vote"] = "logprob",
-        votes: int = 3,
-        prompts: Literal["zero_shot", "few_shot"] = "zero_shot",
-        sibling_context: bool = False,
-    ) -> None:
-        if k < 1 or max_depth < 0 or max_children < 1 or votes < 1:
-            raise ConfigError("ProbTree needs k >= 1, max_depth >= 0, max_children >= 1, votes >= 1")
-        if confidence not in ("logprob", "vote"):
-            raise ConfigError("ProbTree confidence must be 'logprob' or 'vote'")
-        self.k = k
-        self.max_depth = max_depth
-        self.max_children = max_children
-        self.max_tokens = max_tokens
-        self.max_context_tokens = max_context_tokens
-        self.confidence = confidence
-        self.votes = votes
-        if prompts not in ("zero_shot", "few_shot"):
-            raise ConfigError("ProbTree prompts must be 'zero_shot' or 'few_shot'")
-        self.prompts = prompts
-        self.sibling_context = sibling_context
-        self._prompts = Prompts.few_shot() if prompts == "few_shot" else ZERO_SHOT
+    k: int = param(default=3, ge=1)
+    max_depth: int = param(default=2, ge=0)
+    max_children: int = param(default=4, ge=1)
+    max_tokens: int = 160
+    max_context_tokens: int = 1536
+    confidence: Literal["logprob", "vote"] = "logprob"
+    votes: int = param(default=3, ge=1)
+    prompts: Literal["zero_shot", "few_shot"] = "zero_shot"
+    sibling_context: bool = False
+
+    @property
+    def prompt_set(self) -> Prompts:
+        """The prompts ``prompts`` names."""
+        return Prompts.few_shot() if self.prompts == "few_shot" else ZERO_SHOT
 
     @classmethod
     def paper(cls, **overrides: Any) -> ProbTree:
@@ -378,7 +365,7 @@ class ProbTree(Strategy):
             q = _substitute(graph.nodes[child]["question"], [c.answer for c in child_nodes])
             child_nodes.append(await self._answer(ctx, graph, child, q, list(child_nodes)))
         result = Node(node, question, children, graph.nodes[node].get("decomposition_confidence"))
-        prompts = self._prompts
+        prompts = self.prompt_set
         try:
             query = question
             if self.sibling_context and siblings:  # the reference retrieves with what the siblings found
@@ -422,7 +409,7 @@ class ProbTree(Strategy):
         failed_before = len(ctx.failures)
         with span("probtree.decompose", self.name) as s:
             out = await ctx.attempt(ctx.generate(
-                self._prompts.decompose.format(question=problem.question), logprobs=self.confidence == "logprob",
+                self.prompt_set.decompose.format(question=problem.question), logprobs=self.confidence == "logprob",
                 temperature=0.0, max_tokens=256,
             ), "decomposition")
             # A failed decomposition leaves a one-node tree, as malformed output does.

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import ConfigError
-from ..problem import Problem, Result
-from ..trace import span
+from ..core.errors import ConfigError
+from ..core.problem import Problem, Result
+from ..core.trace import span
 from .base import Context, Strategy, register
+from .params import param, settings
 from .cot import ChainOfThought
 
 __all__ = ["RetrieveThenAnswer", "retrieve_passages"]
@@ -33,6 +34,7 @@ async def retrieve_passages(ctx: Context, query: str, k: int, max_context_tokens
 
 
 @register("rag")
+@settings
 class RetrieveThenAnswer(Strategy):
     """Retrieve ``k`` passages for the question, then solve it with ``base`` reading them.
 
@@ -40,12 +42,9 @@ class RetrieveThenAnswer(Strategy):
     before spending anything without one.
     """
 
-    def __init__(self, base: Strategy | None = None, *, k: int = 3, max_context_tokens: int = 1536) -> None:
-        if k < 1 or max_context_tokens < 1:
-            raise ConfigError("rag needs k >= 1 and max_context_tokens >= 1")
-        self.base = base or ChainOfThought()
-        self.k = k
-        self.max_context_tokens = max_context_tokens
+    base: Strategy = param(factory=ChainOfThought, kw_only=False)
+    k: int = param(default=3, ge=1)
+    max_context_tokens: int = param(default=1536, ge=1)
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         if ctx.retriever is None:

@@ -8,11 +8,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from .._packages import fewshot_file
+from ..core.packages import fewshot_file
 from ..answers import Vote, vote
-from ..errors import CapabilityError, ConfigError
-from ..problem import Candidate, Problem, Result
+from ..core.errors import CapabilityError
+from ..core.problem import Candidate, Problem, Result
 from .base import Context, Strategy, register
+from .params import param, settings
 from .cot import ChainOfThought
 from .events import SampleAnswered, Votes
 
@@ -121,6 +122,7 @@ def abstentions(results: list[Result]) -> tuple[int, dict[str, int]]:
 
 
 @register("sc")
+@settings
 class SelfConsistency(Strategy):
     """Sample ``n`` answers from ``base`` (chain of thought by default) and return the most voted.
 
@@ -139,29 +141,12 @@ class SelfConsistency(Strategy):
     Confidence is the winner's share of the vote.
     """
 
-    def __init__(
-        self,
-        base: Strategy | None = None,
-        *,
-        n: int = 8,
-        vote: Literal["majority", "weighted", "weighted_unnormalized"] = "majority",
-        temperature: float = 0.7,
-        early_stop: bool = False,
-        wave: int | None = None,
-    ) -> None:
-        if n < 1:
-            raise ConfigError(f"SelfConsistency n must be >= 1; got {n}")
-        if vote not in ("majority", "weighted", "weighted_unnormalized"):
-            raise ConfigError("SelfConsistency vote must be 'majority', 'weighted' or 'weighted_unnormalized'; "
-                              f"got {vote!r}")
-        if wave is not None and wave < 1:
-            raise ConfigError("SelfConsistency wave must be >= 1")
-        self.base = base or ChainOfThought()
-        self.n = n
-        self.vote = vote
-        self.temperature = temperature
-        self.early_stop = early_stop
-        self.wave = wave
+    base: Strategy = param(factory=ChainOfThought, kw_only=False)
+    n: int = param(default=8, ge=1)
+    vote: Literal["majority", "weighted", "weighted_unnormalized"] = "majority"
+    temperature: float = 0.7
+    early_stop: bool = False
+    wave: int | None = param(default=None, ge=1)
 
     @classmethod
     def paper(cls, **overrides: Any) -> SelfConsistency:

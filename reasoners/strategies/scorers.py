@@ -22,14 +22,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from ..code import public_tests, run_tests
-from ..errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
+from ..domains.code import public_tests, run_tests
+from ..core.errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
 from ..llm.client import LLM
-from ..problem import Candidate, FailedSample, Problem
-from ..puzzles import puzzle_for
+from ..core.problem import Candidate, FailedSample, Problem
+from ..domains.puzzles import puzzle_for
 from ..sandbox import Sandbox
-from ..trace import span
-from .base import Context, registrar
+from ..core.trace import span
+from .base import Context, config_of, registrar
+from .params import check_fields, param, settings
 from .cot import format_question
 
 __all__ = [
@@ -56,8 +57,13 @@ class Scorer(ABC):
     needs_logprobs = False
     """True when the scorer reads the candidates' token logprobs, so samplers must request them."""
 
+    def __post_init__(self) -> None:
+        """After a registered (dataclass) scorer is built: check its fields' types and bounds."""
+        check_fields(self)
+
     def config(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The scorer's parameters, for traces and specs: its fields."""
+        return config_of(self)
 
     def check(self, ctx: Context) -> None:
         """Raise :class:`CapabilityError` if this scorer cannot work here. Called before sampling."""
@@ -94,6 +100,7 @@ class Scorer(ABC):
         return scores
 
 
+@settings
 class Verifier(Scorer):
     """Score by a function you supply: ``fn(answer, text, problem) -> bool | float`` (sync or async).
 
@@ -102,10 +109,12 @@ class Verifier(Scorer):
 
     name = "verifier"
 
-    def __init__(self, fn: Callable[[str | None, str, Problem], Any]) -> None:
-        if not callable(fn):
+    fn: Callable[[str | None, str, Problem], Any] = param(kw_only=False)
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
             raise ConfigError("Verifier needs a callable fn(answer, text, problem)")
-        self.fn = fn
+        super().__post_init__()
 
     async def score(self, problem: Problem, candidate: Candidate, ctx: Context) -> float | None:
         out = self.fn(candidate.answer, candidate.text, problem)
@@ -115,8 +124,9 @@ class Verifier(Scorer):
 
 
 @register_scorer("checker")
+@settings
 class PuzzleChecker(Scorer):
-    """1.0 when the candidate's answer solves the puzzle exactly, else 0.0 (see :mod:`reasoners.puzzles`).
+    """1.0 when the candidate's answer solves the puzzle exactly, else 0.0 (see :mod:`reasoners.domains.puzzles`).
 
     The parallel side of the backtracking comparison: ``bon(base=linear(backtrack=false), scorer=checker)``.
     """
@@ -126,14 +136,14 @@ class PuzzleChecker(Scorer):
 
 
 @register_scorer("tests")
+@settings
 class PublicTests(Scorer):
-    """The share of the problem's public tests (see :func:`reasoners.code.public_tests`) the candidate's
+    """The share of the problem's public tests (see :func:`reasoners.domains.code.public_tests`) the candidate's
     code passes, run in the sandbox. Direct sampling filtered by tests: ``bon(scorer=tests)``."""
 
     runs_code = True  # it executes model-written code (in the sandbox)
 
-    def __init__(self, *, timeout: float = 10.0) -> None:
-        self.timeout = timeout
+    timeout: float = param(default=10.0, gt=0)
 
     async def score(self, problem: Problem, candidate: Candidate, ctx: Context) -> float | None:
         tests = public_tests(problem)
@@ -170,13 +180,13 @@ def parse_judge_score(text: str) -> float | None:
 
 
 @register_scorer("judge")
+@settings
 class LLMJudge(Scorer):
     """A model rates each candidate 0-10 against ``rubric`` (pointwise). ``llm`` defaults to the run's model."""
 
-    def __init__(self, llm: LLM | None = None, *, rubric: str = JUDGE_RUBRIC, max_tokens: int = 128) -> None:
-        self.llm = llm
-        self.rubric = rubric
-        self.max_tokens = max_tokens
+    llm: LLM | None = param(default=None, kw_only=False)
+    rubric: str = JUDGE_RUBRIC
+    max_tokens: int = param(default=128, ge=1)
 
     def messages(self, problem: Problem, candidate: Candidate) -> list[dict[str, str]]:
         return [
@@ -199,6 +209,7 @@ class LLMJudge(Scorer):
 
 
 @register_scorer("mean_logprob")
+@settings
 class MeanLogprob(Scorer):
     """The candidate's mean token logprob: the model's own length-normalised confidence."""
 
@@ -219,6 +230,7 @@ TRLM_TEMPLATE = (
 
 
 @register_scorer("trlm")
+@settings
 class TRLMScorer(Scorer):
     """Time-reversed scoring (TRLM-Fo): log P(question | candidate) under a reverse prompt.
 
@@ -228,11 +240,13 @@ class TRLMScorer(Scorer):
     anything is spent otherwise. The score is the total logprob of the question.
     """
 
-    def __init__(self, llm: LLM | None = None, *, template: str = TRLM_TEMPLATE) -> None:
-        if "{response}" not in template:
+    llm: LLM | None = param(default=None, kw_only=False)
+    template: str = TRLM_TEMPLATE
+
+    def __post_init__(self) -> None:
+        if "{response}" not in self.template:
             raise ConfigError("TRLMScorer template needs a {response} placeholder")
-        self.llm = llm
-        self.template = template
+        super().__post_init__()
 
     @classmethod
     def paper(cls, **overrides: Any) -> TRLMScorer:

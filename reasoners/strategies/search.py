@@ -10,7 +10,7 @@ model, and say so:
 - :class:`BacktrackSearch` is an *external* tree search with an exact step
   checker, in the manner of Tree of Thoughts, not the paper's method: the model
   proposes next steps ("a op b = c", or "r3c5 = 7" for Sudoku); the puzzle
-  adapter (:mod:`reasoners.puzzles`) checks each step exactly; search goes
+  adapter (:mod:`reasoners.domains.puzzles`) checks each step exactly; search goes
   depth-first and backtracks when a branch has no valid step (after ``retries``
   fresh samples) or reaches a dead state (``order="model"``), or best-first by
   the model's own logprob of each proposal list (``order="logprob"``). The
@@ -29,16 +29,18 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from ..errors import BudgetExhausted, ConfigError
-from ..problem import Candidate, Problem, Result
-from ..puzzles import Puzzle, puzzle_for
-from ..trace import span
+from ..core.errors import BudgetExhausted
+from ..core.problem import Candidate, Problem, Result
+from ..domains.puzzles import Puzzle, puzzle_for
+from ..core.trace import span
 from .base import Context, Strategy, register
+from .params import param, settings
 
 __all__ = ["BacktrackSearch", "LinearBacktrack"]
 
 
 @register("search")
+@settings
 class BacktrackSearch(Strategy):
     """External depth-first (or logprob best-first) tree search over model-proposed steps, each
     checked exactly, backtracking from dead branches (Tree-of-Thoughts-like; not the paper's
@@ -49,26 +51,12 @@ class BacktrackSearch(Strategy):
     gets 180 and a four-number Countdown 50.
     """
 
-    def __init__(
-        self,
-        *,
-        proposals: int = 4,
-        order: Literal["model", "logprob"] = "model",
-        temperature: float = 0.7,
-        max_tokens: int = 128,
-        max_expansions: int | None = None,
-        retries: int = 1,
-    ) -> None:
-        if proposals < 1 or (max_expansions is not None and max_expansions < 1) or retries < 0:
-            raise ConfigError("search needs proposals >= 1, max_expansions >= 1 and retries >= 0")
-        if order not in ("model", "logprob"):
-            raise ConfigError("search order must be 'model' or 'logprob'")
-        self.proposals = proposals
-        self.order = order
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.max_expansions = max_expansions
-        self.retries = retries
+    proposals: int = param(default=4, ge=1)
+    order: Literal["model", "logprob"] = "model"
+    temperature: float = 0.7
+    max_tokens: int = 128
+    max_expansions: int | None = param(default=None, ge=1)
+    retries: int = param(default=1, ge=0)
 
     async def _expand(self, puzzle: Puzzle[Any], state: Any, ctx: Context, i: int) -> tuple[list[tuple[str, Any]], float]:
         [c] = await ctx.generate(puzzle.propose_prompt(state, self.proposals), temperature=self.temperature,
@@ -139,6 +127,7 @@ class BacktrackSearch(Strategy):
 
 
 @register("linear")
+@settings
 class LinearBacktrack(Strategy):
     """One long generation that backtracks in text (the prompt-based analogue of the paper's trained
     in-text backtracking); the final answer is checked exactly.
@@ -146,12 +135,9 @@ class LinearBacktrack(Strategy):
     ``backtrack=False`` asks for a direct solution instead: one parallel sample for best-of-N.
     """
 
-    def __init__(self, *, max_tokens: int = 1024, temperature: float | None = None, backtrack: bool = True) -> None:
-        if max_tokens < 1:
-            raise ConfigError("linear max_tokens must be >= 1")
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.backtrack = backtrack
+    max_tokens: int = param(default=1024, ge=1)
+    temperature: float | None = None
+    backtrack: bool = True
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         puzzle = puzzle_for(problem)

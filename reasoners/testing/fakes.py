@@ -25,7 +25,7 @@ from ..llm.confidence import GroupWatch, StopBelow
 from ..llm.inprocess import InProcessModel, RawCompletion
 from ..llm.options import SamplingOptions
 from ..llm.types import Capabilities, Score, TokenLogprob
-from ..usage import Usage
+from ..core.usage import Usage
 
 __all__ = [
     "FakeLLM",

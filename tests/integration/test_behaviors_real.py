@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from reasoners import Budget, Cache
-from reasoners.behaviors import BEHAVIORS, LexicalClassifier, LLMClassifier
+from reasoners.bench.behaviors import BEHAVIORS, LexicalClassifier, LLMClassifier
 from reasoners.bench import read_journal
 from reasoners.cli import main
 

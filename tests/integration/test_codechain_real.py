@@ -35,7 +35,7 @@ def test_codechain_on_mbpp_uses_its_first_test_as_public(local_llm):
 
 def test_direct_sampling_filtered_by_public_tests_on_mbpp(local_llm):
     from reasoners import BestOfN
-    from reasoners.scorers import PublicTests
+    from reasoners.strategies.scorers import PublicTests
 
     task = load_task("mbpp", limit=1)
     problem = task.problems[0]

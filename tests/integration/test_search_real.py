@@ -33,7 +33,7 @@ def _search_tree(node):
 
 
 def test_search_on_sudoku_within_budget(local_llm):
-    from reasoners.puzzles import Sudoku
+    from reasoners.domains.puzzles import Sudoku
 
     task = load_task("sudoku(min_empty=2,max_empty=3)", limit=1)
     problem = task.problems[0]
@@ -49,7 +49,7 @@ def test_search_on_sudoku_within_budget(local_llm):
 
 def test_best_of_n_with_checker_on_countdown(local_llm):
     from reasoners import BestOfN
-    from reasoners.scorers import PuzzleChecker
+    from reasoners.strategies.scorers import PuzzleChecker
 
     task = load_task("countdown(min_numbers=3,max_numbers=3,min_target=10,max_target=50)", limit=1)
     budget = Budget(tokens=900)

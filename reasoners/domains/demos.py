@@ -24,8 +24,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .arithmetic import close, numbers_in, written_steps
-from .errors import ConfigError
+from ..answers.arithmetic import close, numbers_in, written_steps
+from ..core.errors import ConfigError
 
 __all__ = ["Demo", "DemoAudit", "audit_demo", "load_demos", "demos_from"]
 
@@ -91,13 +91,24 @@ def load_demos(path: str | Path) -> list[Demo]:
     return [_demo(entry, f"{path}#{i}") for i, entry in enumerate(data)]
 
 
-def demos_from(value: Sequence[Demo] | str | Path | None, *, owner: str) -> tuple[Demo, ...]:
+class Demos(tuple[Demo, ...]):
+    """A strategy's demos, with the file they were read from (``path``; None when given as
+    objects), so that a spec string writes the file back rather than the demos."""
+
+    path: str | None = None
+
+
+def demos_from(value: Sequence[Demo] | str | Path | None, *, owner: str) -> Demos:
     """Demos given to a strategy as objects or as a file path (spec strings pass paths)."""
     if value is None:
-        return ()
+        return Demos()
+    if isinstance(value, Demos):
+        return value
     if isinstance(value, (str, Path)):
-        return tuple(load_demos(value))
-    demos = tuple(value)
+        loaded = Demos(load_demos(value))
+        loaded.path = str(value)
+        return loaded
+    demos = Demos(value)
     bad = next((d for d in demos if not isinstance(d, Demo)), None)
     if bad is not None:
         raise ConfigError(f"{owner} demos must be Demo objects or a demos file path; got {type(bad).__name__}")

@@ -1,7 +1,7 @@
 """Exact arithmetic on written reasoning: the steps a rationale writes (``3 * 4 = 12``) and whether they hold.
 
 One evaluator serves the GSM8K verifier function (:func:`arithmetic_check`, a
-best-of-N scorer) and the demo audit (:mod:`reasoners.demos`): both read the
+best-of-N scorer) and the demo audit (:mod:`reasoners.domains.demos`): both read the
 ``a op b = c`` steps of a text, evaluate the left side exactly (fractions, so
 ``0.1 + 0.2 = 0.3`` holds) and compare it with the written result.
 

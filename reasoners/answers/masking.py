@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .answers import normalize_number
+from . import normalize_number
 
 __all__ = ["Mask", "find_numbers", "mask_question"]
 

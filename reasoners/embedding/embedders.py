@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .llm.convert import convert_error, litellm
+from ..core.errors import ConfigError
+from ..llm.convert import convert_error, litellm
 
 __all__ = ["Embedder", "TfidfEmbedder", "LiteLLMEmbedder"]
 

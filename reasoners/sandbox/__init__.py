@@ -17,7 +17,7 @@ our memory: no file that a run could rewrite is ever executed.
 
 The solution process isolates itself before it runs the program, and runs it
 only once we have checked that isolation from outside (see
-:mod:`reasoners.sandbox_child`): new PID, mount, network, IPC and UTS
+:mod:`reasoners.sandbox.child`): new PID, mount, network, IPC and UTS
 namespaces, directly as root or inside a user namespace otherwise; a private
 tmpfs over /tmp, /var/tmp, /dev/shm and /run/lock, everything else read-only; a
 user of its own per run as root; no capabilities. Its PID 1 is trusted code, and
@@ -53,12 +53,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._sync import run_sync
-from .errors import ConfigError
+from ..core.sync import run_sync
+from ..core.errors import ConfigError
 
 __all__ = ["Sandbox", "SandboxResult", "TestOutcome", "survivors", "set_max_concurrent_runs"]
 
-CHILD_CODE = (Path(__file__).with_name("sandbox_child.py")).read_text(encoding="utf-8") + "\nmain()\n"
+CHILD_CODE = (Path(__file__).with_name("child.py")).read_text(encoding="utf-8") + "\nmain()\n"
 """The child processes' code, read once at import and passed with ``-c``: no file of it is executed."""
 
 RUN_UIDS = (200_000, 260_000)  # as root, each run gets its own user (and its tests another) from here

@@ -22,7 +22,7 @@ def package_file(package: str, relative: str, install: str) -> Path:
 
 def fewshot_file(name: str) -> Path:
     """A few-shot examples file the library ships (``reasoners/data/fewshot``, see its README)."""
-    path = Path(__file__).resolve().parent / "data" / "fewshot" / name
+    path = Path(__file__).resolve().parents[1] / "data" / "fewshot" / name
     if not path.is_file():
         raise ConfigError(f"the few-shot file {name} is missing from this install of reasoners; reinstall it")
     return path

@@ -3,7 +3,7 @@
 Gandhi et al. (2025, "Cognitive Behaviors that Enable Self-Improving Reasoners")
 find that these four behaviours in a model's reasoning predict whether it gains
 from more test-time compute. This module counts them in any rationale, a
-:class:`~reasoners.problem.Result`'s candidates or a trace's model replies, and
+:class:`~reasoners.core.problem.Result`'s candidates or a trace's model replies, and
 returns the spans of text that show each occurrence. The behaviours, in our words:
 
 - ``verification``: the text checks a result it reached (recomputes it, substitutes
@@ -37,13 +37,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._sync import run_sync
-from .budget import Budget
-from .errors import BudgetExhausted, ConfigError, LLMError
-from .problem import Result
+from ..core.budget import Budget
+from ..core.errors import BudgetExhausted, ConfigError, LLMError
+from ..core.problem import Result
+from ..core.sync import run_sync
 
 if TYPE_CHECKING:
-    from .llm.client import LLM
+    from ..llm.client import LLM
 
 __all__ = [
     "BEHAVIORS", "DEFINITIONS", "Evidence", "Behaviors", "Classifier", "LexicalClassifier", "LLMClassifier",

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from .problem import AnswerKind
+from ..core.problem import AnswerKind
 
 __all__ = [
     "token_f1",

@@ -109,7 +109,7 @@ class Result:
     the answer is then the best one found so far (possibly None).
     ``degraded`` is True when some branches failed after their retries and the answer
     comes from the rest; ``metadata["failed_samples"]`` lists them (where, error class, message).
-    ``trace`` is the run's call tree as a JSON-ready dict (see ``reasoners.trace``).
+    ``trace`` is the run's call tree as a JSON-ready dict (see ``reasoners.core.trace``).
     ``abstained`` counts the samples that gave no final text to answer from (a reasoning
     model cut off while thinking, or that only thought); they never vote, and
     ``metadata["abstentions"]`` says why, by reason.

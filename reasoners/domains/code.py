@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import re
 
-from .problem import Problem
-from .sandbox import Sandbox, SandboxResult
+from ..core.problem import Problem
+from ..sandbox import Sandbox, SandboxResult
 
 __all__ = ["code_program", "prompt_helpers", "test_entry_points", "public_tests", "public_tests_from_docstring", "run_tests",
            "run_unit_tests"]

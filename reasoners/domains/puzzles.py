@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
-from .arithmetic import evaluate
-from .errors import ConfigError
-from .problem import Problem
+from ..answers.arithmetic import evaluate
+from ..core.errors import ConfigError
+from ..core.problem import Problem
 
 __all__ = [
     "Puzzle", "Arithmetic", "Sudoku", "ArithmeticState", "puzzle_for", "parse_steps", "final_answer_text",
