@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 Q ?= A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farmer have?
 
-.PHONY: install install-qwen run test
+.PHONY: install install-qwen run test unit check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,15 @@ $(VENV)/.observability: $(VENV)/.installed
 	test -x .phoenix/bin/phoenix || ($(PYTHON) -m venv .phoenix && .phoenix/bin/python -m pip install --quiet arize-phoenix)
 	touch $@
 
-test: install $(VENV)/.observability
+# The whole suite: types and imports, unit tests, and the real-model tier (about 15 minutes here).
+test: install $(VENV)/.observability check
 	$(BIN)/python -m pytest -q
+
+# The fast loop while changing code (about a minute): no real model, no processes started.
+unit: install
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
+
+# Types (mypy) and the errors a linter can prove (ruff: undefined names, unused imports, syntax).
+check: install
+	$(BIN)/python -m mypy reasoners retrievers
+	$(BIN)/python -m ruff check --select F,E9 reasoners retrievers tests benchmarks

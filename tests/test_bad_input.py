@@ -67,6 +67,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv,code,message", CLI_CASES, ids=[" ".join(c[0])[:60] for c in CLI_CASES])
 def test_cli_bad_input_gets_one_clear_line(argv, code, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("REASONERS_CACHE_DIR", str(tmp_path / "cache"))

@@ -195,6 +195,7 @@ def test_the_tables_are_large():
     assert len(REQUESTS) >= 100
 
 
+@pytest.mark.slow
 def test_a_bench_where_every_problem_failed_exits_non_zero(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000")
     data = tmp_path / "g.jsonl"
@@ -306,6 +307,7 @@ def server():
         yield url, stub
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body,status,message", REQUESTS, ids=[f"{i}" for i in range(len(REQUESTS))])
 def test_every_bad_request_gets_a_4xx_with_one_line(server, body, status, message):
     url, stub = server
@@ -322,6 +324,7 @@ def test_every_bad_request_gets_a_4xx_with_one_line(server, body, status, messag
     assert len(stub.requests) == before  # refused before any upstream call
 
 
+@pytest.mark.slow
 def test_a_non_ascii_authorization_header_is_a_401_not_a_500():
     with StubServer() as stub, serving(stub, "--api-key", "key-one-12345") as url:
         raw = httpx.post(f"{url}/chat/completions", json=_req(), headers={"Authorization": "Bearer ключ".encode()})

@@ -205,6 +205,7 @@ def stub_answer(body: dict) -> Reply:
     return Reply.ok(TEXT if "6" in body["messages"][-1]["content"] else "The answer is 7.")
 
 
+@pytest.mark.slow
 def test_analyze_replays_a_journal_without_texts_from_the_cache_alone(tmp_path, capsys):
     out = tmp_path / "run"
     with StubServer(respond=stub_answer) as srv:

@@ -77,6 +77,7 @@ def test_resume_repeats_no_model_call(tmp_path):
     assert sorted(asked(second)) == ["3", "4", "5"]  # finished problems were not asked again
 
 
+@pytest.mark.slow
 def test_a_failure_keeps_the_runs_in_flight_and_starts_no_more(tmp_path):
     def p0_fails(req):
         if "What is 0 " in req.prompt:

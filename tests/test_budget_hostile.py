@@ -25,6 +25,7 @@ def billed(stub: StubServer) -> int:
     return sum(10 + WORDS * int(r.get("n") or 1) for r in stub.requests)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["openai", "litellm"])
 def test_abandoned_attempts_are_charged_so_charged_is_at_least_billed(transport):
     # an upstream slower than the client's timeout: every attempt is abandoned, yet billed
@@ -39,6 +40,7 @@ def test_abandoned_attempts_are_charged_so_charged_is_at_least_billed(transport)
     assert result.usage.total_tokens <= 1000  # and still never past the limit
 
 
+@pytest.mark.slow
 def test_every_retry_reserves():
     """Five attempts of 30 tokens (prompt + max_tokens) do not fit 100 tokens: the retries stop
     when the next one has no room, instead of running on the first reservation."""

@@ -39,6 +39,7 @@ class OneCluster(Embedder):
         return np.array([[0.0, 0.0] if "double_all" not in t else [10.0, 0.0] for t in texts])
 
 
+@pytest.mark.slow
 def test_rounds_filter_cluster_and_revise():
     def reply(req):
         if "sub-modules from earlier good solutions" in req.prompt:
@@ -59,6 +60,7 @@ def test_rounds_filter_cluster_and_revise():
     assert result.confidence == 1.0
 
 
+@pytest.mark.slow
 def test_round_without_passing_keeps_previous_modules():
     def reply(req):
         if "sub-modules" in req.prompt:
@@ -128,6 +130,7 @@ def test_mbpp_function_named_by_the_public_test_is_not_a_sub_module():
     assert "def double_all" not in revision.split("```python\n", 1)[1].split("```", 1)[0]
 
 
+@pytest.mark.slow
 def test_round_with_nothing_passing_reclusters_at_the_new_k():
     def reply(req):
         return BAD if "sub-modules from earlier good solutions" in req.prompt else [GOOD_A, GOOD_B][(req.seed or 0) % 2]
@@ -140,6 +143,7 @@ def test_round_with_nothing_passing_reclusters_at_the_new_k():
     assert len(rounds[2]["representatives"]) == 1  # nothing passed: the round-0 modules re-clustered at k=1
 
 
+@pytest.mark.slow
 def test_pass_at_1_over_all_samples_next_to_the_filtered_pick():
     problem = Problem(PROMPT, kind="code", metadata={"entry_point": "double_all"},
                       tests=["assert double_all([3]) == [6]"])

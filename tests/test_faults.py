@@ -130,6 +130,7 @@ def test_codechain_keeps_the_samples_that_came_back():
     assert [f["where"] for f in result.metadata["failed_samples"]] == ["sample 1"]
 
 
+@pytest.mark.slow
 def test_against_a_server_with_thirty_percent_faults_no_question_is_lost():
     """The failure the issue measured: SC(n=4) over questions at a 30% fault rate, 3 attempts."""
     policy = RetryPolicy(attempts=3, initial_wait=0.0, max_wait=0.0, jitter=0.0)

@@ -200,6 +200,7 @@ def _public_modules() -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_every_public_module_imports_first_in_a_fresh_interpreter():
     modules = _public_modules()
     assert "retrievers.base" in modules and "reasoners.strategies.base" in modules

@@ -107,6 +107,7 @@ def test_corrupted_cache_degrades_with_warning(tmp_path, caplog):
     assert llm.cache is not None and not llm.cache.enabled
 
 
+@pytest.mark.slow
 def test_locked_cache_degrades(tmp_path, caplog):
     path = tmp_path / "locked.sqlite"
     Cache(path).put("k", 1)

@@ -14,6 +14,8 @@ from reasoners.integrations.otel import export_trace
 from reasoners.integrations.viewer import page_for, trace_page
 from reasoners.testing import FakeLLM
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-observed-0123456789abcdefghijkl"
 

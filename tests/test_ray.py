@@ -20,6 +20,8 @@ from reasoners.bench.distributed import RayExecutor
 from reasoners.bench.tasks import Task
 from reasoners.testing.stub_server import Reply, StubServer
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 
 @pytest.fixture(scope="module")
 def local_ray():

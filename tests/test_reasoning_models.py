@@ -258,6 +258,7 @@ def serving(stub: StubServer) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_the_server_sends_reasoning_content_apart_whole_and_streamed():
     with StubServer(default=_reply("inline")) as stub, serving(stub) as url:
         client = openai.OpenAI(base_url=url, api_key="unused")
@@ -285,6 +286,7 @@ def test_the_server_sends_reasoning_content_apart_whole_and_streamed():
         assert bad.status_code == 400 and "thinking_tokens" in bad.json()["error"]["message"]
 
 
+@pytest.mark.slow
 def test_langchain_reads_the_answer_not_the_thinking():
     from langchain_openai import ChatOpenAI
 

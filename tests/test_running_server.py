@@ -10,9 +10,12 @@ import urllib.request
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 PARENT = """
 import sys, time
 from reasoners.testing import running_server
+
 with running_server([sys.executable, "-m", "reasoners.testing.stub_server", "--port", "{port}"]) as url:
     print(url, flush=True)
     time.sleep(600)

@@ -10,6 +10,8 @@ import pytest
 from reasoners import ConfigError
 from reasoners.sandbox import Sandbox
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 SB = Sandbox(timeout=3, memory_mb=256, output_limit=10_000)
 ROOT = os.geteuid() == 0
 

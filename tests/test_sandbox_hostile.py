@@ -22,6 +22,8 @@ import pytest
 
 from reasoners.sandbox import Sandbox, survivors
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 ROOT = os.geteuid() == 0
 SECRET = "sk-hostile-0123456789abcdefghij"
 

@@ -15,6 +15,8 @@ from reasoners import LLM, AuthError, Budget, Cache, ChainOfThought, RetryPolicy
 from reasoners.llm.convert import redact
 from reasoners.testing.stub_server import Reply, StubServer
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 SECRET = "sk-test-0123456789abcdefSECRETSECRET"
 
 

@@ -18,6 +18,8 @@ import pytest
 from reasoners.testing import running_server
 from reasoners.testing.stub_server import Reply, StubServer
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 UPSTREAM = "openai/stub"
 
 

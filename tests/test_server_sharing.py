@@ -17,6 +17,8 @@ import pytest
 from reasoners.testing import serving as serving_upstream
 from reasoners.testing.stub_server import Reply, StubServer
 
+pytestmark = pytest.mark.slow  # starts processes (servers, sandboxes, Ray, a browser): not in `make unit`
+
 UPSTREAM = "openai/stub"
 ASK = [{"role": "user", "content": "What is 6 * 7?"}]
 

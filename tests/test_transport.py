@@ -77,6 +77,7 @@ def test_persistent_500_is_a_server_error():
     assert len(srv.requests) == 3
 
 
+@pytest.mark.slow
 def test_malformed_json_is_retried_then_reported():
     with StubServer([Reply.malformed(), Reply.ok("recovered")]) as srv:
         [c] = client(srv).generate("hi")
@@ -87,6 +88,7 @@ def test_malformed_json_is_retried_then_reported():
     assert len(srv.requests) == 3
 
 
+@pytest.mark.slow
 def test_hanging_response_times_out():
     with StubServer(default=Reply.hang(3.0)) as srv:
         t0 = time.perf_counter()
@@ -144,6 +146,7 @@ def test_server_without_n_falls_back_to_single_calls():
     assert sorted(r.get("seed") for r in srv.requests[1:]) == [1, 2]  # concurrent: any arrival order
 
 
+@pytest.mark.slow
 def test_api_key_never_in_trace_cache_or_logs(tmp_path, caplog):
     path = tmp_path / "cache.sqlite"
     with StubServer([Reply.error(500), Reply.ok("The answer is 7.")]) as srv:

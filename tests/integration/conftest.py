@@ -8,6 +8,7 @@ after the session.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,14 @@ from reasoners.testing import llama_server_argv, running_server, wait_ready
 START_TOKEN = "<|im_start|>"  # SmolLM2 adds no BOS; the server needs it to align echoed logprobs
 
 
+HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items):
+    # A conftest hook sees the whole session's items: mark only this folder's.
     for item in items:
-        item.add_marker(pytest.mark.integration)
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
