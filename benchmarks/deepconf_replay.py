@@ -107,7 +107,7 @@ def main() -> None:
     sc16 = {r["problem_id"]: r for r in journal if r["strategy"] == "sc:16" and not r.get("error")}
 
     async def draws(problem: Any) -> Any:
-        ctx = Context(llm=llm, budget=Budget().child(), trace=Trace("replay"), seed=manifest.seed)
+        ctx = Context(llm=llm, budget=Budget().meter().child(), trace=Trace("replay"), seed=manifest.seed)
         with ctx.trace.activate():
             return await Traces().solve(problem, ctx)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .answers import extract_answer, normalize, vote
-    from .core.budget import Budget
+    from .core.budget import Budget, Meter
     from .core.errors import (
         APIConnectionError,
         AuthError,
@@ -62,6 +62,7 @@ _WHERE = {
     "normalize": ".answers",
     "vote": ".answers",
     "Budget": ".core.budget",
+    "Meter": ".core.budget",
     "APIConnectionError": ".core.errors",
     "AuthError": ".core.errors",
     "BudgetExhausted": ".core.errors",
@@ -144,6 +145,7 @@ __all__ = [
     "RetryPolicy",
     "Score",
     "Budget",
+    "Meter",
     "Usage",
     "Trace",
     "Problem",

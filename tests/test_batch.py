@@ -26,7 +26,7 @@ def script(req):
 
 def run(allocate="adaptive", tokens=20_000, **kw):
     llm = FakeLLM(script, max_tokens=8)
-    budget = Budget(tokens=tokens)
+    budget = Budget(tokens=tokens).meter()
     results = asyncio.run(solve_batch(SelfConsistency(n=12), PROBLEMS, llm=llm, budget=budget, allocate=allocate,
                                       **kw))
     return results, budget, llm

@@ -139,7 +139,7 @@ def scripted(req):
 
 def test_the_llm_classifier_counts_only_quotes_found_in_the_rationale():
     llm = FakeLLM(scripted)
-    budget = Budget(tokens=100_000)
+    budget = Budget(tokens=100_000).meter()
     found = LLMClassifier(llm).classify(RATIONALE, budget=budget)
     assert found.counts == {"verification": 1, "backtracking": 0, "subgoal_setting": 1, "backward_chaining": 0}
     invented = [e for e in found.evidence if e.start < 0]

@@ -47,7 +47,7 @@ def test_every_retry_reserves():
     with StubServer(default=Reply.ok(delay=0.5)) as stub:
         llm = LLM("openai/stub", api_base=stub.url, api_key="none", timeout=0.2, max_tokens=20,
                   retry=RetryPolicy(attempts=5, initial_wait=0.01, max_wait=0.01))
-        budget = Budget(tokens=100).child()
+        budget = Budget(tokens=100).meter().child()
         with pytest.raises(Exception) as info:
             llm.generate("hello there", budget=budget)
         sent = len(stub.requests)
@@ -58,8 +58,7 @@ def test_every_retry_reserves():
 
 def test_a_cancelled_call_is_charged_at_its_reservation():
     llm = FakeLLM(["The answer is 4."], latency=5.0)
-    budget = Budget(tokens=10_000).child()
-
+    budget = Budget(tokens=10_000).meter().child()
     async def go() -> None:
         task = asyncio.ensure_future(llm.agenerate("What is 2 + 2?", budget=budget, max_tokens=50))
         await asyncio.sleep(0.2)
@@ -144,7 +143,7 @@ def test_a_tampered_entry_is_a_miss_never_a_cheaper_replay(tmp_path, name, caplo
     else:
         _tamper(path, TAMPERED[name])
     fresh = FakeLLM(["The answer is 4."], cache=Cache(path))
-    budget = Budget(calls=2).child()
+    budget = Budget(calls=2).meter().child()
     [c] = fresh.generate("What is 2 + 2?", logprobs=True, budget=budget)
     assert not c.cached and len(fresh.requests) == 1  # a miss: fetched and charged again
     assert budget.used.calls == 1 and budget.used.total_tokens > 0

@@ -57,7 +57,7 @@ def test_online_cuts_low_confidence_traces_and_stops_at_consensus():
     drifting = FakeResponse("a b c d e f g h so the answer is 9", logprobs=[-0.05] * 3 + [-3.0] * 10)
     script = [sure, sure, drifting, sure, drifting, drifting, sure, sure]
     llm = FakeLLM(lambda req: script[(req.seed or 0) % 8])
-    budget = Budget(tokens=100_000).child()
+    budget = Budget(tokens=100_000).meter().child()
     result = DeepConf(n=8, mode="online", warmup=3, eta=90, window=2, measure="lowest", consensus=1.0,
                       ).run("What is 3 + 4?", llm=llm, budget=budget)
     cut = [c for c in result.candidates if c.metadata["cut"]]
@@ -96,7 +96,7 @@ def test_a_stream_is_cut_and_charged_what_arrived(transport):
     text = "one two three four five six seven eight nine ten"
     with StubServer(default=Reply(text=text, logprobs=[-0.1] * 5 + [-3.0] * 5)) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
-        budget = Budget(tokens=1000).child()
+        budget = Budget(tokens=1000).meter().child()
         [c] = llm.generate("q", stop_below=(2, 1.8), top_logprobs=3, budget=budget)
     assert c.finish_reason == "confidence" and c.text == "one two three four five six"
     assert c.usage.completion_tokens == 6 and budget.used.completion_tokens == 6

@@ -185,7 +185,7 @@ async def test_trlm_rerank_breaks_ties_by_the_vote_like_bon():
 def _ctx(llm):
     from reasoners import Budget, Context
 
-    return Context(llm=llm, budget=Budget().child(), trace=Trace("t"))
+    return Context(llm=llm, budget=Budget().meter().child(), trace=Trace("t"))
 
 
 # 7. Importing any public module first ----------------------------------------------------------

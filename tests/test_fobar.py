@@ -125,7 +125,7 @@ def test_one_candidate_means_no_backward_calls():
 
 def test_budget_caps_the_plan_and_is_never_exceeded():
     llm = FakeLLM(backward_oracle("7"))
-    budget = Budget(tokens=600)
+    budget = Budget(tokens=600).meter()
     result = FOBAR(SelfConsistency(n=3), chains=4, max_masks=4, backward_max_tokens=40).run(
         QUESTION, llm=llm, budget=budget
     )
@@ -166,7 +166,7 @@ def test_non_numeric_check_writes_an_inverse_question_then_judges_it():
 def test_non_numeric_check_fits_the_budget():
     p = Problem("Which is a bird?", kind="choice", choices=["cat", "sparrow"])
     fobar = FOBAR(SelfConsistency(n=3), chains=4, check_non_numeric=True, backward_max_tokens=40)
-    budget = Budget(tokens=700)
+    budget = Budget(tokens=700).meter()
     result = fobar.run(p, llm=FakeLLM(bird_check), budget=budget)
     plan = result.metadata["plan"]
     assert 1 <= plan["chains_per_candidate"] < 4

@@ -143,7 +143,7 @@ def test_sync_call_inside_event_loop_names_async_twin():
 
 def test_score_refused_before_spending_when_backend_cannot():
     llm = FakeLLM(["x"], capabilities=Capabilities(n=False, logprobs=True, prompt_logprobs=False, seed=True))
-    budget = Budget(tokens=100)
+    budget = Budget(tokens=100).meter()
     with pytest.raises(CapabilityError, match="cannot score"):
         llm.score("q", "a", budget=budget)
     assert budget.used.calls == 0 and llm.fake.scored == []
@@ -157,15 +157,15 @@ def test_logprobs_refused_when_backend_has_none():
 
 def test_capabilities_can_be_overridden():
     llm = FakeLLM(["x"], capabilities=None)
-    llm2 = LLM("fake/x", backend=llm.fake, capabilities={"logprobs": False})
+    llm2 = LLM("fake/x", transport=llm.fake, capabilities={"logprobs": False})
     assert llm.capabilities.logprobs is True and llm2.capabilities.logprobs is False
     with pytest.raises(ConfigError, match="unknown capabilities"):
-        LLM("fake/y", backend=llm.fake, capabilities={"telepathy": True}).capabilities
+        LLM("fake/y", transport=llm.fake, capabilities={"telepathy": True}).capabilities
 
 
 def test_score_goes_through_budget_and_cache(tmp_path):
     llm = FakeLLM(["x"], score=lambda p, c: -2.0 * len(c.split()), cache=Cache(tmp_path / "s.sqlite"))
-    b = Budget(tokens=1000)
+    b = Budget(tokens=1000).meter()
     s = llm.score("the question", "an answer", budget=b)
     assert s.total == pytest.approx(-4.0) and s.tokens == ["an", "answer"]
     again = llm.score("the question", "an answer", budget=b)
@@ -218,9 +218,9 @@ def test_cost_uses_litellm_prices_and_budget_cost_limit():
 
     with StubServer(default=Reply.ok("one two three")) as srv:
         llm = LLM("openai/gpt-4o-mini", api_base=srv.url, api_key="x")
-        budget = Budget(cost=1.0)
+        budget = Budget(cost=1.0).meter()
         [c] = llm.generate("hi", budget=budget)
-    prompt_price, completion_price = llm.transport.prices()
+    prompt_price, completion_price = llm.info.prices()
     assert prompt_price > 0 and completion_price > 0
     assert c.usage.cost == pytest.approx(10 * prompt_price + 3 * completion_price)
     assert budget.used.cost == pytest.approx(c.usage.cost)
@@ -280,7 +280,7 @@ def test_invalid_cache_entries_are_misses_with_one_warning(tmp_path, caplog, val
     FakeLLM(["The answer is 4."], cache=Cache(path)).generate("q", n=2, temperature=0.8)
     _tamper(path, value)
     again = FakeLLM(["The answer is 4."], cache=Cache(path))
-    budget = Budget(tokens=100)
+    budget = Budget(tokens=100).meter()
     with caplog.at_level(logging.WARNING):
         out = again.generate("q", n=2, temperature=0.8, budget=budget)
     assert [c.text for c in out] == ["The answer is 4."] * 2 and not any(c.cached for c in out)

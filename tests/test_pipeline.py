@@ -95,7 +95,7 @@ SPECS = [
        words=st.integers(min_value=1, max_value=30))
 def test_usage_rolls_up_and_budget_holds(spec, tokens, words):
     llm = FakeLLM(lambda req: FakeResponse(" ".join(["w"] * words) + " The answer is 3."), score=lambda p, c: -1.0)
-    budget = Budget(tokens=tokens)
+    budget = Budget(tokens=tokens).meter()
     result = parse_spec(spec).run("What is 1 + 2?", llm=llm, budget=budget)
     traced_tokens, traced_calls = _call_usage(result.trace)
     assert result.usage.total_tokens == traced_tokens and result.usage.calls == traced_calls
@@ -106,7 +106,7 @@ def test_usage_rolls_up_and_budget_holds(spec, tokens, words):
 
 def test_shares_split_the_budget_and_pass_on_what_is_left():
     llm = FakeLLM(["The answer is 3."], score=lambda p, c: -1.0)
-    budget = Budget(tokens=1000)
+    budget = Budget(tokens=1000).meter()
     pipe = Pipeline(SelfConsistency(n=2), [TRLMRerank()], shares=[1, 1])
     result = pipe.run("q?", llm=llm, budget=budget)
     sample_tokens = sum(n["usage"]["total_tokens"] for n in _nodes(result.trace, "llm"))

@@ -165,7 +165,7 @@ def test_every_format_whole_and_streamed(fmt, transport):
 def test_thinking_the_provider_never_shows_is_charged(fmt, charged, reasoning, transport):
     with StubServer(default=_reply(fmt)) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
-        budget = Budget(tokens=10_000).child()
+        budget = Budget(tokens=10_000).meter().child()
         [c] = llm.generate("q", budget=budget)
     assert c.reasoning is None and c.text.endswith("The answer is 12.")
     assert c.usage.completion_tokens == charged and c.usage.reasoning_tokens == reasoning

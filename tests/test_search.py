@@ -46,7 +46,7 @@ def _walk(node):
 
 def test_search_returns_best_state_when_budget_runs_out():
     llm = FakeLLM(scripted)
-    budget = Budget(calls=2)
+    budget = Budget(calls=2).meter()
     result = BacktrackSearch(proposals=3).run(PUZZLE, llm=llm, budget=budget)
     assert result.exhausted and result.answer is None
     assert result.metadata["expansions"] == 2 and budget.used.calls == 2

@@ -64,7 +64,7 @@ def test_exhausted_budget_returns_instead_of_raising():
 
 def test_budget_clamps_the_generation():
     llm = FakeLLM(["one two three four five six seven eight nine ten The answer is 3."])
-    budget = Budget(tokens=32)
+    budget = Budget(tokens=32).meter()
     result = ChainOfThought().run("q?", llm=llm, budget=budget)
     assert budget.used.total_tokens <= 32
     assert result.candidates[0].metadata["finish_reason"] == "length"

@@ -128,7 +128,7 @@ def test_retry_after_http_date():
 def test_native_n_is_one_request_and_usage_adds_up():
     with StubServer(default=Reply.ok("a b c")) as srv:
         llm = client(srv)
-        budget = Budget(tokens=1000)
+        budget = Budget(tokens=1000).meter()
         out = llm.generate("hi", n=4, temperature=0.9, budget=budget)
     assert len(out) == 4 and len(srv.requests) == 1 and srv.requests[0]["n"] == 4
     assert llm.capabilities.n is True
@@ -181,7 +181,7 @@ def test_identical_concurrent_calls_share_one_request(tmp_path):
         llm = client(srv, cache=Cache(tmp_path / "c.sqlite"))
 
         async def both():
-            a, b = Budget(), Budget()
+            a, b = Budget().meter(), Budget().meter()
             small, big = await asyncio.gather(
                 llm.agenerate("hi", n=4, temperature=0.9, seed=1, budget=a),
                 llm.agenerate("hi", n=8, temperature=0.9, seed=1, budget=b),

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from reasoners import LLM, AutoCoT, Budget, Cache, ConfigError, SelfConsistency
+from reasoners import LLM, AutoCoT, Budget, Cache, ChainOfThought, ConfigError, SelfConsistency
 from reasoners.llm import Completion, SamplingOptions
 from reasoners.llm.inprocess import InProcessTransport
 from reasoners.llm.litellm_transport import LiteLLMTransport
@@ -82,8 +82,7 @@ def test_http_transports_agree_on_answers_usage_and_cache_keys(transport, tmp_pa
 def test_streaming_yields_deltas_then_the_completion_and_settles_the_budget(transport):
     with StubServer(default=Reply.ok("one two three four")) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
-        budget = Budget(tokens=1000)
-
+        budget = Budget(tokens=1000).meter()
         async def go() -> list:
             return [item async for item in llm.astream("count", budget=budget)]
 
@@ -147,3 +146,52 @@ def test_reasoning_tokens_are_counted_where_the_upstream_reports_them(transport)
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
         [c] = llm.generate("q")
     assert c.usage.reasoning_tokens == 5 and c.usage.completion_tokens == 4 + 5
+
+
+# -- the seam: a send-only transport and a separate model-info object, one way to inject either -------
+
+
+def test_a_transport_only_sends_and_model_facts_live_apart():
+    from reasoners.llm.chat import ChatTransport
+    from reasoners.llm.litellm_transport import LiteLLMInfo
+    from reasoners.llm.openai_transport import OpenAITransport
+    from reasoners.llm.transport import ModelInfo, Transport
+
+    assert {m for m in Transport.__abstractmethods__} == {"complete", "score"}
+    assert not any(hasattr(Transport, m) for m in ("capabilities", "count_tokens", "count_text", "prices"))
+    assert set(ModelInfo.__abstractmethods__) == {"capabilities", "count_tokens", "count_text"}
+    assert not issubclass(OpenAITransport, LiteLLMTransport) and issubclass(OpenAITransport, ChatTransport)
+    lean = LLM("openai/x", api_base="http://127.0.0.1:9/v1")
+    assert isinstance(lean.transport, OpenAITransport) and isinstance(lean.info, LiteLLMInfo)
+
+
+def test_one_way_to_inject_a_model_of_ones_own():
+    from reasoners import ConfigError
+    from reasoners.llm.transport import ModelInfo, Reply, Choice, Transport
+    from reasoners.llm.types import Capabilities
+
+    class Echo(Transport):
+        model = "mine/echo"
+
+        async def complete(self, messages, options, *, n, timeout):
+            return Reply([Choice("The answer is 7.")] * n, prompt_tokens=5, completion_tokens=4 * n)
+
+        async def score(self, prompt, continuation, *, timeout):
+            raise NotImplementedError
+
+    class Facts(ModelInfo):
+        def capabilities(self):
+            return Capabilities(n=True, logprobs=False, prompt_logprobs=False, seed=False)
+
+        def count_tokens(self, messages):
+            return 5
+
+        def count_text(self, text):
+            return len(text.split())
+
+    llm = LLM("mine/echo", transport=Echo(), info=Facts())
+    [a, b] = llm.generate("q?", n=2)
+    assert a.text == b.text == "The answer is 7." and llm.capabilities.n is True
+    assert ChainOfThought().run("What is 3 + 4?", llm=llm).answer == "7"
+    with pytest.raises(ConfigError, match="transport="):
+        LLM("fake/x", backend=object())

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.budget import Budget
+from ..core.budget import Budget, Meter, meter_for
 from ..core.errors import AuthError, ConfigError, ReasonersError
 from .behaviors import BEHAVIORS, Classifier
 from .harness import JOURNAL, parse_strategies, read_journal, run_cell, series_styles
@@ -77,9 +77,8 @@ class RunManifest:
         from ..llm.replay import CacheOnly
 
         options = {k: v for k, v in self.llm.items() if k not in ("api_key", "cache", "transport", "retry")}
-        inner = LLM(self.model, **options).transport
         return LLM(self.model, **options, cache=Cache(cache_path), retry=RetryPolicy(attempts=1),
-                   transport=CacheOnly(inner))
+                   transport=CacheOnly(self.model))
 
 
 async def recover_samples(folder: Path, rows: list[dict[str, Any]]) -> None:
@@ -151,10 +150,12 @@ async def _replay(row: dict[str, Any], prepared: dict[str, Any], problems: dict[
         row["recovered"] = "replay"
 
 
-async def analyze_rows(rows: list[dict[str, Any]], classifier: Classifier, *, budget: Budget | None = None,
+async def analyze_rows(rows: list[dict[str, Any]], classifier: Classifier, *, budget: Budget | Meter | None = None,
                        progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Classify every sample of every answered row: one cell per row, with each sample's answer,
-    correctness, counts and evidence (no texts: those stay in the journal)."""
+    correctness, counts and evidence (no texts: those stay in the journal). ``budget`` is
+    what classifying all of them may spend."""
+    meter = meter_for(budget)
     cells = []
     total = sum(len(r.get("samples") or []) for r in rows)
     done = 0
@@ -169,7 +170,7 @@ async def analyze_rows(rows: list[dict[str, Any]], classifier: Classifier, *, bu
         for s in r.get("samples") or []:
             cell["samples"].append({"answer": s.get("answer"), "correct": s.get("correct"),
                                     "chosen": s.get("chosen"), "source": s.get("source"),
-                                    **await _classify_sample(s, classifier, budget)})
+                                    **await _classify_sample(s, classifier, meter)})
             done += 1
             if progress:
                 progress(done, total)
@@ -177,7 +178,7 @@ async def analyze_rows(rows: list[dict[str, Any]], classifier: Classifier, *, bu
     return cells
 
 
-async def _classify_sample(sample: dict[str, Any], classifier: Classifier, budget: Budget | None) -> dict[str, Any]:
+async def _classify_sample(sample: dict[str, Any], classifier: Classifier, budget: Budget | Meter | None) -> dict[str, Any]:
     """One sample's behaviours: in its final text and, for a reasoning model, in its thinking too.
     ``read`` says which were read; ``parts`` has each one's counts; evidence is marked by part."""
     final = await classifier.aclassify(sample.get("text") or "", budget=budget)
@@ -298,7 +299,7 @@ def journal_of(folder: Path) -> Path:
 
 
 async def analyze_rows_to(folder: Path, rows: list[dict[str, Any]], classifier: Classifier, *,
-                          budget: Budget | None = None,
+                          budget: Budget | Meter | None = None,
                           progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Recover, classify and write ``behaviors.json`` and ``behaviors.png`` for journal rows of
     ``folder``; return the rates table."""
@@ -307,7 +308,7 @@ async def analyze_rows_to(folder: Path, rows: list[dict[str, Any]], classifier: 
     return _report(folder, classifier, str(folder), cells, folder.name)
 
 
-async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget | None = None,
+async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget | Meter | None = None,
                          progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Analyse a bench folder: recover texts (replay if needed), classify, write ``behaviors.json``
     and ``behaviors.png`` into it, and return the rates table."""
@@ -315,7 +316,7 @@ async def analyze_folder(folder: Path, classifier: Classifier, *, budget: Budget
                                  progress=progress)
 
 
-async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | None = None) -> list[dict[str, Any]]:
+async def analyze_trace(path: Path, classifier: Classifier, *, budget: Budget | Meter | None = None) -> list[dict[str, Any]]:
     """Analyse a trace JSON (``reasoners run --trace``): every model reply, grouped by the strategy
     path above it (no gold, so no correct/incorrect split). Writes ``behaviors.json`` and
     ``behaviors.png`` beside it."""

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.budget import Budget
+from ..core.budget import Budget, Meter, meter_for
 from ..core.errors import BudgetExhausted, ConfigError, LLMError
 from ..core.problem import Result
 from ..core.sync import run_sync
@@ -110,10 +110,10 @@ class Classifier(ABC):
     name = "classifier"
 
     @abstractmethod
-    async def aclassify(self, text: str, *, budget: Budget | None = None) -> Behaviors:
+    async def aclassify(self, text: str, *, budget: Budget | Meter | None = None) -> Behaviors:
         """The behaviours in ``text``; a budget limits what a model-based classifier spends."""
 
-    def classify(self, text: str, *, budget: Budget | None = None) -> Behaviors:
+    def classify(self, text: str, *, budget: Budget | Meter | None = None) -> Behaviors:
         return run_sync(self.aclassify(text, budget=budget), async_name="aclassify")
 
 
@@ -192,7 +192,7 @@ class LexicalClassifier(Classifier):
 
     name = "lexical"
 
-    async def aclassify(self, text: str, *, budget: Budget | None = None) -> Behaviors:
+    async def aclassify(self, text: str, *, budget: Budget | Meter | None = None) -> Behaviors:
         return self.find(text)
 
     def find(self, text: str) -> Behaviors:
@@ -262,9 +262,10 @@ class LLMClassifier(Classifier):
     def prompt(self, behavior: str, text: str) -> str:
         return _PROMPT.format(definition=DEFINITIONS[behavior], text=text[: self.max_chars])
 
-    async def aclassify(self, text: str, *, budget: Budget | None = None) -> Behaviors:
+    async def aclassify(self, text: str, *, budget: Budget | Meter | None = None) -> Behaviors:
         out = Behaviors()
-        replies = await asyncio.gather(*(self._ask(b, text, budget) for b in BEHAVIORS))
+        meter = meter_for(budget)  # the four questions share it
+        replies = await asyncio.gather(*(self._ask(b, text, meter) for b in BEHAVIORS))
         for behavior, reply in zip(BEHAVIORS, replies):
             if isinstance(reply, Exception):
                 out.errors[behavior] = f"{type(reply).__name__}: {str(reply).splitlines()[0] if str(reply) else ''}"
@@ -280,7 +281,7 @@ class LLMClassifier(Classifier):
             out.counts[behavior] = sum(1 for e in out.evidence if e.behavior == behavior and e.start >= 0)
         return out
 
-    async def _ask(self, behavior: str, text: str, budget: Budget | None) -> str | Exception:
+    async def _ask(self, behavior: str, text: str, budget: Budget | Meter | None) -> str | Exception:
         try:
             [reply] = await self.llm.agenerate(self.prompt(behavior, text), temperature=0.0,
                                                max_tokens=self.max_tokens, budget=budget)
@@ -352,14 +353,15 @@ def _replies(node: dict[str, Any], path: list[str], out: list[tuple[str, str]]) 
 
 async def afind_behaviors(source: str | Result | dict[str, Any] | Iterable[str], *,
                           classifier: Classifier | None = None,
-                          budget: Budget | None = None) -> list[tuple[str, Behaviors]]:
+                          budget: Budget | Meter | None = None) -> list[tuple[str, Behaviors]]:
     """(where, behaviours) for each rationale of a text, a :class:`Result` or a trace dict (see
     :func:`rationales`), with the lexical classifier unless another is given."""
     classifier = classifier or LexicalClassifier()
-    return [(where, await classifier.aclassify(text, budget=budget)) for where, text in rationales(source)]
+    meter = meter_for(budget)  # one count for every rationale
+    return [(where, await classifier.aclassify(text, budget=meter)) for where, text in rationales(source)]
 
 
 def find_behaviors(source: str | Result | dict[str, Any] | Iterable[str], *, classifier: Classifier | None = None,
-                   budget: Budget | None = None) -> list[tuple[str, Behaviors]]:
+                   budget: Budget | Meter | None = None) -> list[tuple[str, Behaviors]]:
     """The sync twin of :func:`afind_behaviors`."""
     return run_sync(afind_behaviors(source, classifier=classifier, budget=budget), async_name="afind_behaviors")

@@ -71,7 +71,7 @@ class ModelSpec:
             if self.seed_cache and Path(self.seed_cache).exists():
                 cache.merge(self.seed_cache)  # what earlier runs computed (all workers' merged) replays here
         return LLM(self.model, api_base=self.api_base, temperature=self.temperature, max_tokens=self.max_tokens,
-                   timeout=self.timeout, concurrency=self.concurrency, cache=cache, backend=self.backend)
+                   timeout=self.timeout, concurrency=self.concurrency, cache=cache, transport=self.backend)
 
 
 _clients: dict[ModelSpec, LLM] = {}

@@ -104,8 +104,9 @@ def main(args: argparse.Namespace) -> int:
     progress = _Progress(budget) if not args.json and sys.stderr.isatty() else None
     trace = Trace(strategy.name, model=llm.model, seed=args.seed, listener=progress)
     async def prepare_and_run() -> Result:
-        ready, prepared = await strategy.aprepared(llm=llm, budget=budget, seed=args.seed)
-        result = await ready.arun(problem, llm=llm, budget=budget, seed=args.seed, trace=trace)
+        meter = budget.meter()  # preparing and answering share the one budget
+        ready, prepared = await strategy.aprepared(llm=llm, budget=meter, seed=args.seed)
+        result = await ready.arun(problem, llm=llm, budget=meter, seed=args.seed, trace=trace)
         if prepared.usage.calls:  # one question: preparing (AutoCoT's demos) is part of its cost
             result.usage = result.usage + prepared.usage
             result.metadata["prepare_usage"] = prepared.usage.to_dict()

@@ -3,8 +3,12 @@
 Every model request reserves ``prompt_tokens + n * max_tokens`` (and one call,
 and its worst-case cost) before it is sent, and settles to the actual usage
 afterwards. A request that does not fit is clamped to a smaller ``max_tokens``
-or, when nothing in flight could free room, refused with :class:`BudgetExhausted`. Child budgets draw from their parent:
-a reservation must fit every ancestor, and usage settles into all of them.
+or, when nothing in flight could free room, refused with :class:`BudgetExhausted`.
+
+A :class:`Budget` is only limits: a frozen value, safe to share and to pass to many runs.
+Each run counts against its limits on a :class:`Meter` of its own, made when the run starts
+(so a time limit starts then too). Child meters draw from their parent: a reservation must
+fit every ancestor, and usage settles into all of them.
 
 Invariant (tested): settled usage never exceeds a limit, except that the prompt
 token count used for the reservation may differ from the provider's count by
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from .errors import BudgetExhausted, ConfigError
 from .usage import Usage
 
-__all__ = ["Budget", "Reservation"]
+__all__ = ["Budget", "Meter", "Reservation", "meter_for"]
 
 
 @dataclass
@@ -36,10 +40,10 @@ class Reservation:
     max_tokens: int
     n: int
     cost: float
-    budget: Budget
+    budget: Meter
     deadline: float | None = None  # monotonic time after which the request may not run on (the time limit)
     settled: bool = field(default=False, repr=False)
-    extra_tokens: int = 0  # held on top for retries (see Budget.extend)
+    extra_tokens: int = 0  # held on top for retries (see Meter.extend)
     extra_calls: int = 0
     extra_cost: float = 0.0
     charged: Usage = field(default_factory=Usage)  # attempts abandoned, charged at what they may have cost
@@ -80,36 +84,61 @@ def _check_limit(name: str, value: float | None) -> None:
         raise ConfigError(f"Budget {name} must be a non-negative number or None; got {value!r}")
 
 
+@dataclass(frozen=True)
 class Budget:
     """Limits on tokens, calls, cost (USD) and wall seconds; any subset, None means unlimited.
+    A value: each run counts against it on its own :class:`Meter` (so a ``Budget`` given to
+    two runs limits each, and ``seconds`` starts when a run does).
 
-    >>> b = Budget(tokens=1000, calls=10)
-    >>> sub = b.child(tokens=300)      # draws from b, at most 300 tokens
-    >>> halves = b.split(2)            # two children with half of what b has left each
+    >>> limits = Budget(tokens=1000, calls=10)
+    >>> meter = limits.meter()           # a running count against them (a run makes its own)
+    >>> sub = meter.child(tokens=300)    # draws from meter, at most 300 tokens
     """
 
-    def __init__(
-        self,
-        *,
-        tokens: int | None = None,
-        calls: int | None = None,
-        cost: float | None = None,
-        seconds: float | None = None,
-        min_completion_tokens: int = 1,
-        _parent: Budget | None = None,
-    ) -> None:
-        for name, value in (("tokens", tokens), ("calls", calls), ("cost", cost), ("seconds", seconds)):
-            _check_limit(name, value)
-        if min_completion_tokens < 1:
+    tokens: int | None = None
+    calls: int | None = None
+    cost: float | None = None
+    seconds: float | None = None
+    min_completion_tokens: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("tokens", "calls", "cost", "seconds"):
+            _check_limit(name, getattr(self, name))
+        if isinstance(self.min_completion_tokens, bool) or not isinstance(self.min_completion_tokens, int) \
+                or self.min_completion_tokens < 1:
             raise ConfigError("Budget min_completion_tokens must be >= 1")
-        self.tokens = tokens
-        self.calls = calls
-        self.cost = cost
-        self.seconds = seconds
-        self.min_completion_tokens = min_completion_tokens
-        self.parent = _parent
-        self._lock: threading.Lock = _parent._lock if _parent else threading.Lock()
-        self._root: Budget = _parent._root if _parent else self
+
+    def meter(self) -> Meter:
+        """A new running count against these limits; its clock starts now."""
+        return Meter(self)
+
+
+def meter_for(budget: Budget | Meter | None, *, own: bool = False) -> Meter:
+    """The meter a call or run counts on: a new one for limits (or none); for a meter, that
+    meter, or with ``own=True`` a child of it (so a run's usage is its own and also its parent's)."""
+    if isinstance(budget, Meter):
+        return budget.child() if own else budget
+    if budget is None or isinstance(budget, Budget):
+        return Meter(budget)
+    raise ConfigError(f"budget must be a reasoners.Budget (or a Meter); got {type(budget).__name__}")
+
+
+class Meter:
+    """What one run (or a share of it) has used and holds against a :class:`Budget`'s limits:
+    reservations, settled usage and the clock, under one lock per meter tree.
+
+    >>> meter = Budget(tokens=1000).meter()
+    >>> halves = meter.split(2)        # two children with half of what is left each
+    """
+
+    def __init__(self, limits: Budget | None = None, *, parent: Meter | None = None) -> None:
+        limits = limits if limits is not None else Budget()
+        if not isinstance(limits, Budget):
+            raise ConfigError(f"a Meter counts against a Budget; got {type(limits).__name__}")
+        self.limits = limits
+        self.parent = parent
+        self._lock: threading.Lock = parent._lock if parent else threading.Lock()
+        self._root: Meter = parent._root if parent else self
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._started = time.monotonic()
         self.used = Usage()
@@ -117,11 +146,31 @@ class Budget:
         self._reserved_calls = 0
         self._reserved_cost = 0.0
 
+    @property
+    def tokens(self) -> int | None:
+        return self.limits.tokens
+
+    @property
+    def calls(self) -> int | None:
+        return self.limits.calls
+
+    @property
+    def cost(self) -> float | None:
+        return self.limits.cost
+
+    @property
+    def seconds(self) -> float | None:
+        return self.limits.seconds
+
+    @property
+    def min_completion_tokens(self) -> int:
+        return self.limits.min_completion_tokens
+
     # -- inspection -----------------------------------------------------------------
 
-    def _chain(self) -> list[Budget]:
-        chain: list[Budget] = []
-        b: Budget | None = self
+    def _chain(self) -> list[Meter]:
+        chain: list[Meter] = []
+        b: Meter | None = self
         while b is not None:
             chain.append(b)
             b = b.parent
@@ -312,22 +361,17 @@ class Budget:
         calls: int | None = None,
         cost: float | None = None,
         seconds: float | None = None,
-    ) -> Budget:
-        """A sub-budget that draws from this one; its own limits (if any) apply on top."""
-        return Budget(
-            tokens=tokens,
-            calls=calls,
-            cost=cost,
-            seconds=seconds,
-            min_completion_tokens=self.min_completion_tokens,
-            _parent=self,
-        )
+    ) -> Meter:
+        """A sub-meter that draws from this one; its own limits (if any) apply on top."""
+        limits = Budget(tokens=tokens, calls=calls, cost=cost, seconds=seconds,
+                        min_completion_tokens=self.min_completion_tokens)
+        return Meter(limits, parent=self)
 
-    def split(self, parts: int | list[float]) -> list[Budget]:
+    def split(self, parts: int | list[float]) -> list[Meter]:
         """Children that share what is left now: ``parts`` equal shares, or shares by weight."""
         weights = [1.0] * parts if isinstance(parts, int) else [float(w) for w in parts]
         if not weights or any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ConfigError(f"Budget.split needs a positive count or non-negative weights; got {parts!r}")
+            raise ConfigError(f"Meter.split needs a positive count or non-negative weights; got {parts!r}")
         total = sum(weights)
         with self._lock:
             t, c, k = self._tokens_left(), self._calls_left(), self._cost_left()
@@ -344,4 +388,4 @@ class Budget:
 
     def __repr__(self) -> str:
         limits = {k: getattr(self, k) for k in ("tokens", "calls", "cost", "seconds") if getattr(self, k) is not None}
-        return f"Budget({limits}, used={self.used})"
+        return f"Meter({limits}, used={self.used})"

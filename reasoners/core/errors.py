@@ -13,6 +13,7 @@ never on message text: the transient ones derive from :class:`TransientError`::
     ├── BudgetExhausted          a request does not fit the budget (.limit names which)
     ├── SyncInAsyncError         a sync call inside a running event loop
     └── LLMError (.status, .model)
+        ├── SamplesFailed        some of n samples failed after their retries (.completions: the rest)
         ├── TransientError       retried
         │   ├── RateLimitError (.retry_after)
         │   ├── RequestTimeout
@@ -26,6 +27,8 @@ never on message text: the transient ones derive from :class:`TransientError`::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ReasonersError",
     "ConfigError",
@@ -34,6 +37,7 @@ __all__ = [
     "CapabilityError",
     "BudgetExhausted",
     "LLMError",
+    "SamplesFailed",
     "TransientError",
     "RateLimitError",
     "RequestTimeout",
@@ -86,6 +90,20 @@ class LLMError(ReasonersError):
         super().__init__(message)
         self.status = status
         self.model = model
+
+
+class SamplesFailed(LLMError):
+    """Some of the ``n`` samples of one call still failed after their retries. Nothing that came
+    back is lost: ``completions`` holds those samples, ``errors`` each failed sample's index and
+    error. The strategy layer's policy (``Context.generate``) records the failures and answers
+    from the completions; a direct caller decides for itself."""
+
+    def __init__(self, completions: list[Any], errors: list[tuple[int, LLMError]]) -> None:
+        first = errors[0][1]
+        super().__init__(f"{len(errors)} of {len(errors) + len(completions)} samples failed: {first}",
+                         status=first.status, model=first.model)
+        self.completions = completions
+        self.errors = errors
 
 
 class ProviderError(LLMError):

@@ -117,15 +117,24 @@ class Trace:
     """The root of a run's call tree, exportable as JSON.
 
     ``listener``, if given, is called with every span as it ends (model calls
-    included), and ``on_start`` with every span as it opens: progress streaming
-    uses them.
+    included), ``on_start`` with every span as it opens, and ``on_event`` with every
+    progress event a strategy reports (samples, votes, text): progress streaming uses
+    them. ``text_events`` asks a run's single generation to stream its text as events.
     """
 
     def __init__(
         self, name: str = "run", *, listener: Callable[[Span], None] | None = None,
-        on_start: Callable[[Span], None] | None = None, **attrs: Any,
+        on_start: Callable[[Span], None] | None = None, on_event: Callable[[Any], None] | None = None,
+        text_events: bool = False, **attrs: Any,
     ) -> None:
         self.root = Span("run", name, attrs=dict(attrs), listener=listener, on_start=on_start)
+        self.on_event = on_event
+        self.text_events = text_events and on_event is not None
+
+    def report(self, event: Any) -> None:
+        """Hand a progress event to ``on_event`` (nothing happens without one)."""
+        if self.on_event is not None:
+            self.on_event(event)
 
     @contextmanager
     def activate(self) -> Iterator[Span]:

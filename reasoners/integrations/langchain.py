@@ -170,4 +170,4 @@ class LangChainModel(InProcessModel):
 def langchain_llm(chat_model: BaseChatModel, **llm_kwargs: Any) -> LLM:
     """The toolkit's :class:`LLM` over a LangChain chat model (budget, cache, trace included)."""
     name = getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None) or type(chat_model).__name__
-    return LLM(f"langchain/{name}", backend=LangChainModel(chat_model), **llm_kwargs)
+    return LLM(f"langchain/{name}", transport=LangChainModel(chat_model), **llm_kwargs)

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..core.budget import Budget, Reservation
+from ..core.budget import Meter, Reservation
 from ..core.errors import APIConnectionError, CapabilityError, LLMError, MalformedResponseError, RequestTimeout
 from ..core.trace import span
 from ..core.usage import Usage
@@ -22,7 +22,7 @@ from .convert import describe
 from .options import SamplingOptions
 from .reasoning import ReasoningDelta, StreamSplitter, ThinkingFormat, split_reasoning
 from .retry import RetryPolicy
-from .transport import Reply, Transport, completions
+from .transport import ModelInfo, Reply, Transport, completions
 from .types import Completion, Score
 
 __all__ = ["CallPath", "BILLABLE"]
@@ -40,10 +40,11 @@ class CallPath:
     """The call path of one client: its transport, cache, retries, concurrency limit, and what it
     learns of the backend's prompt counting."""
 
-    def __init__(self, model: str, api_base: str | None, transport: Transport, *, cache: Cache | None,
+    def __init__(self, model: str, api_base: str | None, transport: Transport, info: ModelInfo, *,
+                 cache: Cache | None,
                  retry: RetryPolicy, timeout: float, concurrency: int,
                  thinking: ThinkingFormat | None = None, cache_scope: str = "") -> None:
-        self.model, self.api_base, self.transport = model, api_base, transport
+        self.model, self.api_base, self.transport, self.info = model, api_base, transport, info
         self.cache_scope = cache_scope
         self.thinking = thinking or ThinkingFormat()
         self.cache, self.retry, self.timeout, self.concurrency = cache, retry, timeout, concurrency
@@ -68,7 +69,7 @@ class CallPath:
         options: SamplingOptions,
         indices: list[int],
         prompt_tokens: int,
-        budget: Budget,
+        budget: Meter,
         *,
         native: bool = False,
     ) -> list[Completion]:
@@ -120,11 +121,11 @@ class CallPath:
             return out
 
     async def reserve(
-        self, messages: Messages, options: SamplingOptions, indices: list[int], prompt_tokens: int, budget: Budget
+        self, messages: Messages, options: SamplingOptions, indices: list[int], prompt_tokens: int, budget: Meter
     ) -> tuple[Reservation, SamplingOptions, dict[str, Any], dict[int, str], dict[int, Completion]]:
         """Reserve the samples ``indices`` against ``budget``; the options as granted (``max_tokens``
         may be clamped), the request as cached, its samples' cache keys and those already cached."""
-        prompt_price, completion_price = self.transport.prices()
+        prompt_price, completion_price = self.info.prices()
         reservation = await budget.areserve(prompt_tokens=prompt_tokens + self.prompt_margin(prompt_tokens),
                                             max_tokens=options.max_tokens, n=len(indices),
                                             prompt_price=prompt_price, completion_price=completion_price)
@@ -228,21 +229,38 @@ class CallPath:
                 except asyncio.CancelledError:
                     reservation.charge(n)
                     raise
-                out = completions(reply, self.model, self.transport.prices(), self.thinking)
+                out = completions(self.counted(reply, messages), self.model, self.info.prices(), self.thinking)
         for c in out:
             self.count_reasoning(c)
         return out, attempts
+
+    def counted(self, reply: Reply, messages: Messages) -> Reply:
+        """``reply`` with its usage counted here where the backend sent none (llama.cpp's server sends
+        no usage chunk when streaming) or only part (a stream cut by confidence: the tokens that
+        arrived), so that a reply is never cheaper for the budget than its text."""
+        choice = reply.choices[0] if reply.choices else None
+        if choice is None:
+            return reply
+        text = choice.text + (choice.reasoning or "")
+        if not reply.prompt_tokens and not reply.completion_tokens:
+            reply.prompt_tokens = self.info.count_tokens(messages)
+            reply.completion_tokens = self.info.count_text(text) if text else 0
+            reply.extra["usage_counted"] = True
+        elif reply.extra.get("partial_usage"):
+            reply.prompt_tokens = reply.prompt_tokens or self.info.count_tokens(messages)
+            reply.completion_tokens = max(reply.completion_tokens, self.info.count_text(text) if text else 0)
+        return reply
 
     def count_reasoning(self, c: Completion) -> None:
         """Give a completion whose thinking came uncounted (inline tags) its reasoning token count,
         for traces: part of ``completion_tokens`` already, so nothing more is charged."""
         if c.reasoning and not c.usage.reasoning_tokens:
-            counted = len(c.reasoning_logprobs) if c.reasoning_logprobs else self.transport.count_text(c.reasoning)
+            counted = len(c.reasoning_logprobs) if c.reasoning_logprobs else self.info.count_text(c.reasoning)
             c.usage.reasoning_tokens = min(counted, c.usage.completion_tokens) if c.usage.completion_tokens \
                 else counted
 
     async def stream(
-        self, messages: Messages, options: SamplingOptions, prompt_tokens: int, budget: Budget
+        self, messages: Messages, options: SamplingOptions, prompt_tokens: int, budget: Meter
     ) -> AsyncIterator[str | ReasoningDelta | Completion]:
         """One sample as deltas (answer text as ``str``, thinking as :class:`ReasoningDelta`),
         then the whole completion (see :meth:`LLM.astream`)."""
@@ -272,7 +290,8 @@ class CallPath:
                                     async for item in self.transport.stream(
                                             messages, options, timeout=reservation.timeout(self.timeout)):
                                         if isinstance(item, Reply):
-                                            completion = completions(item, self.model, self.transport.prices(),
+                                            completion = completions(self.counted(item, messages), self.model,
+                                                                     self.info.prices(),
                                                                      self.thinking)[0]
                                             self.count_reasoning(completion)
                                             pieces: list[str | ReasoningDelta] = splitter.close()
@@ -309,13 +328,13 @@ class CallPath:
                                    latency=time.perf_counter() - t0)
         yield completion
 
-    async def score(self, prompt: str, continuation: str, budget: Budget) -> Score:
+    async def score(self, prompt: str, continuation: str, budget: Meter) -> Score:
         """One prompt score: reserved, cached, retried, traced (see :meth:`LLM.ascore`). A reply
         without prompt logprobs is a :class:`CapabilityError`, and nothing is cached."""
-        n_tokens = self.transport.count_text(prompt + continuation)
+        n_tokens = self.info.count_text(prompt + continuation)
         async with self.semaphore():
             reservation = await budget.areserve(prompt_tokens=n_tokens, max_tokens=1,
-                                                prompt_price=self.transport.prices()[0])
+                                                prompt_price=self.info.prices()[0])
             key = cache_key("score", self.cache_model(), {"prompt": prompt, "continuation": continuation})
             with span("score", self.model, prompt=prompt, continuation=continuation) as s:
                 hit = cached_score(self.cache, key) if self.cache is not None else None

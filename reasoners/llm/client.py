@@ -21,9 +21,8 @@ from urllib.parse import urlparse
 from typing_extensions import Unpack
 
 from ..core.sync import run_sync
-from ..core.budget import Budget
-from ..core.errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
-from ..core.problem import FailedSample
+from ..core.budget import Budget, Meter, meter_for
+from ..core.errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError, SamplesFailed
 from .cache import Cache
 from .call import CallPath, _alone
 from .inprocess import InProcessModel
@@ -31,7 +30,7 @@ from .options import SamplingArgs, SamplingOptions, to_messages
 from .reasoning import THINKING_TOKENS, ReasoningDelta, ThinkingFormat
 from .retry import RetryPolicy
 from .routing import choose_transport
-from .transport import Transport
+from .transport import ModelInfo, Transport
 from .types import Capabilities, Completion, Score
 
 __all__ = ["LLM"]
@@ -48,8 +47,10 @@ class LLM:
     ``api_base=`` for an OpenAI-compatible server such as llama.cpp or vLLM) or
     ``"local/smollm2"`` / ``"local/<file.gguf>"`` for the embedded llama.cpp model.
     ``transport`` forces ``"litellm"`` or ``"openai"`` for an HTTP model, or takes a
-    :class:`~reasoners.llm.transport.Transport` of one's own (see
-    :func:`~reasoners.llm.routing.choose_transport` for the default).
+    :class:`~reasoners.llm.transport.Transport` or an in-process model
+    (:class:`~reasoners.llm.inprocess.InProcessModel`: the fakes, LangChain chat models) of one's
+    own; ``info`` what is known of the model (a :class:`~reasoners.llm.transport.ModelInfo`; see
+    :func:`~reasoners.llm.routing.choose_transport` for the defaults).
 
     ``score_prefix`` matters only for :meth:`score` on a llama.cpp server: set it to
     the model's start token (``"<|im_start|>"`` for SmolLM2 and Qwen) when the model
@@ -82,8 +83,8 @@ class LLM:
         concurrency: int = 8,
         cache: Cache | None = None,
         capabilities: Capabilities | Mapping[str, bool] | None = None,
-        backend: InProcessModel | None = None,
-        transport: str | Transport | None = None,
+        transport: str | Transport | InProcessModel | None = None,
+        info: ModelInfo | None = None,
         score_prefix: str = "",
         thinking: ThinkingFormat | tuple[str, str] | None = None,
         cache_scope: str = "",
@@ -109,17 +110,19 @@ class LLM:
                 raise ConfigError(f"api_base must be an http(s) URL such as http://127.0.0.1:8080/v1; got {api_base!r}")
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ConfigError("api_key is empty; pass the key, or leave it out to read the provider's variable")
+        if "backend" in litellm_kwargs:
+            raise ConfigError("LLM(backend=...) is LLM(transport=...): an in-process model is given as the transport")
         forbidden = {"messages", "n", "stream"} & set(litellm_kwargs)
         if forbidden:
             raise ConfigError(f"LLM(...) does not take {sorted(forbidden)}; pass them per call or not at all")
         self.model = model
         self.api_base = api_base
         self.options = SamplingOptions(max_tokens=max_tokens, temperature=temperature, top_p=top_p)
-        self.transport = choose_transport(model, api_base=api_base, api_key=api_key, backend=backend,
-                                          transport=transport, extra=litellm_kwargs, score_prefix=score_prefix)
+        self.transport, self.info = choose_transport(model, api_base=api_base, api_key=api_key, transport=transport,
+                                                     info=info, extra=litellm_kwargs, score_prefix=score_prefix)
         self._capability_override = capabilities
         self._capabilities: Capabilities | None = None
-        self._path = CallPath(model, api_base, self.transport, cache=cache, retry=retry or RetryPolicy(),
+        self._path = CallPath(model, api_base, self.transport, self.info, cache=cache, retry=retry or RetryPolicy(),
                               timeout=timeout, concurrency=concurrency, thinking=thinking, cache_scope=cache_scope)
         self._token_counts: dict[str, int] = {}
 
@@ -148,7 +151,7 @@ class LLM:
     def capabilities(self) -> Capabilities:
         """What this model can do (the transport's answer, then ``capabilities=``, then what was learned)."""
         if self._capabilities is None:
-            self._capabilities = self.transport.capabilities().merged(self._capability_override)
+            self._capabilities = self.info.capabilities().merged(self._capability_override)
         return self._capabilities
 
     def _learn(self, **found: bool) -> None:
@@ -166,7 +169,7 @@ class LLM:
         key = json.dumps(messages, sort_keys=True)
         count = self._token_counts.get(key)
         if count is None:
-            count = self.transport.count_tokens(messages)
+            count = self.info.count_tokens(messages)
             if len(self._token_counts) > 4096:  # strategies resend the same prompts; keep recent ones
                 self._token_counts.clear()
             self._token_counts[key] = count
@@ -205,8 +208,7 @@ class LLM:
         *,
         n: int = 1,
         logprobs: bool = False,
-        budget: Budget | None = None,
-        failed: list[FailedSample] | None = None,
+        budget: Budget | Meter | None = None,
         **sampling: Unpack[SamplingArgs],
     ) -> list[Completion]:
         """Sample ``n`` completions of ``prompt`` (a string or chat messages).
@@ -218,17 +220,17 @@ class LLM:
         requests with distinct seeds (``seed + i``). Each sample is cached under
         its own index, so reruns replay exactly. Raises :class:`BudgetExhausted`
         when ``budget`` cannot fit even one sample; fewer than ``n`` completions
-        come back only if the budget ran out part-way (check ``len``) or, when
-        ``failed`` is given, if some single requests still failed after their
-        retries: those are appended to ``failed`` and left out, and the call
-        raises only when no sample succeeded. Without ``failed`` any failure raises.
+        come back only if the budget ran out part-way (check ``len``). When some
+        single requests still fail after their retries the call raises: the first
+        error when no sample came back, else :class:`SamplesFailed` holding the
+        samples that did (``.completions``), so none is lost.
         """
         messages = to_messages(prompt)
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}")
         options = self._options(logprobs, sampling)
         caps = self.capabilities
-        budget = budget if budget is not None else Budget()
+        budget = meter_for(budget)
         prompt_tokens = self.count_tokens(messages)
 
         if n > 1 and caps.n is not False:
@@ -243,7 +245,7 @@ class LLM:
             done, start = [], 0
 
         refused: list[BudgetExhausted] = []
-        errors: list[FailedSample] = []
+        errors: list[tuple[int, LLMError]] = []
 
         async def one(i: int) -> Completion | None:
             o = _alone(options, i) if options.seed is not None or (caps.seed and n > 1) else options
@@ -255,9 +257,7 @@ class LLM:
             except AuthError:
                 raise
             except LLMError as e:
-                if failed is None:
-                    raise
-                errors.append(FailedSample(f"sample {i}", e))
+                errors.append((i, e))
                 return None
             return out[0]
 
@@ -265,11 +265,11 @@ class LLM:
         self._learn_thinking(done + rest)
         if not done and not rest:
             if errors:
-                raise errors[0].error
+                raise errors[0][1]
             if refused:
                 raise refused[0]
-        if failed is not None:
-            failed.extend(errors)
+        if errors:
+            raise SamplesFailed(done + rest, errors)
         return done + rest
 
     def generate(
@@ -278,18 +278,17 @@ class LLM:
         *,
         n: int = 1,
         logprobs: bool = False,
-        budget: Budget | None = None,
-        failed: list[FailedSample] | None = None,
+        budget: Budget | Meter | None = None,
         **sampling: Unpack[SamplingArgs],
     ) -> list[Completion]:
         """Sync twin of :meth:`agenerate`."""
-        return run_sync(self.agenerate(prompt, n=n, logprobs=logprobs, budget=budget, failed=failed, **sampling),
+        return run_sync(self.agenerate(prompt, n=n, logprobs=logprobs, budget=budget, **sampling),
                         async_name="agenerate")
 
     # -- streaming -----------------------------------------------------------------------
 
     async def astream(
-        self, prompt: str | Sequence[Mapping[str, Any]], *, budget: Budget | None = None,
+        self, prompt: str | Sequence[Mapping[str, Any]], *, budget: Budget | Meter | None = None,
         **sampling: Unpack[SamplingArgs],
     ) -> AsyncIterator[str | ReasoningDelta | Completion]:
         """One sample of ``prompt`` as deltas while the model writes it, then the whole
@@ -299,7 +298,7 @@ class LLM:
         retried until the first delta has gone out, not after (the caller has the text)."""
         messages = to_messages(prompt)
         options = self._options(False, sampling)
-        budget = budget if budget is not None else Budget()
+        budget = meter_for(budget)
         prompt_tokens = self.count_tokens(messages)
         async for item in self._path.stream(messages, options, prompt_tokens, budget):
             if isinstance(item, Completion):
@@ -308,7 +307,7 @@ class LLM:
 
     # -- scoring -------------------------------------------------------------------------
 
-    async def ascore(self, prompt: str, continuation: str, *, budget: Budget | None = None) -> Score:
+    async def ascore(self, prompt: str, continuation: str, *, budget: Budget | Meter | None = None) -> Score:
         """Per-token log P(continuation | prompt) on raw text (no chat template is applied).
 
         Works on in-process models and on OpenAI-compatible servers that echo prompt
@@ -326,12 +325,12 @@ class LLM:
                 "or a scorer that does not need them (LLMJudge, MeanLogprob)"
             )
         try:
-            return await self._path.score(prompt, continuation, budget if budget is not None else Budget())
+            return await self._path.score(prompt, continuation, meter_for(budget))
         except CapabilityError:  # the server sent no prompt logprobs: it cannot score, and is remembered so
             self._learn(prompt_logprobs=False)
             raise
 
-    def score(self, prompt: str, continuation: str, *, budget: Budget | None = None) -> Score:
+    def score(self, prompt: str, continuation: str, *, budget: Budget | Meter | None = None) -> Score:
         """Sync twin of :meth:`ascore`."""
         return run_sync(self.ascore(prompt, continuation, budget=budget), async_name="ascore")
 

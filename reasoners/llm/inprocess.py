@@ -1,5 +1,5 @@
 """Models that run inside this process (the embedded llama.cpp model, the fakes, LangChain chat
-models) and the transport that calls them directly."""
+models), the transport that calls them directly and what they say of themselves."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 from ..core.errors import ReasonersError
 from .convert import convert_error
 from .options import SamplingOptions
-from .transport import Choice, Messages, Reply, Transport
+from .transport import Choice, Messages, ModelInfo, Reply, Transport
 from .types import Capabilities, Score, TokenLogprob
 
-__all__ = ["InProcessModel", "RawCompletion", "InProcessTransport"]
+__all__ = ["InProcessModel", "RawCompletion", "InProcessTransport", "InProcessInfo"]
 
 
 @dataclass
@@ -79,15 +79,6 @@ class InProcessTransport(Transport):
             self._backend = self._loader()
         return self._backend
 
-    def capabilities(self) -> Capabilities:
-        return self.backend.capabilities
-
-    def count_tokens(self, messages: Messages) -> int:
-        return self.backend.count_tokens(messages)
-
-    def count_text(self, text: str) -> int:
-        return self.backend.count_tokens([{"role": "user", "content": text}])
-
     async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
         try:
             raws = await asyncio.gather(*(self.backend.complete(messages, options) for _ in range(n)))
@@ -119,3 +110,20 @@ class InProcessTransport(Transport):
             raise
         except Exception as e:
             raise convert_error(e, self.model) from e
+
+
+class InProcessInfo(ModelInfo):
+    """What an in-process model says of itself (exact token counts: its own tokenizer), read
+    through the transport that holds it, so the model loads once, on first use."""
+
+    def __init__(self, transport: InProcessTransport) -> None:
+        self.transport = transport
+
+    def capabilities(self) -> Capabilities:
+        return self.transport.backend.capabilities
+
+    def count_tokens(self, messages: Messages) -> int:
+        return self.transport.backend.count_tokens(messages)
+
+    def count_text(self, text: str) -> int:
+        return self.transport.backend.count_tokens([{"role": "user", "content": text}])

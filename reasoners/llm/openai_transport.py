@@ -1,9 +1,10 @@
 """The lean transport for OpenAI-compatible servers (llama.cpp, vLLM): the ``openai`` SDK, no litellm
 on the request path.
 
-What is known of the model (capabilities, token counting, prices) is still
-litellm's, once per model, so budgets reserve exactly as on the litellm path;
-each request then costs the SDK's work alone (``benchmarks/overhead.py``).
+What is known of the model (capabilities, token counting, prices) is litellm's
+(:class:`~reasoners.llm.litellm_transport.LiteLLMInfo`, chosen beside this transport), so
+budgets reserve exactly as on the litellm path; each request costs the SDK's work alone
+(``benchmarks/overhead.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from ..core.sync import close_with_loop
 from ..core.errors import ReasonersError
 from .echo import EchoRequest, echo_score
-from .litellm_transport import LiteLLMTransport
+from .chat import ChatTransport
 from .options import SamplingOptions
 from .reasoning import provider_fields
 from .transport import Messages
@@ -24,7 +25,7 @@ from .types import Score
 __all__ = ["OpenAITransport"]
 
 
-class OpenAITransport(LiteLLMTransport):
+class OpenAITransport(ChatTransport):
     """``openai/<name>`` at ``api_base``, sent with the ``openai`` SDK (one client per event loop)."""
 
     def __init__(self, model: str, *, api_base: str, api_key: str | None = None, score_prefix: str = "") -> None:

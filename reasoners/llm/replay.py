@@ -1,9 +1,10 @@
 """A transport that never reaches a model: replays a run from its cache alone.
 
-Wrapped around the transport a run used (which still counts tokens and reports
-capabilities, so budgets clamp and requests are built exactly as they were), it
-raises :class:`NotCached` on any call the cache does not answer. ``reasoners
-analyze`` uses it to recover the texts of committed runs without a model call.
+Given as ``LLM(..., transport=CacheOnly(model))``, the client still knows the model as the run
+did (its :class:`~reasoners.llm.transport.ModelInfo`: token counts, capabilities), so budgets
+clamp and requests are built exactly as they were; any call the cache does not answer raises
+:class:`NotCached`. ``reasoners analyze`` uses it to recover the texts of committed runs
+without a model call.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 from ..core.errors import ProviderError
 from .options import SamplingOptions
 from .transport import Messages, Reply, Transport
-from .types import Capabilities, Score
+from .types import Score
 
 __all__ = ["CacheOnly", "NotCached"]
 
@@ -23,26 +24,12 @@ class NotCached(ProviderError):
 
 
 class CacheOnly(Transport):
-    """``inner``'s knowledge of the model (capabilities, token counts, prices) and no way to call it.
+    """No way to call ``model``. ``misses`` counts the calls refused, so a replay can tell
+    whether it recovered everything."""
 
-    ``misses`` counts the calls refused, so a replay can tell whether it recovered everything."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.model = inner.model
+    def __init__(self, model: str) -> None:
+        self.model = model
         self.misses = 0
-
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities()
-
-    def count_tokens(self, messages: Messages) -> int:
-        return self.inner.count_tokens(messages)
-
-    def count_text(self, text: str) -> int:
-        return self.inner.count_text(text)
-
-    def prices(self) -> tuple[float, float]:
-        return self.inner.prices()
 
     def _miss(self) -> NotCached:
         self.misses += 1
@@ -58,6 +45,3 @@ class CacheOnly(Transport):
 
     async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
         raise self._miss()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

@@ -1,4 +1,5 @@
-"""Which transport a model gets: decided here, once, when the :class:`~reasoners.llm.LLM` is made."""
+"""Which transport a model gets, and what is known of it: decided here, once, when the
+:class:`~reasoners.llm.LLM` is made."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.errors import ConfigError
-from .inprocess import InProcessModel, InProcessTransport
-from .litellm_transport import LiteLLMTransport
+from .inprocess import InProcessInfo, InProcessModel, InProcessTransport
+from .litellm_transport import LiteLLMInfo, LiteLLMTransport
 from .openai_transport import OpenAITransport
-from .transport import Transport
+from .transport import ModelInfo, Transport
 
 __all__ = ["choose_transport", "TRANSPORTS"]
 
@@ -21,27 +22,24 @@ def choose_transport(
     *,
     api_base: str | None,
     api_key: str | None,
-    backend: InProcessModel | None,
-    transport: str | Transport | None,
+    transport: str | Transport | InProcessModel | None,
+    info: ModelInfo | None,
     extra: Mapping[str, Any],
     score_prefix: str,
-) -> Transport:
-    """The transport for a model: the only place this is decided.
+) -> tuple[Transport, ModelInfo]:
+    """The transport for a model and what is known of it: the only place this is decided.
 
-    An in-process ``backend`` or a ``local/`` model runs in this process; ``openai/<name>`` on an
-    ``api_base`` server with no litellm-only arguments takes the lean OpenAI transport (measured in
-    ``benchmarks/overhead.py``); everything else goes through litellm. ``transport="litellm"`` or
-    ``"openai"`` forces one of the two HTTP transports; a :class:`Transport` instance is used as is.
+    ``transport`` is the one way to inject: an :class:`InProcessModel` (the fakes, a LangChain
+    chat model) or a ``local/`` model runs in this process; ``openai/<name>`` on an ``api_base``
+    server with no litellm-only arguments takes the lean OpenAI transport (measured in
+    ``benchmarks/overhead.py``); everything else goes through litellm. ``"litellm"`` or
+    ``"openai"`` forces one of the two HTTP transports; a :class:`Transport` instance is used as
+    is. ``info`` overrides what is known of the model (by default: the in-process model's own
+    word, else litellm's).
     """
-    if isinstance(transport, Transport):
-        return transport
-    if transport is not None and transport not in TRANSPORTS:
-        raise ConfigError(f"transport must be one of {', '.join(TRANSPORTS)} or a Transport; got {transport!r}")
-    if backend is not None or model.startswith("local/"):
-        if transport is not None:
-            raise ConfigError(f"{model} runs in this process; transport={transport!r} applies to HTTP backends only")
+    if isinstance(transport, InProcessModel) or (transport is None and model.startswith("local/")):
         loader: Callable[[], InProcessModel] | None = None
-        if backend is None:
+        if transport is None:
             name = model[len("local/"):]
 
             def loader() -> InProcessModel:
@@ -49,11 +47,20 @@ def choose_transport(
 
                 return load_local(name)
 
-        return InProcessTransport(model, backend=backend, loader=loader)
+        local = InProcessTransport(model, backend=transport, loader=loader)
+        return local, info or InProcessInfo(local)
+    facts = info or LiteLLMInfo(model, api_base=api_base, api_key=api_key)
+    if isinstance(transport, Transport):
+        return transport, facts
+    if transport is not None and transport not in TRANSPORTS:
+        raise ConfigError(f"transport must be one of {', '.join(TRANSPORTS)}, a Transport or an in-process model; "
+                          f"got {transport!r}")
+    if model.startswith("local/"):
+        raise ConfigError(f"{model} runs in this process; transport={transport!r} applies to HTTP backends only")
     lean = api_base is not None and model.startswith("openai/") and not extra
     if transport == "openai" or (transport is None and lean):
         if api_base is None or not model.startswith("openai/") or extra:
             raise ConfigError("the openai transport needs an 'openai/<name>' model, api_base=..., and no "
                               "litellm-only arguments")
-        return OpenAITransport(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix)
-    return LiteLLMTransport(model, api_base=api_base, api_key=api_key, extra=extra, score_prefix=score_prefix)
+        return OpenAITransport(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix), facts
+    return LiteLLMTransport(model, api_base=api_base, api_key=api_key, extra=extra, score_prefix=score_prefix), facts

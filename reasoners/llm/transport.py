@@ -1,9 +1,14 @@
-"""The transport seam: how one request reaches a model, and the one place that picks it.
+"""The transport seam: how one request reaches a model, and what is known of the model.
 
-A :class:`Transport` sends a request and parses the answer; it knows nothing of
-budgets, caches, retries or traces (the client's job). It is chosen once, when
-the :class:`~reasoners.llm.LLM` is made, by
-:func:`~reasoners.llm.routing.choose_transport`:
+Two small interfaces, chosen together once, when the :class:`~reasoners.llm.LLM` is made,
+by :func:`~reasoners.llm.routing.choose_transport`:
+
+- a :class:`Transport` only sends: ``complete``, ``stream``, ``score``. It knows nothing of
+  budgets, caches, retries or traces (the client's job), nor of token counts or prices;
+- a :class:`ModelInfo` only knows: capabilities, token counts, prices. Reservations,
+  prompt scoring and the usage of a reply that came without any read it.
+
+The transports:
 
 - :class:`~reasoners.llm.inprocess.InProcessTransport`: the embedded llama.cpp
   model, the fakes and LangChain chat models, called directly;
@@ -31,7 +36,7 @@ from .options import SamplingOptions
 from .reasoning import ReasoningDelta, ThinkingFormat, split_reasoning
 from .types import Capabilities, Completion, Score, TokenLogprob
 
-__all__ = ["Transport", "Choice", "Reply", "completions", "request_key"]
+__all__ = ["Transport", "ModelInfo", "Choice", "Reply", "completions", "request_key"]
 
 Messages = list[dict[str, Any]]
 
@@ -59,10 +64,9 @@ class Reply:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Transport(ABC):
-    """Sends requests to one model. Subclass it to reach a backend the toolkit does not know."""
-
-    model: str
+class ModelInfo(ABC):
+    """What is known of one model apart from sending to it. Subclass it (with :class:`Transport`)
+    for a backend the toolkit does not know, and pass it as ``LLM(..., info=...)``."""
 
     @abstractmethod
     def capabilities(self) -> Capabilities:
@@ -74,11 +78,18 @@ class Transport(ABC):
 
     @abstractmethod
     def count_text(self, text: str) -> int:
-        """Tokens of raw ``text`` (prompt scoring)."""
+        """Tokens of raw ``text`` (prompt scoring, a reply's usage when the server sent none)."""
 
     def prices(self) -> tuple[float, float]:
         """Cost per prompt token and per completion token (0 where unknown)."""
         return 0.0, 0.0
+
+
+class Transport(ABC):
+    """Sends requests to one model. Subclass it to reach a backend the toolkit does not know
+    (``LLM(..., transport=...)``); what is known of the model is a :class:`ModelInfo`."""
+
+    model: str
 
     @abstractmethod
     async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:

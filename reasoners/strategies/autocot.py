@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..answers import same_answer
-from ..core.budget import Budget
+from ..core.budget import Budget, Meter, meter_for
 from ..domains.demos import Demo, DemoAudit, Demos, audit_demo, demos_from
 from ..embedding.embedders import Embedder, TfidfEmbedder
 from ..core.errors import BudgetExhausted, ConfigError
@@ -203,7 +203,7 @@ class AutoCoT(Strategy):
             if self.max_tries is not None and tries >= self.max_tries:
                 return None, False
             tries += 1
-            result = await ctx.solve(zero_shot, Problem(question, kind=self.kind))
+            result = await ctx.delegate(zero_shot, Problem(question, kind=self.kind))
             if result.exhausted:
                 return None, True
             reason = self._filter(result)
@@ -280,15 +280,16 @@ class AutoCoT(Strategy):
 
     @classmethod
     async def audit_demos(
-        cls, demos: Sequence[Demo], *, llm: LLM, budget: Budget | None = None, kind: AnswerKind = "number"
+        cls, demos: Sequence[Demo], *, llm: LLM, budget: Budget | Meter | None = None, kind: AnswerKind = "number"
     ) -> list[DemoAudit]:
         """Audit ``demos``: the static checks of :func:`reasoners.domains.demos.audit_demo`, and the model
         re-solves each demo's question (zero-shot chain of thought, greedy) and a disagreement with
-        the demo's answer is flagged. The model runs only here, charged to ``budget``."""
+        the demo's answer is flagged. The model runs only here, all of it charged to ``budget``."""
+        meter = meter_for(budget)
         audits = [audit_demo(d, kind=kind) for d in demos]
         solver = ChainOfThought(temperature=0.0)
         for a in audits:
-            result = await solver.arun(Problem(a.demo.question, kind=kind), llm=llm, budget=budget)
+            result = await solver.arun(Problem(a.demo.question, kind=kind), llm=llm, budget=meter)
             if result.exhausted and result.answer is None:
                 a.findings.append("not re-solved: the budget ran out")
             elif not same_answer(result.answer, a.demo.answer, kind):

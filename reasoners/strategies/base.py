@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,8 +18,8 @@ from typing import Any, ClassVar, TypeVar
 from retrievers import Retriever
 
 from ..core.sync import run_sync
-from ..core.budget import Budget
-from ..core.errors import AuthError, BudgetExhausted, ConfigError, LLMError
+from ..core.budget import Budget, Meter, meter_for
+from ..core.errors import AuthError, BudgetExhausted, ConfigError, LLMError, ReasonersError, SamplesFailed
 from ..llm.client import LLM
 from ..answers import infer_kind
 from ..llm.options import SamplingArgs, sampling_args, to_messages
@@ -96,39 +95,39 @@ def join_conversation(conversation: list[dict[str, Any]], messages: list[dict[st
 
 @dataclass
 class Context:
-    """What one run carries: the client, its budget, its trace, a retriever and a seeded RNG; and,
-    from a caller such as the server, the conversation so far, sampling options and an event sink."""
+    """What one run carries: its dependencies (client, budget meter, trace, retriever), its seed,
+    the sampling defaults of every generation in it, merged once, and its failed branches.
+
+    ``sampling`` holds the caller's options (the server's request, ``arun(sampling=...)``) with a
+    sampler's over them (a branch's temperature): a strategy's own options win over both, the
+    client's defaults lose to all. Progress events and the answer's text go to the trace's
+    listener (:meth:`report`), not to fields of the context.
+    """
 
     llm: LLM
-    budget: Budget
+    budget: Meter
     trace: Trace
     retriever: Retriever | None = None
     seed: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-    temperature: float | None = None  # sampling temperature for strategies that set none themselves
+    sampling: SamplingArgs = field(default_factory=lambda: SamplingArgs())
     logprobs: bool = False  # a caller needs token logprobs: generating strategies must ask for them
     failures: list[FailedSample] = field(default_factory=list)  # the run's failed branches, shared by its forks
     conversation: list[dict[str, Any]] = field(default_factory=list)  # earlier turns, before every generation
-    sampling: SamplingArgs = field(default_factory=lambda: SamplingArgs())  # a caller's sampling options, under the strategy's
-    emit: Callable[[Event], None] | None = None  # progress events, for Strategy.astream
-    stream_text: bool = False  # a one-sample generation streams its text as TextDelta events
+    branch: bool = False  # a parallel branch: its text is one of many, so only the run's own streams
+
+    def seed_for(self, index: int) -> int:
+        """The seed of this run's ``index``-th sample or branch: the one derivation, so samples differ."""
+        return self.seed * 1_000_003 + index
 
     def fork(
-        self, branch: int, *, budget: Budget | None = None, temperature: float | None = None, logprobs: bool = False
+        self, index: int, *, budget: Meter | None = None, temperature: float | None = None, logprobs: bool = False
     ) -> Context:
-        """A context for a parallel branch: its own seed (so samples differ), optionally its own
-        sub-budget, a sampling temperature for strategies that do not set one, and whether the
-        branch's generations must carry token logprobs (for a weighted vote or a likelihood scorer)."""
-        seed = self.seed * 1_000_003 + branch
-        return replace(
-            self,
-            seed=seed,
-            rng=random.Random(seed),
-            budget=budget or self.budget,
-            temperature=self.temperature if temperature is None else temperature,
-            logprobs=self.logprobs or logprobs,
-            stream_text=False,  # a branch's text is one of many: only the run's own generation streams
-        )
+        """A context for a parallel branch: its own seed (:meth:`seed_for`), optionally its own
+        sub-budget, a sampling temperature for strategies that set none, and whether the branch's
+        generations must carry token logprobs (for a weighted vote or a likelihood scorer)."""
+        sampling = self.sampling if temperature is None else sampling_args({**self.sampling, "temperature": temperature})
+        return replace(self, seed=self.seed_for(index), budget=budget or self.budget, sampling=sampling,
+                       logprobs=self.logprobs or logprobs, branch=True)
 
     async def generate(self, prompt: Any, **options: Any) -> list[Completion]:
         """``llm.agenerate`` charged to this run's budget, after the conversation so far and with the
@@ -136,36 +135,44 @@ class Context:
         after their retries are recorded as failed samples and left out (see :meth:`attempt`)."""
         messages = join_conversation(self.conversation, to_messages(prompt)) if self.conversation else prompt
         options = {**self.sampling, **options}
-        if self.stream_text and self.emit is not None and options.get("n", 1) == 1 and not self.logprobs:
+        if self.trace.text_events and not self.branch and options.get("n", 1) == 1 and not self.logprobs:
             sampling = {k: v for k, v in options.items() if k not in ("n", "logprobs")}
             completion: Completion | None = None
             async for item in self.llm.astream(messages, budget=self.budget, **sampling):
                 if isinstance(item, str):
-                    self.emit(TextDelta(item))
+                    self.report(TextDelta(item))
                 elif isinstance(item, ReasoningDelta):
-                    self.emit(ReasoningText(item.text))
+                    self.report(ReasoningText(item.text))
                 else:
                     completion = item
             assert completion is not None
             return [completion]
-        return await self.llm.agenerate(messages, budget=self.budget, failed=self.failures, **options)
+        try:
+            return await self.llm.agenerate(messages, budget=self.budget, **options)
+        except SamplesFailed as e:  # some samples came back: keep them, record the rest (see attempt)
+            self.failures.extend(FailedSample(f"sample {i}", error) for i, error in e.errors)
+            return list(e.completions)
 
     def with_sampling(self, extra: dict[str, Any]) -> Context:
         """This context with ``extra`` sampling options over the caller's (``top_logprobs``, a cut)."""
         return replace(self, sampling=sampling_args({**self.sampling, **extra}))
 
     def report(self, event: Event) -> None:
-        """Send a progress event to whoever streams this run (nothing happens otherwise)."""
-        if self.emit is not None:
-            self.emit(event)
+        """Send a progress event to the trace's listener, if it has one (``Strategy.astream``)."""
+        self.trace.report(event)
 
-    async def attempt(self, branch: Awaitable[T], where: str) -> T | None:
-        """Await one branch of the run (a sample, a chain, a node's answer) in isolation.
+    async def attempt(self, branch: Awaitable[T], where: str, *,
+                      own_errors: list[BaseException] | None = None) -> T | None:
+        """Await one branch of the run (a sample, a chain, a node's answer, a candidate's score)
+        in isolation: the one failure policy of the strategy layer.
 
         If a model call in it still fails after its retries, the branch becomes a failed sample:
         recorded in :attr:`failures` (so the result says it is degraded) and None is returned,
         so the strategy answers from the other branches. An :class:`AuthError` still stops the
-        run, and so do everything but :class:`LLMError` (budget, capability, configuration).
+        run, and so does every other error of this toolkit (budget, capability, configuration).
+        ``own_errors`` is for branches that run the caller's code (a scorer's checker): an error
+        of that code is appended there and None returned, so one crashing check leaves its
+        candidate unscored instead of sinking the run; without it such an error propagates.
         """
         try:
             return await branch
@@ -173,6 +180,13 @@ class Context:
             raise
         except LLMError as e:
             self.failures.append(FailedSample(where, e))
+            return None
+        except ReasonersError:
+            raise
+        except Exception as e:
+            if own_errors is None:
+                raise
+            own_errors.append(e)
             return None
 
     def raise_if_nothing_succeeded(self, succeeded: bool, since: int) -> None:
@@ -185,8 +199,8 @@ class Context:
         """``llm.ascore`` charged to this run's budget."""
         return await (llm or self.llm).ascore(prompt, continuation, budget=self.budget)
 
-    async def solve(self, strategy: Strategy, problem: Problem) -> Result:
-        """Run a (sub-)strategy in its own trace span. Anytime: running out of budget
+    async def delegate(self, strategy: Strategy, problem: Problem) -> Result:
+        """Run a sub-strategy on this context in its own trace span. Anytime: running out of budget
         returns an empty, ``exhausted`` result instead of raising."""
         with span("strategy", strategy.name, config=summary_of(strategy)):
             try:
@@ -241,12 +255,12 @@ class Strategy(ABC):
         clone.__dict__.update(changed)
         return clone
 
-    async def aprepared(self, *, llm: LLM, budget: Budget | None = None, seed: int = 0) -> tuple[Strategy, Result]:
+    async def aprepared(self, *, llm: LLM, budget: Budget | Meter | None = None, seed: int = 0) -> tuple[Strategy, Result]:
         """:meth:`prepare` in a run of its own, as harness, CLI and server call it: the prepared
         strategy, and a :class:`Result` with what preparing spent (``usage``) and its trace."""
-        run_budget = (budget if budget is not None else Budget()).child()
+        run_budget = meter_for(budget, own=True)
         trace = Trace(f"{self.name}.prepare", model=llm.model, seed=seed)
-        ctx = Context(llm=llm, budget=run_budget, trace=trace, seed=seed, rng=random.Random(seed))
+        ctx = Context(llm=llm, budget=run_budget, trace=trace, seed=seed)
         with trace.activate():
             ready = await self.prepare(ctx)
         return ready, Result(answer=None, strategy=self.name, usage=run_budget.used, trace=trace.to_dict())
@@ -260,7 +274,7 @@ class Strategy(ABC):
         question: str | Problem,
         *,
         llm: LLM,
-        budget: Budget | None = None,
+        budget: Budget | Meter | None = None,
         retriever: Retriever | None = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
@@ -286,7 +300,7 @@ class Strategy(ABC):
         question: str | Problem,
         *,
         llm: LLM,
-        budget: Budget | None = None,
+        budget: Budget | Meter | None = None,
         retriever: Retriever | None = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
@@ -310,11 +324,11 @@ class Strategy(ABC):
                 queue.put_nowait(CallFinished(s.kind, s.name, s.usage, bool(s.attrs.get("cached")), s.seconds,
                                               s.error))
 
-        trace = Trace(self.name, model=llm.model, seed=seed, listener=on_end, on_start=on_start)
+        trace = Trace(self.name, model=llm.model, seed=seed, listener=on_end, on_start=on_start,
+                      on_event=queue.put_nowait, text_events=text and self.streams_text)
         run = asyncio.ensure_future(self._execute(
             question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind, trace=trace,
-            conversation=conversation, sampling=sampling, emit=queue.put_nowait,
-            stream_text=text and self.streams_text))
+            conversation=conversation, sampling=sampling))
         try:
             while not run.done() or not queue.empty():
                 if queue.empty():
@@ -337,15 +351,13 @@ class Strategy(ABC):
         question: str | Problem,
         *,
         llm: LLM,
-        budget: Budget | None,
+        budget: Budget | Meter | None,
         retriever: Retriever | None,
         seed: int,
         kind: AnswerKind | None,
         trace: Trace | None,
         conversation: Sequence[Mapping[str, Any]] = (),
         sampling: SamplingArgs | None = None,
-        emit: Callable[[Event], None] | None = None,
-        stream_text: bool = False,
     ) -> Result:
         if not isinstance(llm, LLM):
             raise ConfigError(f"llm must be a reasoners.LLM, got {type(llm).__name__}")
@@ -357,13 +369,12 @@ class Strategy(ABC):
                 raise ConfigError("the question must be a non-empty string or a Problem")
             inferred = kind is None
             problem = Problem(question, kind=kind or infer_kind(question))
-        run_budget = (budget if budget is not None else Budget()).child()
+        run_budget = meter_for(budget, own=True)
         trace = trace or Trace(self.name, model=llm.model, seed=seed)
-        ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed, rng=random.Random(seed),
-                      conversation=to_messages(conversation) if conversation else [], sampling=sampling_args(sampling),
-                      emit=emit, stream_text=stream_text)
+        ctx = Context(llm=llm, budget=run_budget, trace=trace, retriever=retriever, seed=seed,
+                      conversation=to_messages(conversation) if conversation else [], sampling=sampling_args(sampling))
         with trace.activate():
-            result = await ctx.solve(self, problem)
+            result = await ctx.delegate(self, problem)
         if run_budget.over_limit:  # a reply longer than its max_tokens took the run past its budget
             result.exhausted = True
         if ctx.failures:
@@ -380,7 +391,7 @@ class Strategy(ABC):
         question: str | Problem,
         *,
         llm: LLM,
-        budget: Budget | None = None,
+        budget: Budget | Meter | None = None,
         retriever: Retriever | None = None,
         seed: int = 0,
         kind: AnswerKind | None = None,
@@ -451,7 +462,7 @@ class Pipeline(Strategy):
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         for stage in self.stages:
             stage.check(ctx)
-        result = await self._step_context(ctx, 0).solve(self.generator, problem)
+        result = await self._step_context(ctx, 0).delegate(self.generator, problem)
         for i, stage in enumerate(self.stages, 1):
             if result.exhausted:
                 break

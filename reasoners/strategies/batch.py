@@ -26,12 +26,11 @@ replays SC@k's cached samples exactly.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..core.budget import Budget
+from ..core.budget import Budget, Meter, meter_for
 from ..core.errors import ConfigError
 from ..llm.client import LLM
 from ..core.problem import Candidate, Problem, Result
@@ -85,7 +84,7 @@ async def solve_batch(
     problems: Sequence[Problem | str],
     *,
     llm: LLM,
-    budget: Budget,
+    budget: Budget | Meter,
     allocate: Literal["uniform", "adaptive"] = "adaptive",
     first_wave: int = 2,
     cap: int | None = None,
@@ -113,6 +112,7 @@ async def solve_batch(
     if not items_problems:
         return []
     cap = cap or strategy.n
+    budget = meter_for(budget)  # one count for the whole batch
     if not 1 <= first_wave <= cap:
         raise ConfigError(f"first_wave must be between 1 and the cap ({cap}); got {first_wave}")
     # A sample costs at most its prompt plus max_tokens: the first waves must fit before any is spent.
@@ -126,7 +126,7 @@ async def solve_batch(
     # Uniform is today's SC@cap with the total split evenly; adaptive draws every sample from the total.
     budgets = budget.split(len(items_problems)) if allocate == "uniform" else [budget] * len(items_problems)
     items = [_Item(p, Context(llm=llm, budget=b, trace=Trace(strategy.name, model=llm.model, seed=seed),
-                              seed=seed, rng=random.Random(seed))) for p, b in zip(items_problems, budgets)]
+                              seed=seed)) for p, b in zip(items_problems, budgets)]
 
     async def draw(item: _Item, count: int) -> None:
         branches = range(item.drawn, min(cap, item.drawn + count))

@@ -177,8 +177,9 @@ class CodeChain(Strategy):
         opts: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens:
             opts["max_tokens"] = self.max_tokens
-        # Distinct seeds per round, so a round whose prompt did not change still draws new samples.
-        seed = (ctx.seed * 1_000_003 + r) * 1_000
+        # Distinct seeds per round, so a round whose prompt did not change still draws new samples;
+        # spaced by 1,000 since the client gives each of the n samples seed + i.
+        seed = ctx.seed_for(r) * 1_000
         completions = await ctx.generate(self.messages(problem, modules), n=self.n, seed=seed, **opts)
         tests = public_tests(problem)
 

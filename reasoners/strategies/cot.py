@@ -79,9 +79,8 @@ class ChainOfThought(Strategy):
 
     def options(self, ctx: Context) -> dict[str, Any]:
         opts: dict[str, Any] = {}
-        temperature = self.temperature if self.temperature is not None else ctx.temperature
-        if temperature is not None:
-            opts["temperature"] = temperature
+        if self.temperature is not None:  # else the run's (a sampler's, the caller's, the client's)
+            opts["temperature"] = self.temperature
         if self.max_tokens is not None:
             opts["max_tokens"] = self.max_tokens
         return opts

@@ -198,7 +198,7 @@ class FOBAR(Strategy):
         return cls(**{**settings, **overrides})
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
-        fwd = await ctx.solve(self.forward, problem)
+        fwd = await ctx.delegate(self.forward, problem)
         candidates = [c for c in fwd.candidates if c.answer is not None]
         forward = _shares(candidates, problem)
         meta: dict[str, Any] = {"forward": forward}

@@ -54,7 +54,7 @@ class RetrieveThenAnswer(Strategy):
             if s is not None:
                 s.attrs.update(ids=ids)
         question = CONTEXT.format(passages=passages, question=problem.question) if passages else problem.question
-        result = await ctx.solve(self.base, replace(problem, question=question))
+        result = await ctx.delegate(self.base, replace(problem, question=question))
         result.metadata = {**result.metadata, "passages": ids}
         result.strategy = self.name
         return result

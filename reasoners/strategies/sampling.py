@@ -53,7 +53,7 @@ async def draw_samples(
 
     async def one(fork: Context, i: int) -> Result | None:
         nonlocal finished
-        result = await fork.attempt(fork.solve(base, problem), f"sample {i}")
+        result = await fork.attempt(fork.delegate(base, problem), f"sample {i}")
         finished += 1
         if result is not None and result.answer is not None:
             tally[result.answer] += 1

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..domains.code import public_tests, run_tests
-from ..core.errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError
+from ..core.errors import CapabilityError, ConfigError
 from ..llm.client import LLM
-from ..core.problem import Candidate, FailedSample, Problem
+from ..core.problem import Candidate, Problem
 from ..domains.puzzles import puzzle_for
 from ..sandbox import Sandbox
 from ..core.trace import span
@@ -75,26 +75,23 @@ class Scorer(ABC):
         """Scores in candidate order; None where a candidate could not be scored."""
         with span("scorer", self.name) as s:
 
-            async def one(c: Candidate) -> float | None | BaseException:
-                try:
-                    return await self.score(problem, c, ctx)
-                except (BudgetExhausted, CapabilityError, ConfigError, AuthError):
-                    raise  # out of budget, a scorer that cannot work here at all, or a bad key
-                except LLMError as e:  # a failed model call: a failed sample of the run
-                    ctx.failures.append(FailedSample(f"{self.name} score of {c.source or 'a candidate'}", e))
-                    return e
-                except Exception as e:  # a scorer failure must not sink the whole run
-                    return e
+            async def one(i: int, c: Candidate) -> tuple[float | None, str | None]:
+                # the run's failure policy: a failed model call is a failed sample, a crash of the
+                # scorer's own code (a user's checker) leaves the candidate unscored; both rank last
+                async def scored() -> tuple[float | None]:
+                    return (await self.score(problem, c, ctx),)
 
-            outcomes = await asyncio.gather(*(one(c) for c in candidates))
-            scores: list[float | None] = []
-            errors = []
-            for i, out in enumerate(outcomes):
-                if isinstance(out, BaseException):
-                    errors.append({"candidate": i, "error": f"{type(out).__name__}: {out}"})
-                    scores.append(None)
-                else:
-                    scores.append(None if out is None else float(out))
+                where = f"{self.name} score of candidate {i} ({c.source or 'unnamed'})"
+                crashed: list[BaseException] = []
+                out = await ctx.attempt(scored(), where, own_errors=crashed)
+                if out is not None:
+                    return (None if out[0] is None else float(out[0])), None
+                error = crashed[0] if crashed else next(f.error for f in ctx.failures if f.where == where)
+                return None, f"{type(error).__name__}: {error}"
+
+            outcomes = await asyncio.gather(*(one(i, c) for i, c in enumerate(candidates)))
+            scores = [score for score, _ in outcomes]
+            errors = [{"candidate": i, "error": error} for i, (_, error) in enumerate(outcomes) if error]
             if s is not None:
                 s.attrs.update(scores=scores, errors=errors)
         return scores

@@ -60,7 +60,7 @@ class BacktrackSearch(Strategy):
 
     async def _expand(self, puzzle: Puzzle[Any], state: Any, ctx: Context, i: int) -> tuple[list[tuple[str, Any]], float]:
         [c] = await ctx.generate(puzzle.propose_prompt(state, self.proposals), temperature=self.temperature,
-                                 max_tokens=self.max_tokens, seed=ctx.seed * 1000 + i,
+                                 max_tokens=self.max_tokens, seed=ctx.seed_for(i),
                                  logprobs=self.order == "logprob")
         return puzzle.children(state, c.text), c.mean_logprob or 0.0
 
@@ -142,9 +142,8 @@ class LinearBacktrack(Strategy):
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         puzzle = puzzle_for(problem)
         opts: dict[str, Any] = {"max_tokens": self.max_tokens, "seed": ctx.seed}
-        temperature = self.temperature if self.temperature is not None else ctx.temperature
-        if temperature is not None:
-            opts["temperature"] = temperature
+        if self.temperature is not None:  # else the run's (a sampler's, the caller's, the client's)
+            opts["temperature"] = self.temperature
         [c] = await ctx.generate(puzzle.linear_prompt(self.backtrack), **opts)
         answer = puzzle.parse_final(c.text)
         ok = puzzle.check(answer)

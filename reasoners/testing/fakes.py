@@ -190,7 +190,7 @@ class FakeLLM(LLM):
         **llm_kwargs: Any,
     ) -> None:
         self.fake = FakeModel(responses, score=score, capabilities=capabilities, latency=latency)
-        super().__init__(f"fake/{name}", backend=self.fake, **llm_kwargs)
+        super().__init__(f"fake/{name}", transport=self.fake, **llm_kwargs)
 
     @property
     def requests(self) -> list[FakeRequest]:

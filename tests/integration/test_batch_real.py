@@ -9,7 +9,7 @@ from reasoners import Budget, Problem, SelfConsistency, solve_batch
 
 def test_adaptive_allocation_on_the_real_model(local_llm):
     problems = [Problem("What is 2 + 2?"), Problem("What is 3 + 5?"), Problem("What is 10 - 4?")]
-    budget = Budget(tokens=3000)
+    budget = Budget(tokens=3000).meter()
     strategy = SelfConsistency(n=6, base=SelfConsistency().base)
     results = asyncio.run(solve_batch(strategy, problems, llm=local_llm, budget=budget, first_wave=1))
     assert budget.used.total_tokens <= 3000

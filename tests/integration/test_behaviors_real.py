@@ -53,7 +53,7 @@ def test_the_committed_sudoku_run_is_recovered_without_a_model_call(tmp_path):
 def test_the_llm_classifier_on_the_embedded_model(local_llm):
     text = ("First, we need to find the cost of the apples: 3 * 2 = 6.\n"
             "Let me check: 6 / 2 = 3 apples, which matches.\nThe answer is 6.")
-    budget = Budget(tokens=20_000)
+    budget = Budget(tokens=20_000).meter()
     found = LLMClassifier(local_llm, max_tokens=64).classify(text, budget=budget)
     assert budget.used.calls == 4 and 0 < budget.used.total_tokens <= 20_000
     assert set(found.counts) == set(BEHAVIORS) and not found.errors.keys() - set(BEHAVIORS)

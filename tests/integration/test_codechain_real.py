@@ -9,7 +9,7 @@ from reasoners.bench.tasks import load_task
 def test_codechain_on_humaneval(local_llm):
     task = load_task("humaneval", limit=3)
     problem = task.problems[2]  # truncate_number: a one-liner
-    budget = Budget(tokens=6000)
+    budget = Budget(tokens=6000).meter()
     result = CodeChain(n=2, rounds=1, clusters=2, max_tokens=200).run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 6000
     rounds = result.metadata["rounds"]
@@ -24,7 +24,7 @@ def test_codechain_on_humaneval(local_llm):
 def test_codechain_on_mbpp_uses_its_first_test_as_public(local_llm):
     task = load_task("mbpp", limit=1)
     problem = task.problems[0]
-    budget = Budget(tokens=3000)
+    budget = Budget(tokens=3000).meter()
     result = CodeChain(n=2, rounds=0, max_tokens=200).run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 3000 and result.metadata["public_tests"] == 1
     for c in result.candidates:  # public verdict from the sandbox, hidden verdict from the task: both real runs
@@ -39,7 +39,7 @@ def test_direct_sampling_filtered_by_public_tests_on_mbpp(local_llm):
 
     task = load_task("mbpp", limit=1)
     problem = task.problems[0]
-    budget = Budget(tokens=2000)
+    budget = Budget(tokens=2000).meter()
     result = BestOfN(n=2, scorer=PublicTests()).run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 2000 and 1 <= result.usage.calls <= 2
     assert all(c.score in (0.0, 1.0) for c in result.candidates)  # one public test: passed or not, in the sandbox

@@ -14,7 +14,7 @@ def test_a_trace_is_cut_mid_generation_and_charged_exactly(local_llm):
     groups = group_confidences(whole.logprobs, 8)
     assert len(whole.logprobs) == 80 and whole.logprobs[0].top and len(whole.logprobs[0].top) == 5
     threshold = sorted(groups)[len(groups) // 4]  # a quarter of its windows fall below this
-    budget = Budget(tokens=10_000).child()
+    budget = Budget(tokens=10_000).meter().child()
     [cut] = local_llm.generate(STORY, max_tokens=80, temperature=0.9, seed=3, top_logprobs=5,
                                stop_below=(8, threshold), budget=budget)
     assert cut.finish_reason == "confidence"

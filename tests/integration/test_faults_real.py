@@ -34,7 +34,7 @@ class Flaky(InProcessModel):
 
 
 def flaky_llm(fails) -> LLM:
-    return LLM("smollm2-flaky", backend=Flaky(fails), max_tokens=48, retry=RetryPolicy(attempts=2, initial_wait=0))
+    return LLM("smollm2-flaky", transport=Flaky(fails), max_tokens=48, retry=RetryPolicy(attempts=2, initial_wait=0))
 
 
 def test_self_consistency_answers_from_the_real_samples_that_succeeded():

@@ -13,7 +13,7 @@ CORPUS = [
 
 
 def test_probtree_answers_with_retrieval(local_llm):
-    budget = Budget(tokens=9000)
+    budget = Budget(tokens=9000).meter()
     result = ProbTree(k=2, max_depth=1, max_children=2, max_tokens=64).run(
         "Who is the spouse of the director of Titanic?", llm=local_llm, retriever=BM25Retriever(CORPUS),
         budget=budget, kind="text",

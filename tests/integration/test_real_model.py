@@ -69,7 +69,7 @@ def _spend(llm, budget: Budget) -> int:
 
 
 def test_token_budget_is_never_exceeded_embedded(local_llm):
-    budget = Budget(tokens=300)
+    budget = Budget(tokens=300).meter()
     calls = _spend(local_llm, budget)
     assert calls >= 3
     # The embedded model counts prompts with its own tokenizer and template: error 0.
@@ -91,7 +91,7 @@ def test_token_budget_through_server_within_measured_error(server_llm):
 
 
 def test_cot_answers_end_to_end(real_llm):
-    budget = Budget(tokens=1500)
+    budget = Budget(tokens=1500).meter()
     problem = Problem("Tom has 3 apples and buys 2 more. How many apples does he have now?")
     result = ChainOfThought(max_tokens=200).run(problem, llm=real_llm, budget=budget)
     assert result.usage.calls == 1

@@ -51,7 +51,7 @@ def _exchanges(trace) -> list[tuple[str, str]]:
 
 
 def test_self_consistency_on_gsm8k(local_llm):
-    budget = Budget(tokens=4000)
+    budget = Budget(tokens=4000).meter()
     result = SelfConsistency(base=ChainOfThought(max_tokens=160), n=4).run(gsm8k(1), llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 4000
     assert 1 <= len(result.candidates) <= 4
@@ -64,7 +64,7 @@ def test_self_consistency_on_gsm8k(local_llm):
 
 
 def test_best_of_n_with_trlm_on_gsm8k(local_llm):
-    budget = Budget(tokens=5000)
+    budget = Budget(tokens=5000).meter()
     problem = gsm8k(2)
     result = BestOfN(base=ChainOfThought(max_tokens=160), n=3, scorer=TRLMScorer()).run(
         problem, llm=local_llm, budget=budget
@@ -94,7 +94,7 @@ def test_best_of_n_vote_tie_break_on_gsm8k(local_llm):
 def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
     pool = [item["question"] for item in ITEMS[5:13]]
     auto = AutoCoT(pool, k=2, demo_max_tokens=160, max_tokens=120)
-    budget = Budget(tokens=12000)
+    budget = Budget(tokens=12000).meter()
     result = auto.run(gsm8k(0), llm=local_llm, budget=budget)
     demos = auto.built(local_llm.model)
     assert demos is not None
@@ -110,7 +110,7 @@ def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
 def test_fobar_on_gsm8k(local_llm):
     from reasoners import FOBAR
 
-    budget = Budget(tokens=6000)
+    budget = Budget(tokens=6000).meter()
     fobar = FOBAR(SelfConsistency(base=ChainOfThought(max_tokens=128), n=3), chains=1, max_masks=2,
                   backward_max_tokens=96)
     result = fobar.run(gsm8k(18), llm=local_llm, budget=budget)
@@ -159,7 +159,7 @@ def test_fobar_non_numeric_check_feeds_the_inverse_question_to_the_judge(local_l
     from reasoners import FOBAR
 
     problem = Problem("Which animal can fly?", kind="choice", choices=["a cow", "a sparrow"])
-    budget = Budget(tokens=3000)
+    budget = Budget(tokens=3000).meter()
     fobar = FOBAR(Proposals(["A", "A", "B"]), chains=1, check_non_numeric=True, backward_max_tokens=48)
     result = fobar.run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 3000
@@ -202,7 +202,7 @@ def test_budgeted_run_replays_an_unbudgeted_sample_that_fits(local_llm, tmp_path
     [full] = llm.generate("Say hello.", max_tokens=200)
     assert full.finish_reason == "stop" and full.usage.completion_tokens < 150
     # room for fewer than 200 completion tokens, but more than this sample used
-    budget = Budget(tokens=full.usage.prompt_tokens + 60 + full.usage.completion_tokens)
+    budget = Budget(tokens=full.usage.prompt_tokens + 60 + full.usage.completion_tokens).meter()
     [again] = llm.generate("Say hello.", max_tokens=200, budget=budget)
     assert again.cached and again.text == full.text
 

@@ -9,7 +9,7 @@ from reasoners.bench.tasks import load_task
 def test_search_on_game24_within_budget(local_llm):
     task = load_task("game24", limit=2)
     for problem in task.problems:
-        budget = Budget(tokens=2500)
+        budget = Budget(tokens=2500).meter()
         result = BacktrackSearch(proposals=3, max_tokens=64, max_expansions=8).run(problem, llm=local_llm, budget=budget)
         assert budget.used.total_tokens <= 2500
         assert result.usage.calls == result.metadata["expansions"] or result.exhausted
@@ -37,7 +37,7 @@ def test_search_on_sudoku_within_budget(local_llm):
 
     task = load_task("sudoku(min_empty=2,max_empty=3)", limit=1)
     problem = task.problems[0]
-    budget = Budget(tokens=1500)
+    budget = Budget(tokens=1500).meter()
     result = BacktrackSearch(proposals=3, max_tokens=48, max_expansions=6).run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 1500
     puzzle = Sudoku(problem.metadata["puzzle"])
@@ -52,7 +52,7 @@ def test_best_of_n_with_checker_on_countdown(local_llm):
     from reasoners.strategies.scorers import PuzzleChecker
 
     task = load_task("countdown(min_numbers=3,max_numbers=3,min_target=10,max_target=50)", limit=1)
-    budget = Budget(tokens=900)
+    budget = Budget(tokens=900).meter()
     bon = BestOfN(LinearBacktrack(backtrack=False, max_tokens=150), n=3, scorer=PuzzleChecker())
     result = bon.run(task.problems[0], llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 900 and 1 <= result.usage.calls <= 3
