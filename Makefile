@@ -45,7 +45,9 @@ test: install $(VENV)/.observability check
 unit: install
 	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
-# Types (mypy) and the errors a linter can prove (ruff: undefined names, unused imports, syntax).
+# Types (mypy), the errors a linter can prove (ruff: undefined names, unused imports, syntax) and
+# the library's imports in order.
 check: install
 	$(BIN)/python -m mypy reasoners retrievers
 	$(BIN)/python -m ruff check --select F,E9 reasoners retrievers tests benchmarks
+	$(BIN)/python -m ruff check --select I reasoners retrievers

@@ -101,7 +101,7 @@ async def main(args: argparse.Namespace) -> None:
         if not demos_file.exists():  # build the demos once, and keep them beside the journal
             ready, _ = await autocot.aprepared(llm=llm)
             assert isinstance(ready, AutoCoT)
-            AutoCoT.save(demos_file, ready.built(llm.model) or [])
+            AutoCoT.save(demos_file, ready.demos or [])
             strategies[-1] = (strategies[-1][0], SelfConsistency(base=ready, n=8))
         config = BenchConfig(task, strategies, llm, out, [None], concurrency=args.concurrency,
                              budgets_for={"fobar(forward=sc:8)": [args.fobar_budget]})

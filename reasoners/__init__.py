@@ -31,31 +31,39 @@ if TYPE_CHECKING:
         SyncInAsyncError,
         TransientError,
     )
-    from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
     from .core.problem import Candidate, Problem, Result
+    from .core.trace import Trace
+    from .core.usage import Usage
     from .embedding.embedders import Embedder, LiteLLMEmbedder, TfidfEmbedder
-    from .strategies.base import Pipeline, Stage
-    from .strategies.scorers import LLMJudge, MeanLogprob, PublicTests, PuzzleChecker, Scorer, TRLMScorer, Verifier
+    from .llm import LLM, Cache, Capabilities, Completion, RetryPolicy, Score
     from .strategies import (
         FOBAR,
         AutoCoT,
-        CodeChain,
-        DeepConf,
         BacktrackSearch,
+        BestOfN,
+        ChainOfThought,
+        CodeChain,
+        Context,
+        DeepConf,
+        Demo,
         LinearBacktrack,
         ProbTree,
         RetrieveThenAnswer,
-        BestOfN,
-        ChainOfThought,
-        Context,
-        Demo,
         SelfConsistency,
         Strategy,
         TRLMRerank,
         solve_batch,
     )
-    from .core.trace import Trace
-    from .core.usage import Usage
+    from .strategies.base import Pipeline, Stage
+    from .strategies.scorers import (
+        LLMJudge,
+        MeanLogprob,
+        PublicTests,
+        PuzzleChecker,
+        Scorer,
+        TRLMScorer,
+        Verifier,
+    )
 
 _WHERE = {
     "extract_answer": ".answers",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from reasoners.core.errors import RetrieverError  # defined with the rest of the tree; re-exported here
+from reasoners.core.errors import (
+    RetrieverError,  # defined with the rest of the tree; re-exported here
+)
 
 __all__ = ["Document", "Retriever", "RetrieverError"]
 

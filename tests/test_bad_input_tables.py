@@ -207,7 +207,7 @@ def test_a_bench_where_every_problem_failed_exits_non_zero(tmp_path, capsys, mon
 
 
 def test_a_journal_line_is_whole_or_absent(tmp_path):
-    from reasoners.bench.harness import read_journal
+    from reasoners.bench.journal import read_journal
 
     journal = tmp_path / "journal.jsonl"
     row = {"strategy": "cot", "budget": None, "problem_id": "a", "correct": True}

@@ -340,4 +340,4 @@ def test_copying_a_folder_keeps_it_analysable(tmp_path):
     spec = RunManifest.load(dst).strategies["sc(n=8,base=autocot(k=8,max_steps=8))"]
     assert spec and "{folder}" in spec
     strategy = parse_strategies(spec.replace("{folder}", str(dst)))[0][1]
-    assert strategy.base.built("any")  # the demos were read from the copy
+    assert strategy.base.demos  # the demos were read from the copy

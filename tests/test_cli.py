@@ -66,7 +66,7 @@ def test_pipeline_runs_on_a_fake_model(capsys, monkeypatch):
     original = client.LLM.__init__
 
     def with_fake(self, model, **kw):
-        original(self, "fake/cli", **{**kw, "backend": fake})
+        original(self, "fake/cli", **{**kw, "transport": fake})
 
     monkeypatch.setattr(client.LLM, "__init__", with_fake)
     code, out, _ = run_cli(capsys, "run", "q?", "--pipeline", "sc(n=3) | trlm", "--no-cache", "--json")
@@ -153,7 +153,7 @@ def _fake_model_cli(monkeypatch):
     original = client.LLM.__init__
 
     def with_fake(self, model, **kw):
-        original(self, "fake/cli", **{**kw, "backend": fake})
+        original(self, "fake/cli", **{**kw, "transport": fake})
 
     monkeypatch.setattr(client.LLM, "__init__", with_fake)
 

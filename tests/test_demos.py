@@ -42,9 +42,9 @@ def test_autocot_warns_by_default_and_rejects_when_told(caplog):
     pool = CLEAN + POISONED
     with caplog.at_level(logging.WARNING):
         warned = AutoCoT(demos=pool)
-    assert len(warned.built("any")) == 6 and caplog.text.count("flagged") == 3
+    assert len(warned.demos) == 6 and caplog.text.count("flagged") == 3
     rejected = AutoCoT(demos=pool, audit="reject")
-    assert rejected.built("any") == CLEAN
+    assert list(rejected.demos) == CLEAN
     with pytest.raises(ConfigError, match="rejected all 3 demos"):
         AutoCoT(demos=POISONED, audit="reject")
     with pytest.raises(ConfigError, match="audit must be"):
@@ -59,8 +59,8 @@ def test_autocot_rejects_poisoned_demos_it_built_itself():
 
     auto = AutoCoT(["Tom has 3 boxes with 4 apples each, in arcane parlance?", "Tom has 3 boxes with 4 apples each?"],
                    k=2, audit="reject")
-    auto.run("New question?", llm=FakeLLM(reply))
-    assert [d.answer for d in auto.built("fake/fake")] == ["12"]
+    result = auto.run("New question?", llm=FakeLLM(reply))
+    assert [d["answer"] for d in result.metadata["built_demos"]] == ["12"] and auto.demos is None
 
 
 async def test_the_model_audit_re_solves_each_question_and_flags_disagreement():
@@ -95,7 +95,7 @@ def test_every_strategy_that_takes_demos_uses_the_one_loader(tmp_path):
     path.write_text(json.dumps([d.to_dict() for d in CLEAN]))
     assert ChainOfThought(demos=str(path)).demos == tuple(CLEAN)
     assert FOBAR(demos=path).demos == tuple(CLEAN)
-    assert AutoCoT(demos=path).built("m") == CLEAN
+    assert list(AutoCoT(demos=path).demos) == CLEAN
     path.write_text(json.dumps([{"question": 1, "rationale": "r", "answer": "a"}]))
     for make in (lambda: ChainOfThought(demos=str(path)), lambda: FOBAR(demos=str(path)),
                  lambda: AutoCoT(demos=str(path))):

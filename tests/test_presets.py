@@ -74,7 +74,7 @@ def test_random_q_cot_draws_its_questions_with_the_seed(seed):
     ready = prepared(AutoCoT(POOL, k=2, selection="random", seed=seed), llm)
     expected = [POOL[i] for i in random.Random(seed).sample(range(len(POOL)), 2)]
     assert sorted(solved_questions(llm)) == sorted(expected)
-    assert sorted(d.question for d in ready.built(llm.model)) == sorted(expected)
+    assert sorted(d.question for d in ready.demos) == sorted(expected)
 
 
 def test_retrieval_q_cot_takes_the_most_similar_questions_for_each_question():
@@ -93,7 +93,7 @@ def test_reference_filters_reject_rationales_the_reference_would_and_say_which()
     with pytest.raises(ConfigError, match=r"rejected: 2 not ending with a full stop"):
         prepared(AutoCoT.paper(POOL[:2], k=2), llm)
     ok = FakeLLM(["We add 2 and 3 to get 5.\nThe answer is 5."])
-    assert prepared(AutoCoT.paper(POOL[:2], k=2), ok).built(ok.model)
+    assert prepared(AutoCoT.paper(POOL[:2], k=2), ok).demos
     far = FakeLLM(["The sum is 5. " + "We checked the work carefully and it all looks right to us now. "
                    "\nThe answer is 5."])
     with pytest.raises(ConfigError, match="without the answer in the last sentence or last 10 words"):

@@ -305,29 +305,32 @@ def autocot_llm() -> FakeLLM:
 def test_autocot_picks_the_nearest_passing_question_per_cluster(tmp_path):
     llm = autocot_llm()
     auto = AutoCoT(POOL, k=2, embedder=FixedEmbedder(VECTORS))
-    result = auto.run("New question?", llm=llm)
+    ready, record = auto.prepared(llm=llm)
+    result = ready.run("New question?", llm=llm)
     first_prompts = [r.prompt for r in llm.requests if "New question" not in r.prompt]
     # cluster A: 0 is tried and fails the steps filter, then 1 passes; 2 is never tried.
     # cluster B: 3 is skipped without a call (too long), 4 has no answer, 5 passes.
     assert any("near the centre" in p for p in first_prompts)
     assert not any("far away" in p for p in first_prompts)
     assert not any(p.startswith("long long") for p in first_prompts)
-    assert auto.built("other/model") is None
-    demos = auto.built("fake/fake")
-    assert demos is not None
+    assert auto.demos is None and record.usage.calls == len(llm.requests) - 1  # a run never changes a strategy
+    demos = list(ready.demos)
     assert [d.question for d in demos] == [POOL[1], POOL[5]]
     assert [d.answer for d in demos] == ["2", "3"]
     assert demos[0].rationale == "First add.\nThen subtract."
     final = llm.requests[-1].messages
     assert [m["role"] for m in final] == ["user", "assistant", "user", "assistant", "user"]
     assert result.answer == "99" and result.metadata["demos"] == 2
-    # demos are built once per model, saved, and reusable
+    # prepared demos are built once, then reused; saved, and reusable
     calls = len(llm.requests)
-    auto.run("Another?", llm=llm)
+    ready.run("Another?", llm=llm)
     assert len(llm.requests) == calls + 1
     path = tmp_path / "demos.json"
     AutoCoT.save(path, demos)
-    assert AutoCoT.load(path).built("any/model") == demos
+    assert list(AutoCoT.load(path).demos) == demos
+    # unprepared, a run builds the demos it uses and says so
+    unprepared = auto.run("New question?", llm=autocot_llm())
+    assert [d["question"] for d in unprepared.metadata["built_demos"]] == [POOL[1], POOL[5]]
 
 
 def test_autocot_as_base_of_self_consistency():
@@ -347,8 +350,7 @@ def test_autocot_demo_keeps_the_reasoning_before_the_last_answer_sentence():
     text = "To find the answer: we add 2 and 3.\nThe answer is 5."
     llm = FakeLLM([text])
     auto = AutoCoT(["What is 2 plus 3?"], k=1, max_steps=1)
-    auto.run("New?", llm=llm)
-    [demo] = auto.built("fake/fake") or []
+    [demo] = auto.prepared(llm=llm)[0].demos
     assert demo.rationale == "To find the answer: we add 2 and 3." and demo.answer == "5"
     # markdown: delimiter-only lines (display math, code fences, rules) are not steps
     markdown = "Multiply:\n\\[\n3 \\times 4 = 12\n\\]\n$$\n12 + 1 = 13\n$$\n```\nprint(13)\n```\n---\nThe answer is 13."
@@ -364,14 +366,13 @@ def test_autocot_skips_a_rationale_cut_off_by_max_tokens():
     llm = FakeLLM(reply)
     auto = AutoCoT(["Question near?", "Question far?"], k=1, embedder=FixedEmbedder([[0.0, 0.0], [1.0, 0.0]]),
                    demo_max_tokens=6)
-    auto.run("New?", llm=llm)
-    assert [d.question for d in auto.built("fake/fake") or []] == ["Question far?"]
+    assert [d.question for d in auto.prepared(llm=llm)[0].demos] == ["Question far?"]
 
 
 def test_autocot_out_of_budget_before_any_demo_is_an_exhausted_result():
     auto = AutoCoT(POOL, k=2, embedder=FixedEmbedder(VECTORS))
     result = auto.run("New question?", llm=autocot_llm(), budget=Budget(tokens=20))
-    assert result.exhausted and result.answer is None and auto.built("fake/fake") is None
+    assert result.exhausted and result.answer is None and "built_demos" not in result.metadata
 
 
 def test_autocot_needs_a_pool():
@@ -412,7 +413,7 @@ def test_autocot_max_tries_bounds_the_calls_per_cluster():
     # No demos at all is an error rather than silent zero-shot chain of thought.
     with pytest.raises(ConfigError, match="no demos.*max_steps"):
         auto.run("New question?", llm=llm)
-    assert auto.built("fake/fake") is None
+    assert auto.demos is None
     tried = [r.prompt for r in llm.requests if "New question" not in r.prompt]
     assert len(tried) == 2 and not any("a bit further" in p or "that works" in p for p in tried)
     with pytest.raises(ConfigError, match="max_tries"):

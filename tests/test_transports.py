@@ -115,8 +115,8 @@ def test_prepare_returns_a_ready_copy_and_leaves_the_strategy_as_it_was():
     sc = SelfConsistency(base=auto, n=2)
     ready, record = asyncio.run(sc.aprepared(llm=llm))
     assert ready is not sc and ready.base is not auto  # type: ignore[attr-defined]
-    assert auto.built(llm.model) is None  # the state went to the copy
-    assert [d.answer for d in ready.base.built(llm.model)] == ["3"]  # type: ignore[attr-defined]
+    assert auto.demos is None  # the state went to the copy
+    assert [d.answer for d in ready.base.demos] == ["3"]  # type: ignore[attr-defined]
     assert record.usage.calls == 1
     calls = len(llm.requests)
     result = ready.run("What is 1+1?", llm=llm)

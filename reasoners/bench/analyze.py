@@ -23,8 +23,11 @@ from typing import Any
 
 from ..core.budget import Budget, Meter, meter_for
 from ..core.errors import AuthError, ConfigError, ReasonersError
+from ..spec import parse_strategies
 from .behaviors import BEHAVIORS, Classifier
-from .harness import JOURNAL, parse_strategies, read_journal, run_cell, series_styles
+from .journal import JOURNAL, read_journal
+from .report import series_styles
+from .run import run_cell
 from .tasks import load_task
 
 __all__ = ["MANIFEST", "RunManifest", "journal_of", "recover_samples", "analyze_rows", "analyze_rows_to",

@@ -82,7 +82,7 @@ def _cell(spec: ModelSpec, task: Any, label: str, strategy: Strategy, budget: in
           seed: int) -> dict[str, Any]:
     """The Ray task: one cell's journal row, or ``{"fatal": ...}`` for an error every cell would share."""
     global _loop
-    from .harness import run_cell
+    from .run import run_cell
 
     llm = _clients.get(spec)
     if llm is None:

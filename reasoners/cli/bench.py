@@ -165,7 +165,7 @@ def main(args: argparse.Namespace) -> int:
                            data=str(args.data) if args.data else None, seed=args.seed,
                            llm={"api_base": args.api_base, "temperature": args.temperature,
                                 "max_tokens": args.max_tokens})
-    from ..bench.harness import JOURNAL, locked
+    from ..bench.journal import JOURNAL, locked
 
     with locked(args.out):  # before anything is written: a second run on this folder changes nothing
         if (args.out / JOURNAL).is_file():

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import ConfigError
 from ..core.packages import package_file
 from .embedders import Embedder
-from ..core.errors import ConfigError
 
 __all__ = ["MiniLMEmbedder", "minilm_available", "PACKAGE", "INSTALL"]
 

@@ -24,16 +24,16 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from ..core.sync import run_sync
 from ..core.budget import Budget
 from ..core.errors import ConfigError
+from ..core.problem import Problem, Result
+from ..core.sync import run_sync
+from ..core.trace import Span, Trace
 from ..llm.client import LLM
 from ..llm.inprocess import InProcessModel, RawCompletion
 from ..llm.options import SamplingOptions
 from ..llm.types import Capabilities, Score
-from ..core.problem import Problem, Result
 from ..strategies.base import Strategy
-from ..core.trace import Span, Trace
 
 __all__ = ["StrategyRunnable", "langchain_llm", "LangChainModel"]
 

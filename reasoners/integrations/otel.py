@@ -47,7 +47,9 @@ def configured_provider(service_name: str | None = None) -> Any:
     """A tracer provider exporting over OTLP/HTTP to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the SDK's
     default, ``http://localhost:4318``), named ``OTEL_SERVICE_NAME`` (else ``reasoners``)."""
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter,
+        )
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import logging
+import math
 import sqlite3
 import threading
 import weakref

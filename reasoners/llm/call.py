@@ -14,7 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core.budget import Meter, Reservation
-from ..core.errors import APIConnectionError, CapabilityError, LLMError, MalformedResponseError, RequestTimeout
+from ..core.errors import (
+    APIConnectionError,
+    CapabilityError,
+    LLMError,
+    MalformedResponseError,
+    RequestTimeout,
+)
 from ..core.trace import span
 from ..core.usage import Usage
 from .cache import Cache, InFlight, cache_key, cached_score, lookup

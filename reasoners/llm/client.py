@@ -20,9 +20,16 @@ from urllib.parse import urlparse
 
 from typing_extensions import Unpack
 
-from ..core.sync import run_sync
 from ..core.budget import Budget, Meter, meter_for
-from ..core.errors import AuthError, BudgetExhausted, CapabilityError, ConfigError, LLMError, SamplesFailed
+from ..core.errors import (
+    AuthError,
+    BudgetExhausted,
+    CapabilityError,
+    ConfigError,
+    LLMError,
+    SamplesFailed,
+)
+from ..core.sync import run_sync
 from .cache import Cache
 from .call import CallPath, _alone
 from .inprocess import InProcessModel

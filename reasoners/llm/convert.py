@@ -11,10 +11,10 @@ chain it carries.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import email.utils
 import json
-import contextlib
 import logging
 import os
 import re

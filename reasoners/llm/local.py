@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.packages import package_file
 from ..core.errors import ConfigError, ContextWindowError
+from ..core.packages import package_file
 from ..core.usage import Usage
+from .confidence import GroupWatch, StopBelow
 from .inprocess import InProcessModel, RawCompletion
 from .options import SamplingOptions
-from .confidence import GroupWatch, StopBelow
 from .types import Score, TokenLogprob
 
 __all__ = ["LocalModel", "load_local", "smollm2_path", "INSTALL_HINT"]

@@ -13,10 +13,10 @@ import asyncio
 import weakref
 from typing import Any
 
-from ..core.sync import close_with_loop
 from ..core.errors import ReasonersError
-from .echo import EchoRequest, echo_score
+from ..core.sync import close_with_loop
 from .chat import ChatTransport
+from .echo import EchoRequest, echo_score
 from .options import SamplingOptions
 from .reasoning import provider_fields
 from .transport import Messages

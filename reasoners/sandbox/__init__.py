@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.sync import run_sync
 from ..core.errors import ConfigError
+from ..core.sync import run_sync
 
 __all__ = ["Sandbox", "SandboxResult", "TestOutcome", "survivors", "set_max_concurrent_runs"]
 

@@ -24,11 +24,11 @@ from typing import Any
 from ..core.errors import ConfigError, SpecError
 from ..core.trace import plain
 from ..strategies.base import REGISTRY, STAGES, Pipeline, Stage, Strategy
-from ..strategies.scorers import SCORERS, Scorer
 from ..strategies.params import defaults, field_hints, type_problem
+from ..strategies.scorers import SCORERS, Scorer
 from .grammar import Term, Word, parse_list, parse_one, where
 
-__all__ = ["parse_spec", "parse_spec_list", "to_spec", "SpecError"]
+__all__ = ["parse_spec", "parse_strategies", "to_spec", "SpecError"]
 
 
 class _Builder:
@@ -134,7 +134,7 @@ def parse_spec(text: str, *, files: bool = True) -> Strategy:
     return _Builder(text, files).pipeline(spec.terms)
 
 
-def parse_spec_list(text: str) -> list[tuple[str, Strategy]]:
+def parse_strategies(text: str) -> list[tuple[str, Strategy]]:
     """Comma-separated specs (``"cot,sc:8,bon(n=4,scorer=judge) | trlm"``) as (their own text, strategy)."""
     return [(spec.text, _Builder(text, True).pipeline(spec.terms)) for spec in parse_list(text)]
 

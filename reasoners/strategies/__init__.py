@@ -2,6 +2,7 @@
 
 from .autocot import AutoCoT
 from .base import REGISTRY, Context, Strategy, register
+from .batch import solve_batch
 from .best_of_n import BestOfN, TRLMRerank
 from .codechain import CodeChain
 from .cot import ChainOfThought, Demo
@@ -9,9 +10,8 @@ from .deepconf import DeepConf
 from .fobar import FOBAR
 from .probtree import ProbTree
 from .rag import RetrieveThenAnswer
-from .search import BacktrackSearch, LinearBacktrack
 from .sampling import SelfConsistency
-from .batch import solve_batch
+from .search import BacktrackSearch, LinearBacktrack
 
 __all__ = [
     "Strategy",

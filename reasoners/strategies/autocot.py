@@ -17,7 +17,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,15 +25,15 @@ import numpy as np
 
 from ..answers import same_answer
 from ..core.budget import Budget, Meter, meter_for
-from ..domains.demos import Demo, DemoAudit, Demos, audit_demo, demos_from
-from ..embedding.embedders import Embedder, TfidfEmbedder
 from ..core.errors import BudgetExhausted, ConfigError
-from ..llm.client import LLM
 from ..core.problem import AnswerKind, Problem, Result
 from ..core.trace import span
+from ..domains.demos import Demo, DemoAudit, Demos, audit_demo, demos_from
+from ..embedding.embedders import Embedder, TfidfEmbedder
+from ..llm.client import LLM
 from .base import Context, Strategy, register
-from .params import param, settings
 from .cot import ChainOfThought
+from .params import param, settings
 
 __all__ = ["AutoCoT", "count_steps", "cluster_order"]
 
@@ -100,9 +100,11 @@ class AutoCoT(Strategy):
 
     Pass ``pool`` (questions, strings) and ``k`` clusters, or ready ``demos``
     (e.g. from :meth:`load`). :meth:`prepare` (called by the harness, CLI and
-    server) returns a copy holding the demos built for a model; used directly,
-    ``run`` builds them on first use for each model and keeps them, charged to
-    the run that built them and traced. :meth:`save` writes them to JSON for reuse.
+    server; :meth:`~Strategy.aprepared` or :meth:`~Strategy.prepared` by hand) returns a
+    copy holding the demos built for a model, so they are built once for many questions.
+    A strategy is never changed by a run: without preparing, each run builds the demos it
+    uses (charged to it and traced) and ``result.metadata["built_demos"]`` holds them.
+    :meth:`save` writes demos to JSON for reuse.
     """
 
     pool: Pool | Sequence[str] | str | Path = param(default=(), kw_only=False)
@@ -120,8 +122,6 @@ class AutoCoT(Strategy):
     audit: Literal["warn", "reject"] = "warn"
     filters: Literal["default", "reference"] = "default"
     selection: Literal["cluster", "random", "retrieval"] = "cluster"
-    # built demos per model ("*": demos given or prepared), kept for runs made without prepare()
-    _demos: dict[str, asyncio.Future[list[Demo]] | list[Demo]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.selection == "retrieval" and self.demos is not None:
@@ -131,10 +131,14 @@ class AutoCoT(Strategy):
         pool = self.pool
         object.__setattr__(self, "pool", _read_pool(pool) if isinstance(pool, (str, Path)) else
                            pool if isinstance(pool, Pool) else Pool(pool))
-        if self.demos is not None:
+        if self.demos is not None:  # given or prepared: read and audited once, here
             given = demos_from(self.demos, owner="AutoCoT")
+            kept = self._checked(list(given))
+            if len(kept) != len(given):
+                kept_demos = Demos(kept)
+                kept_demos.path = given.path  # re-read from the file, the audit drops them again
+                given = kept_demos
             object.__setattr__(self, "demos", given)
-            self._demos["*"] = self._checked(list(given))
         super().__post_init__()
 
     @classmethod
@@ -237,32 +241,12 @@ class AutoCoT(Strategy):
         return None
 
     async def prepare(self, ctx: Context) -> AutoCoT:
-        """A copy of this AutoCoT whose demos for ``ctx.llm`` are fixed: built here (charged to
-        ``ctx``) unless given or already built. Harness, CLI and server call it before solving,
-        so the demos are built once per run and held by the copy, not by this object. Retrieval
-        picks demos per question, so there is nothing to prepare."""
-        if self.selection == "retrieval":
+        """A copy of this AutoCoT holding demos built for ``ctx.llm`` (charged to ``ctx``), or this
+        one when its demos are given already. Retrieval picks demos per question, so there is
+        nothing to prepare."""
+        if self.selection == "retrieval" or self.demos is not None:
             return self
-        demos = self.built(ctx.llm.model)
-        if demos is None:
-            demos = self._checked(await self.build(ctx))
-        if "*" in self._demos and demos is self._demos["*"]:
-            return self
-        return replace(self, demos=Demos(demos), selection=self.selection)
-
-    async def demos_for(self, ctx: Context) -> list[Demo]:
-        """The demos for ``ctx.llm``, building them once per model."""
-        key = ctx.llm.model
-        ready = self.built(key)
-        if ready is not None:
-            return ready
-        entry = self._demos.get(key)
-        if not isinstance(entry, asyncio.Future) or entry.done():  # never built, or the build failed
-            entry = asyncio.ensure_future(self.build(ctx))
-            self._demos[key] = entry
-        demos = self._checked(await entry)
-        self._demos[key] = demos
-        return demos
+        return replace(self, demos=Demos(self._checked(await self.build(ctx))))
 
     def _checked(self, demos: list[Demo]) -> list[Demo]:
         """The demos after the static audit: flagged ones are logged (``warn``) or dropped (``reject``)."""
@@ -296,13 +280,6 @@ class AutoCoT(Strategy):
                 a.findings.append(f"the model re-solves it as {result.answer!r}, the demo says {a.demo.answer!r}")
         return audits
 
-    def built(self, model: str) -> list[Demo] | None:
-        """The demos in use for ``model`` (an LLM's ``model`` string) once built or given, else None."""
-        entry = self._demos.get("*", self._demos.get(model))
-        if isinstance(entry, list):
-            return entry
-        return entry.result() if entry is not None and entry.done() and entry.exception() is None else None
-
     async def _retrieved(self, problem: Problem, ctx: Context) -> list[Demo]:
         """The paper's Retrieval-Q-CoT baseline: the k pool questions most similar to this one
         (cosine over the embedder's vectors), each with its zero-shot chain."""
@@ -319,12 +296,20 @@ class AutoCoT(Strategy):
         return [d for d, _ in picks if d is not None]
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
-        demos = await self._retrieved(problem, ctx) if self.selection == "retrieval" else await self.demos_for(ctx)
+        built: list[Demo] | None = None
+        if self.demos is not None:
+            demos: list[Demo] = list(demos_from(self.demos, owner="AutoCoT"))
+        elif self.selection == "retrieval":
+            demos = await self._retrieved(problem, ctx)
+        else:  # not prepared: this run builds its own demos (prepare once to share them)
+            demos = built = self._checked(await self.build(ctx))
         cot = ChainOfThought(demos=demos, temperature=self.temperature, max_tokens=self.max_tokens)
         result = await cot.solve(problem, ctx)
         result.strategy = self.name
         result.metadata["demos"] = len(demos)
         result.metadata["demo_sources"] = sorted({d.source for d in demos if d.source})
+        if built is not None:
+            result.metadata["built_demos"] = [d.to_dict() for d in built]
         return result
 
     @staticmethod

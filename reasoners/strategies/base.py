@@ -17,18 +17,25 @@ from typing import Any, ClassVar, TypeVar
 
 from retrievers import Retriever
 
-from ..core.sync import run_sync
-from ..core.budget import Budget, Meter, meter_for
-from ..core.errors import AuthError, BudgetExhausted, ConfigError, LLMError, ReasonersError, SamplesFailed
-from ..llm.client import LLM
 from ..answers import infer_kind
+from ..core.budget import Budget, Meter, meter_for
+from ..core.errors import (
+    AuthError,
+    BudgetExhausted,
+    ConfigError,
+    LLMError,
+    ReasonersError,
+    SamplesFailed,
+)
+from ..core.problem import AnswerKind, FailedSample, Problem, Result
+from ..core.sync import run_sync
+from ..core.trace import Span, Trace, span
+from ..llm.client import LLM
 from ..llm.options import SamplingArgs, sampling_args, to_messages
 from ..llm.reasoning import ReasoningDelta
 from ..llm.types import Completion, Score
-from ..core.problem import AnswerKind, FailedSample, Problem, Result
-from ..core.trace import Span, Trace, span
-from .params import check_fields, param, settings
 from .events import CallFinished, CallStarted, Event, Finished, ReasoningText, TextDelta
+from .params import check_fields, param, settings
 
 __all__ = ["Strategy", "Stage", "Pipeline", "Context", "REGISTRY", "STAGES", "register", "register_stage"]
 
@@ -264,6 +271,10 @@ class Strategy(ABC):
         with trace.activate():
             ready = await self.prepare(ctx)
         return ready, Result(answer=None, strategy=self.name, usage=run_budget.used, trace=trace.to_dict())
+
+    def prepared(self, *, llm: LLM, budget: Budget | Meter | None = None, seed: int = 0) -> tuple[Strategy, Result]:
+        """Sync twin of :meth:`aprepared`."""
+        return run_sync(self.aprepared(llm=llm, budget=budget, seed=seed), async_name="aprepared")
 
     def __or__(self, stage: Stage) -> Pipeline:
         """``strategy | stage``: a :class:`Pipeline`."""

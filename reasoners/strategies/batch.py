@@ -32,9 +32,9 @@ from typing import Literal
 
 from ..core.budget import Budget, Meter, meter_for
 from ..core.errors import ConfigError
-from ..llm.client import LLM
 from ..core.problem import Candidate, Problem, Result
 from ..core.trace import Trace, span
+from ..llm.client import LLM
 from .base import Context
 from .sampling import SelfConsistency, draw_samples, sample_candidate
 

@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from ..answers import normalize, same_answer
 from ..core.problem import AnswerKind, Candidate, Problem, Result
-from .scorers import Scorer, TRLMScorer
 from .base import Context, Stage, Strategy, register, register_stage
-from .params import param, settings
 from .cot import ChainOfThought
+from .params import param, settings
 from .sampling import abstentions, draw_samples, sample_candidate
+from .scorers import Scorer, TRLMScorer
 
 __all__ = ["BestOfN", "TRLMRerank", "rank"]
 

@@ -23,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from ..core.packages import fewshot_file
 from ..answers import extract_code
+from ..core.errors import BudgetExhausted, ConfigError
+from ..core.packages import fewshot_file
+from ..core.problem import Candidate, Problem, Result
+from ..core.trace import span
 from ..domains.code import public_tests, run_tests, run_unit_tests
 from ..embedding.embedders import Embedder, TfidfEmbedder
-from ..core.errors import BudgetExhausted, ConfigError
 from ..llm.types import Completion
-from ..core.problem import Candidate, Problem, Result
 from ..sandbox import Sandbox
-from ..core.trace import span
 from .autocot import cluster_order
 from .base import Context, Strategy, register
 from .params import param, settings

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..answers import extract_answer
-from ..llm.types import Completion
-from ..domains.demos import Demo, Demos, demos_from
 from ..core.problem import Candidate, Problem, Result
+from ..domains.demos import Demo, Demos, demos_from
+from ..llm.types import Completion
 from .base import Context, Strategy, register
 from .params import param, settings
 

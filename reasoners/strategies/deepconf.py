@@ -20,11 +20,11 @@ from typing import Any, Literal
 
 from ..answers import vote
 from ..core.errors import CapabilityError, ConfigError
-from ..llm.confidence import Measure, group_confidences, trace_confidence
 from ..core.problem import Candidate, Problem, Result
+from ..llm.confidence import Measure, group_confidences, trace_confidence
 from .base import Context, Strategy, register
-from .params import param, settings
 from .cot import ChainOfThought
+from .params import param, settings
 from .sampling import abstentions, draw_samples, sample_candidate
 
 __all__ = ["DeepConf"]

@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import string
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..core.packages import fewshot_file
 from ..answers import extract_number, extract_text, same_answer
-from ..core.errors import BudgetExhausted, ConfigError
 from ..answers.masking import Mask, find_numbers
+from ..core.errors import BudgetExhausted, ConfigError
+from ..core.packages import fewshot_file
 from ..core.problem import Candidate, Problem, Result
 from ..core.trace import span
-from .base import Context, Strategy, register
-from .params import param, settings
 from ..domains.demos import Demo, Demos, demos_from
+from .base import Context, Strategy, register
 from .cot import ChainOfThought, format_question
+from .params import param, settings
 from .sampling import SelfConsistency
 
 __all__ = ["FOBAR", "BackwardPlan", "plan_backward", "fit_chains", "combine"]

@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from ..core.packages import fewshot_file
 from ..answers import normalize
 from ..core.errors import BudgetExhausted, CapabilityError
-from ..llm.types import Completion
+from ..core.packages import fewshot_file
 from ..core.problem import Candidate, Problem, Result
 from ..core.trace import span
+from ..llm.types import Completion
 from .base import Context, Strategy, register
 from .params import param, settings
 from .rag import retrieve_passages

@@ -10,8 +10,8 @@ from ..core.errors import ConfigError
 from ..core.problem import Problem, Result
 from ..core.trace import span
 from .base import Context, Strategy, register
-from .params import param, settings
 from .cot import ChainOfThought
+from .params import param, settings
 
 __all__ = ["RetrieveThenAnswer", "retrieve_passages"]
 

@@ -8,14 +8,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ..core.packages import fewshot_file
 from ..answers import Vote, vote
 from ..core.errors import CapabilityError
+from ..core.packages import fewshot_file
 from ..core.problem import Candidate, Problem, Result
 from .base import Context, Strategy, register
-from .params import param, settings
 from .cot import ChainOfThought
 from .events import SampleAnswered, Votes
+from .params import param, settings
 
 __all__ = ["SelfConsistency", "draw_samples", "sample_candidate", "abstentions"]
 

@@ -22,16 +22,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from ..domains.code import public_tests, run_tests
 from ..core.errors import CapabilityError, ConfigError
-from ..llm.client import LLM
 from ..core.problem import Candidate, Problem
-from ..domains.puzzles import puzzle_for
-from ..sandbox import Sandbox
 from ..core.trace import span
+from ..domains.code import public_tests, run_tests
+from ..domains.puzzles import puzzle_for
+from ..llm.client import LLM
+from ..sandbox import Sandbox
 from .base import Context, config_of, registrar
-from .params import check_fields, param, settings
 from .cot import format_question
+from .params import check_fields, param, settings
 
 __all__ = [
     "Scorer",

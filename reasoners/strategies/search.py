@@ -31,8 +31,8 @@ import networkx as nx
 
 from ..core.errors import BudgetExhausted
 from ..core.problem import Candidate, Problem, Result
-from ..domains.puzzles import Puzzle, puzzle_for
 from ..core.trace import span
+from ..domains.puzzles import Puzzle, puzzle_for
 from .base import Context, Strategy, register
 from .params import param, settings
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from retrievers import Document
 
+from ..core.usage import Usage
 from ..llm.client import LLM
 from ..llm.confidence import GroupWatch, StopBelow
 from ..llm.inprocess import InProcessModel, RawCompletion
 from ..llm.options import SamplingOptions
 from ..llm.types import Capabilities, Score, TokenLogprob
-from ..core.usage import Usage
 
 __all__ = [
     "FakeLLM",

@@ -95,16 +95,16 @@ def test_autocot_builds_demos_with_the_real_model(local_llm, tmp_path):
     pool = [item["question"] for item in ITEMS[5:13]]
     auto = AutoCoT(pool, k=2, demo_max_tokens=160, max_tokens=120)
     budget = Budget(tokens=12000).meter()
-    result = auto.run(gsm8k(0), llm=local_llm, budget=budget)
-    demos = auto.built(local_llm.model)
-    assert demos is not None
+    ready, _ = auto.prepared(llm=local_llm, budget=budget)  # preparing and the run share the one budget
+    result = ready.run(gsm8k(0), llm=local_llm, budget=budget)
+    demos = list(ready.demos)
     assert budget.used.total_tokens <= 12000
     assert len(demos) <= 2 and all(d.question in pool for d in demos)
     for d in demos:
         assert len(d.question.split()) <= 60 and d.answer
     assert result.metadata["demos"] == len(demos)
     AutoCoT.save(tmp_path / "demos.json", demos)
-    assert AutoCoT.load(tmp_path / "demos.json").built(local_llm.model) == demos
+    assert list(AutoCoT.load(tmp_path / "demos.json").demos) == demos
 
 
 def test_fobar_on_gsm8k(local_llm):
@@ -216,7 +216,7 @@ def test_autocot_max_tries_bounds_the_build(local_llm):
     with pytest.raises(ConfigError, match="no demos"):
         auto.run(gsm8k(0), llm=local_llm, budget=budget)
     assert 1 <= budget.used.calls <= 2  # one try per cluster (a pool question over 60 words costs none)
-    assert auto.built(local_llm.model) is None
+    assert auto.demos is None
 
 
 def test_weighted_vote_asks_a_real_server_for_logprobs_when_support_is_unknown(server_url):
