@@ -306,3 +306,17 @@ def _walk(node):
     yield node
     for child in node.get("children", []):
         yield from _walk(child)
+
+
+def test_a_sample_stored_with_logprobs_answers_the_same_request_without_them(tmp_path):
+    cache = Cache(tmp_path / "c.sqlite")
+    llm = FakeLLM(["The answer is 4."], cache=cache)
+    [rich] = llm.generate("What is 2 + 2?", logprobs=True)
+    [plain] = llm.generate("What is 2 + 2?")
+    assert rich.logprobs and plain.cached and plain.text == rich.text and plain.logprobs is None
+    assert len(llm.requests) == 1
+    # the reverse does not hold: a sample stored without logprobs never answers a request for them
+    other = FakeLLM(["The answer is 5."], cache=Cache(tmp_path / "d.sqlite"))
+    other.generate("What is 2 + 2?")
+    [fresh] = other.generate("What is 2 + 2?", logprobs=True)
+    assert not fresh.cached and fresh.logprobs and len(other.requests) == 2

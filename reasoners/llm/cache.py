@@ -294,16 +294,25 @@ def lookup(
 ) -> tuple[dict[int, str], dict[int, Completion]]:
     """The cache keys of samples ``indices`` of ``request`` (whose ``max_tokens`` is what the budget
     granted), and the samples already cached: under those keys, or, when the budget granted less
-    than the ``asked`` tokens, under the full request if they stopped within the grant."""
+    than the ``asked`` tokens, under the full request if they stopped within the grant. A request
+    without logprobs is also answered by the same request stored with them (its logprobs dropped):
+    the sample is the same, only what came with it differs."""
     keys = {i: cache_key("chat", model, request, i) for i in indices}
     got: dict[int, Completion] = {}
     if cache is None:
         return keys, got
     granted = int(request["max_tokens"])
+    richer = None if request.get("logprobs") else {**request, "logprobs": True}
     for i, key in keys.items():
         c = cached_completion(cache, key)
         if c is None and granted < asked:
             c = _fits(cache, cache_key("chat", model, {**request, "max_tokens": asked}, i), granted)
+        if c is None and richer is not None:
+            c = cached_completion(cache, cache_key("chat", model, richer, i))
+            if c is None and granted < asked:
+                c = _fits(cache, cache_key("chat", model, {**richer, "max_tokens": asked}, i), granted)
+            if c is not None:
+                c.logprobs = c.reasoning_logprobs = None
         if c is not None:
             c.cached, c.usage.cache_hits = True, 1
             got[i] = c

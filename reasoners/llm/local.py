@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import hashlib
 import os
+import random
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,10 @@ import numpy as np
 from ..core.errors import ConfigError, ContextWindowError
 from ..core.packages import package_file
 from ..core.usage import Usage
-from .confidence import GroupWatch, StopBelow
+from .batching import BatchScheduler, SampleRequest, SampleResult
 from .inprocess import InProcessModel, RawCompletion
 from .options import SamplingOptions
-from .types import Score, TokenLogprob
+from .types import Score
 
 __all__ = ["LocalModel", "load_local", "smollm2_path", "INSTALL_HINT"]
 
@@ -53,12 +54,6 @@ QWEN_HINT = 'pip install "reasoners-toolkit[qwen]" (or: make install-qwen)'
 
 _loaded: dict[tuple[str, int], LocalModel] = {}
 _loaded_lock = threading.Lock()
-
-
-def _criteria(checks: list[Any]) -> Any:
-    from llama_cpp import StoppingCriteriaList
-
-    return StoppingCriteriaList(checks)
 
 
 def smollm2_path() -> Path:
@@ -138,7 +133,8 @@ def load_local(name: str, *, n_ctx: int = 4096) -> LocalModel:
 class LocalModel(InProcessModel):
     """A llama.cpp model in this process."""
 
-    def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 slots: int = 8) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -153,6 +149,9 @@ class LocalModel(InProcessModel):
         )
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
+        self.slots = slots
+        self._n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self._schedulers: dict[int, BatchScheduler] = {}  # by slots, made on first use
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         meta = self._llama.metadata
@@ -171,7 +170,21 @@ class LocalModel(InProcessModel):
 
     def close(self) -> None:
         with self._lock:
+            for scheduler in self._schedulers.values():
+                scheduler.close()
+            self._schedulers.clear()
             self._llama.close()
+
+    def scheduler(self, *, greedy: bool = False) -> BatchScheduler:
+        """The batch every sampled sample of this model joins (``slots`` at once, prompts shared);
+        with ``greedy=True`` the one-slot scheduler where greedy samples run alone, so their text
+        is the same whatever else is in flight."""
+        slots = 1 if greedy else self.slots
+        with self._lock:
+            if slots not in self._schedulers:
+                self._schedulers[slots] = BatchScheduler(self._llama, slots=slots, n_threads=self._n_threads,
+                                                         n_ctx=self.n_ctx if slots == 1 else self.n_ctx * 2)
+            return self._schedulers[slots]
 
     def _detok(self, token: int) -> str:
         return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
@@ -193,80 +206,36 @@ class LocalModel(InProcessModel):
         return len(self._tokenize(self._format(messages)))
 
     async def complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
-        return await asyncio.to_thread(self._complete, messages, options)
-
-    def _complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
-        prompt = self._format(messages)
-        tokens = self._tokenize(prompt)
+        """One sample, decoded in the model's batch with every other sampled one in flight (a greedy
+        sample alone, in a one-slot batch of its own)."""
+        tokens = self._tokenize(self._format(messages))
         if len(tokens) >= self.n_ctx:
             raise ContextWindowError(
                 f"prompt of {len(tokens)} tokens does not fit the local model's context of {self.n_ctx}"
             )
-        max_tokens = min(options.max_tokens, self.n_ctx - len(tokens))
-        seed = options.seed
-        watch = GroupWatch(StopBelow(*options.stop_below)) if options.stop_below is not None else None
-        k = options.top_logprobs or 20
-        cut = False
+        request = SampleRequest(
+            tokens=tokens, max_tokens=min(options.max_tokens, self.n_ctx - len(tokens)),
+            temperature=options.temperature, top_p=1.0 if options.top_p is None else options.top_p,
+            seed=int(options.seed) if options.seed is not None else random.getrandbits(32),
+            stop=list(options.stop or []) if not isinstance(options.stop, str) else [options.stop],
+            logprobs=bool(options.logprobs), top_logprobs=options.top_logprobs, stop_below=options.stop_below)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SampleResult] = loop.create_future()
 
-        def confident(_ids: Any, _logits: Any) -> bool:  # after every token: DeepConf's online cut
-            nonlocal cut
-            # The distribution the token just sampled was drawn from: the last evaluated row (the
-            # row llama-cpp-python hands the criterion is the prompt's first, not this one).
-            row = np.asarray(self._llama.scores[self._llama.n_tokens - 1], dtype=np.float64)
-            lp = row - np.logaddexp.reduce(row)
-            top = -np.partition(-lp, k - 1)[:k]
-            cut = cut or bool(watch is not None and watch.add_confidence(float(-top.mean())))
-            return cut
+        def done(result: SampleResult | BaseException) -> None:
+            def settle() -> None:
+                if future.done():
+                    return
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            loop.call_soon_threadsafe(settle)
 
-        with self._lock:
-            self._llama.reset()
-            if seed is not None:
-                self._llama.set_seed(int(seed))
-            out = self._llama.create_completion(
-                prompt=tokens,
-                max_tokens=max_tokens,
-                temperature=options.temperature,
-                top_p=1.0 if options.top_p is None else options.top_p,
-                stop=list(options.stop or []),
-                seed=None if seed is None else int(seed),
-                stopping_criteria=_criteria([confident]) if watch is not None else None,
-            )
-            assert isinstance(out, dict)  # not streaming
-            choice = out["choices"][0]
-            want = options.logprobs or watch is not None
-            lps = self._completion_logprobs(len(tokens), choice["text"], options.top_logprobs) if want else None
-        usage = out["usage"]
-        return RawCompletion(
-            text=choice["text"],
-            finish_reason="confidence" if cut else choice.get("finish_reason") or "stop",
-            prompt_tokens=int(usage["prompt_tokens"]),
-            completion_tokens=int(usage["completion_tokens"]),
-            logprobs=lps,
-        )
-
-    def _completion_logprobs(self, n_prompt: int, text: str, top: int | None = None) -> list[TokenLogprob]:
-        """Logprobs of the tokens just generated, read from the logits llama.cpp kept.
-
-        llama-cpp-python's own ``logprobs=`` path sorts the whole vocabulary in Python
-        for every token (3-4x slower generation); one vectorised log-softmax over the
-        rows already computed gives the same values.
-        """
-        llama = self._llama
-        evaluated = [int(t) for t in llama.input_ids[n_prompt : llama.n_tokens]]
-        # The last sampled token is not evaluated when generation stops on max_tokens:
-        # recover it by re-tokenising the text, checked against the evaluated prefix.
-        retok = list(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else []
-        ids = retok if retok[: len(evaluated)] == evaluated and len(retok) - len(evaluated) in (0, 1) else evaluated
-        if not ids:
-            return []
-        rows = np.asarray(llama.scores[n_prompt - 1 : n_prompt - 1 + len(ids)], dtype=np.float64)
-        rows = rows - np.logaddexp.reduce(rows, axis=1)[:, None]
-        values = rows[np.arange(len(ids)), ids]
-        if not top:
-            return [TokenLogprob(self._detok(t), float(v)) for t, v in zip(ids, values)]
-        part = -np.partition(-rows, top - 1, axis=1)[:, :top]  # the top logprobs of each position
-        best = -np.sort(-part, axis=1)  # best first
-        return [TokenLogprob(self._detok(t), float(v), [float(x) for x in b]) for t, v, b in zip(ids, values, best)]
+        self.scheduler(greedy=request.temperature <= 0).submit(request, done)
+        out = await future
+        return RawCompletion(text=out.text, finish_reason=out.finish_reason, prompt_tokens=out.prompt_tokens,
+                             completion_tokens=out.completion_tokens, logprobs=out.logprobs)
 
     async def score(self, prompt: str, continuation: str) -> Score:
         return await asyncio.to_thread(self._score, prompt, continuation)

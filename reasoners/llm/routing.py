@@ -38,20 +38,13 @@ def choose_transport(
     word, else litellm's).
     """
     if isinstance(transport, InProcessModel) or (transport is None and model.startswith("local/")):
-        loader: Callable[[], InProcessModel] | None = None
-        if transport is None:
-            name = model[len("local/"):]
-
-            def loader() -> InProcessModel:
-                from .local import load_local
-
-                return load_local(name)
-
-        local = InProcessTransport(model, backend=transport, loader=loader)
+        local = _in_process(model, transport)
         return local, info or InProcessInfo(local)
+    if isinstance(transport, Transport):  # one's own (a cache-only replay): the model known as usual
+        if info is None and model.startswith("local/"):
+            info = InProcessInfo(_in_process(model, None))
+        return transport, info or LiteLLMInfo(model, api_base=api_base, api_key=api_key)
     facts = info or LiteLLMInfo(model, api_base=api_base, api_key=api_key)
-    if isinstance(transport, Transport):
-        return transport, facts
     if transport is not None and transport not in TRANSPORTS:
         raise ConfigError(f"transport must be one of {', '.join(TRANSPORTS)}, a Transport or an in-process model; "
                           f"got {transport!r}")
@@ -64,3 +57,17 @@ def choose_transport(
                               "litellm-only arguments")
         return OpenAITransport(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix), facts
     return LiteLLMTransport(model, api_base=api_base, api_key=api_key, extra=extra, score_prefix=score_prefix), facts
+
+
+def _in_process(model: str, backend: InProcessModel | None) -> InProcessTransport:
+    """The transport of an in-process model: ``backend``, or the ``local/`` model, loaded on first use."""
+    loader: Callable[[], InProcessModel] | None = None
+    if backend is None:
+        name = model[len("local/"):]
+
+        def loader() -> InProcessModel:
+            from .local import load_local
+
+            return load_local(name)
+
+    return InProcessTransport(model, backend=backend, loader=loader)

@@ -86,8 +86,9 @@ class ChainOfThought(Strategy):
         return opts
 
     async def solve(self, problem: Problem, ctx: Context) -> Result:
-        want_logprobs = ctx.logprobs or bool(ctx.llm.capabilities.logprobs)
-        [c] = await ctx.generate(self.messages(problem), logprobs=want_logprobs, seed=ctx.seed, **self.options(ctx))
+        # logprobs only when the run needs them (a weighted vote, a likelihood scorer, confidence):
+        # computing them costs time on every token
+        [c] = await ctx.generate(self.messages(problem), logprobs=ctx.logprobs, seed=ctx.seed, **self.options(ctx))
         abstained = c.abstained if c.reasoning else None  # thinking with no final text: no answer, no vote
         answer = None if abstained else extract_answer(c.text, problem.kind, problem.choices)
         cand = Candidate(

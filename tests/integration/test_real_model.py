@@ -84,7 +84,7 @@ def test_token_budget_through_server_within_measured_error(server_llm):
     # Measured: litellm's generic count misses SmolLM2's template (a default system
     # prompt of ~25 tokens). Documented bound: 40 tokens for one short request.
     assert 0 <= error <= 40
-    budget = Budget(tokens=300)
+    budget = Budget(tokens=300).meter()
     _spend(server_llm, budget)
     # The first request already taught the client its margin, so no overshoot is left.
     assert budget.used.total_tokens <= 300

@@ -141,7 +141,7 @@ def test_fobar_asks_one_backward_question_per_mask_and_candidate(local_llm):
     from reasoners import FOBAR
 
     problem = gsm8k(18)  # "Claire makes a 3 egg omelet ... in 4 weeks?", gold 7
-    budget = Budget(tokens=4000)
+    budget = Budget(tokens=4000).meter()
     fobar = FOBAR(Proposals(["7", "7", "12"]), chains=1, max_masks=2, backward_max_tokens=64)
     result = fobar.run(problem, llm=local_llm, budget=budget)
     assert budget.used.total_tokens <= 4000
@@ -210,7 +210,7 @@ def test_budgeted_run_replays_an_unbudgeted_sample_that_fits(local_llm, tmp_path
 def test_autocot_max_tries_bounds_the_build(local_llm):
     pool = [item["question"] for item in ITEMS[5:13]]
     auto = AutoCoT(pool, k=2, demo_max_tokens=64, max_tries=1, max_tokens=48)
-    budget = Budget(tokens=6000)
+    budget = Budget(tokens=6000).meter()
     # 64 tokens cut SmolLM2's rationales off, so the one try per cluster finds no demo,
     # and a build without demos is an error naming the filters (not silent zero-shot CoT)
     with pytest.raises(ConfigError, match="no demos"):
