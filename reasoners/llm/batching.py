@@ -48,6 +48,7 @@ class SampleRequest:
     logprobs: bool = False
     top_logprobs: int | None = None
     stop_below: tuple[int, float] | None = None
+    cancelled: bool = False  # set by the caller that stopped waiting: the sample leaves the batch
 
 
 @dataclass
@@ -114,7 +115,8 @@ class BatchScheduler:
     # -- the callers' side ----------------------------------------------------------------
 
     def submit(self, request: SampleRequest, done: Callable[[SampleResult | BaseException], None]) -> None:
-        """Queue ``request``; ``done`` is called from the worker thread with its result or error."""
+        """Queue ``request``; ``done`` is called from the worker thread with its result or error
+        (it must not raise). A request whose ``cancelled`` is set leaves the batch at the next step."""
         if len(request.tokens) + 1 >= self.n_ctx:
             raise ContextWindowError(f"a prompt of {len(request.tokens)} tokens does not fit the batching "
                                      f"context of {self.n_ctx}")
@@ -146,6 +148,7 @@ class BatchScheduler:
             except queue.Empty:
                 pass
             admitted: list[_Running] = []
+            waiting = [(request, done) for request, done in waiting if not request.cancelled]
             while waiting and free and self._room(running + admitted, waiting[0][0]):
                 request, done = waiting.pop(0)
                 admitted.append(self._start(request, done, free.pop(0)))
@@ -247,6 +250,9 @@ class BatchScheduler:
 
     def _step(self, running: list[_Running]) -> list[_Running]:
         """Decode the last sampled token of every running sample in one call, then sample the next."""
+        for r in running:
+            if r.request.cancelled and r.reason is None:
+                r.reason = "cancelled"
         finished = [r for r in running if r.request.max_tokens <= len(r.ids) or self._stopped(r)]
         active = [r for r in running if r not in finished]
         for i, r in enumerate(active):

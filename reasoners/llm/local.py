@@ -230,10 +230,17 @@ class LocalModel(InProcessModel):
                     future.set_exception(result)
                 else:
                     future.set_result(result)
-            loop.call_soon_threadsafe(settle)
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:  # the caller's event loop is gone: nobody to tell
+                pass
 
         self.scheduler(greedy=request.temperature <= 0).submit(request, done)
-        out = await future
+        try:
+            out = await future
+        except asyncio.CancelledError:
+            request.cancelled = True  # nobody waits for it: it leaves the batch at the next step
+            raise
         return RawCompletion(text=out.text, finish_reason=out.finish_reason, prompt_tokens=out.prompt_tokens,
                              completion_tokens=out.completion_tokens, logprobs=out.logprobs)
 

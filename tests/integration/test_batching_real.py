@@ -66,3 +66,25 @@ def test_logprobs_and_stop_strings_per_sample(model):
     assert all(t.logprob <= 0 and len(t.top) == 3 and t.top[0] >= t.logprob - 1e-6 for t in with_lp.logprobs)
     assert "".join(t.token for t in with_lp.logprobs) == with_lp.text
     assert "\n" not in stopped.text and stopped.finish_reason == "stop"
+
+
+def test_a_sample_nobody_waits_for_leaves_the_batch(model):
+    counting = [{"role": "user", "content": "Count from 1 to 400, separated by commas."}]
+    scheduler = model.scheduler(greedy=True)
+
+    async def go():
+        task = asyncio.ensure_future(model.complete(counting, SamplingOptions(max_tokens=1500, temperature=0.0)))
+        await asyncio.sleep(1.0)
+        assert not task.done()  # still decoding (greedy: the same long count every time)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.3)  # the next step drops it
+        before = scheduler.decodes
+        await asyncio.sleep(0.5)
+        return before, scheduler.decodes
+
+    before, after = asyncio.run(go())
+    assert after == before  # no more decoding for a sample no one waits for
+    [whole] = sample(model, [SamplingOptions(max_tokens=1500, temperature=0.0)])  # the batch still serves
+    assert whole.text
