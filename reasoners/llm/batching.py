@@ -91,8 +91,8 @@ class BatchScheduler:
         for name, _ in params._fields_:  # as the model's own context (flash attention off, rope scaling):
             setattr(params, name, getattr(llama.context_params, name))  # so a sample computes as it did alone
         params.n_ctx = n_ctx
-        params.n_batch = max(512, slots)
-        params.n_ubatch = max(512, slots)
+        self.n_batch = max(512, slots)  # tokens per llama_decode call: a prompt's chunk, or one per sample
+        params.n_batch = params.n_ubatch = self.n_batch
         params.n_seq_max = slots
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
@@ -215,7 +215,7 @@ class BatchScheduler:
         groups: dict[tuple[int, ...], list[_Running]] = {}
         for r in admitted:
             groups.setdefault(tuple(r.request.tokens), []).append(r)
-        n_batch = self.batch_capacity()
+        n_batch = self.n_batch
         held = {tuple(r.request.tokens): r.seq for r in running}  # prompts already in the cache
         tails: list[_Running] = []
         for tokens, members in groups.items():
@@ -245,15 +245,12 @@ class BatchScheduler:
             self._decode(len(tails))
             self._sample(tails)
 
-    def batch_capacity(self) -> int:
-        return max(512, self.slots)
-
     def _step(self, running: list[_Running]) -> list[_Running]:
         """Decode the last sampled token of every running sample in one call, then sample the next."""
         for r in running:
             if r.request.cancelled and r.reason is None:
                 r.reason = "cancelled"
-        finished = [r for r in running if r.request.max_tokens <= len(r.ids) or self._stopped(r)]
+        finished = [r for r in running if r.reason is not None]  # _sample sets it: end, stop, length, cut
         active = [r for r in running if r not in finished]
         for i, r in enumerate(active):
             self._add(i, r.ids[-1], r.pos, [r.seq], True)
@@ -265,9 +262,6 @@ class BatchScheduler:
         for r in finished:
             self._finish(r)
         return finished
-
-    def _stopped(self, r: _Running) -> bool:
-        return r.reason is not None
 
     def _sample(self, members: list[_Running]) -> None:
         lc = self.lc

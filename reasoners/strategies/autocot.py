@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -160,8 +160,7 @@ class AutoCoT(Strategy):
     @property
     def questions(self) -> Pool:
         """The pool's questions (a file's path becomes its questions when the strategy is built)."""
-        return self.pool if isinstance(self.pool, Pool) else _read_pool(self.pool) if isinstance(self.pool, (str, Path)) \
-            else Pool(self.pool)
+        return cast(Pool, self.pool)  # __post_init__ made it one
 
     @property
     def encoder(self) -> Embedder:
@@ -298,7 +297,7 @@ class AutoCoT(Strategy):
     async def solve(self, problem: Problem, ctx: Context) -> Result:
         built: list[Demo] | None = None
         if self.demos is not None:
-            demos: list[Demo] = list(demos_from(self.demos, owner="AutoCoT"))
+            demos: list[Demo] = list(cast(Demos, self.demos))  # __post_init__ read and audited them
         elif self.selection == "retrieval":
             demos = await self._retrieved(problem, ctx)
         else:  # not prepared: this run builds its own demos (prepare once to share them)

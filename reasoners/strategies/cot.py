@@ -6,7 +6,7 @@ import math
 import string
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from ..answers import extract_answer
 from ..core.problem import Candidate, Problem, Result
@@ -62,7 +62,7 @@ class ChainOfThought(Strategy):
     @property
     def demo_list(self) -> Demos:
         """The demos, as read (a file's path becomes its demos when the strategy is built)."""
-        return demos_from(self.demos, owner="ChainOfThought")
+        return cast(Demos, self.demos)  # __post_init__ made it one
 
     def messages(self, problem: Problem, *, instruction: str | None = None) -> list[dict[str, str]]:
         """The chat messages for ``problem``; ``instruction`` replaces the answer-format line
