@@ -46,6 +46,21 @@ async def fan_out(way: str, url: str, samples: int) -> tuple[float, float]:
         async def go() -> Any:
             await asyncio.gather(*(lm.acompletion(messages=MESSAGES, temperature=0.8, seed=i, **kw)
                                    for i in range(samples)))
+    elif way == "raw_aiohttp":
+        import aiohttp
+
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+        async def post(i: int) -> Any:
+            body = {"model": "stub", "messages": MESSAGES, "temperature": 0.8, "seed": i}
+            async with session.post(f"{url}/chat/completions", data=json.dumps(body),
+                                    headers={"Content-Type": "application/json"}) as r:
+                return json.loads(await r.read())
+
+        await post(-1)
+
+        async def go() -> Any:
+            await asyncio.gather(*(post(i) for i in range(samples)))
     else:
         from openai import AsyncOpenAI
 
@@ -60,12 +75,14 @@ async def fan_out(way: str, url: str, samples: int) -> tuple[float, float]:
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     if way == "raw_openai":
         await sdk.close()
+    elif way == "raw_aiohttp":
+        await session.close()
     elif way.startswith("reasoners_"):
         await llm.aclose()
     return wall, cpu
 
 
-WAYS = ("reasoners_litellm", "reasoners_openai", "raw_litellm", "raw_openai")
+WAYS = ("reasoners_litellm", "reasoners_openai", "reasoners_http", "raw_litellm", "raw_openai", "raw_aiohttp")
 
 
 def main() -> None:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from reasoners import Budget, ConfigError, Problem, SelfConsistency, solve_batch
+from reasoners import Budget, ChainOfThought, ConfigError, DeepConf, Problem, SelfConsistency, solve_batch
 from reasoners.strategies.batch import unsettled
-from reasoners.testing import FakeLLM
+from reasoners.testing import FakeLLM, FakeResponse
 
 # q-easy: every sample says 4. q-split: samples alternate 1 and 2 (seed = branch). q-lean: 7 twice in three.
 PROBLEMS = [Problem("What is q-easy?", id="easy"), Problem("What is q-split?", id="split"),
@@ -126,3 +126,34 @@ def test_bench_allocation_flags_fail_in_one_line(capsys, tmp_path, argv, message
                  *argv])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def confident_script(req):
+    """q-split again, now with confidence: even seeds say 7 surely, odd ones drift and say 9."""
+    if "q-split" in req.prompt:
+        if req.seed % 2 == 0:
+            return FakeResponse("a b c so the answer is 7", token_logprob=-0.05)
+        return FakeResponse("a b c d e f g h so the answer is 9", logprobs=[-0.05] * 3 + [-3.0] * 10)
+    return FakeResponse(script(req), token_logprob=-0.2)
+
+
+@pytest.mark.parametrize("allocate", ["adaptive", "uniform"])
+def test_deepconf_online_warms_up_whole_then_cuts_and_votes_by_confidence(allocate):
+    llm = FakeLLM(confident_script, max_tokens=16)
+    strategy = DeepConf(n=8, mode="online", warmup=3, eta=90, window=2, measure="lowest")
+    budget = Budget(tokens=50_000).meter()
+    results = asyncio.run(solve_batch(strategy, PROBLEMS, llm=llm, budget=budget, allocate=allocate))
+    split = [r for r in llm.requests if "q-split" in r.prompt]
+    # the warm-up traces (branches 0-2) run whole; every later one carries the cut set from them
+    assert all(r.stop_below is None for r in split if r.seed < 3)
+    assert {r.stop_below for r in split if r.seed >= 3} and all(r.stop_below for r in split if r.seed >= 3)
+    cut = [c for c in results[1].candidates if c.metadata["cut"]]
+    assert cut and all(c.answer is None and c.metadata["tokens"] < 13 for c in cut)
+    assert results[1].answer == "7"  # a plain majority of the warm-up alone would be 7 by 2 to 1; the 9s are cut
+    assert set(results[1].metadata["tallies"]) == {"7"}
+    assert budget.used.completion_tokens == sum(c.metadata["tokens"] for r in results for c in r.candidates)
+
+
+def test_a_strategy_that_does_not_vote_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match="voting strategy.*ChainOfThought"):
+        asyncio.run(solve_batch(ChainOfThought(), PROBLEMS, llm=FakeLLM(script), budget=Budget(tokens=1000)))

@@ -26,7 +26,7 @@ def billed(stub: StubServer) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_abandoned_attempts_are_charged_so_charged_is_at_least_billed(transport):
     # an upstream slower than the client's timeout: every attempt is abandoned, yet billed
     with StubServer(default=Reply.ok(delay=0.6)) as stub:

@@ -91,7 +91,7 @@ def test_spec_and_paper_preset():
     assert to_spec(DeepConf(n=8, mode="online")) == "deepconf(n=8,mode=online)"
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_a_stream_is_cut_and_charged_what_arrived(transport):
     text = "one two three four five six seven eight nine ten"
     with StubServer(default=Reply(text=text, logprobs=[-0.1] * 5 + [-3.0] * 5)) as srv:

@@ -140,7 +140,7 @@ def _reply(fmt: str, **kw) -> Reply:
 
 
 @pytest.mark.parametrize("fmt", [f for f in THINKING_FORMATS if f not in ("hidden", "total_only", "anthropic")])
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_every_format_whole_and_streamed(fmt, transport):
     with StubServer(default=_reply(fmt)) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
@@ -161,7 +161,7 @@ def test_every_format_whole_and_streamed(fmt, transport):
 
 
 @pytest.mark.parametrize("fmt, charged, reasoning", [("hidden", 6 + 12, 12), ("total_only", 6 + 12, 12)])
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_thinking_the_provider_never_shows_is_charged(fmt, charged, reasoning, transport):
     with StubServer(default=_reply(fmt)) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
@@ -193,7 +193,7 @@ def test_a_thinking_limit_is_mapped_per_provider():
     assert provider_fields({"max_tokens": 9}, "openai/gpt-4o", None) == {"max_tokens": 9}
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_a_server_gets_the_thinking_switch_and_room_for_thinking(transport):
     with StubServer(default=_reply("reasoning_content")) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)

@@ -31,7 +31,7 @@ SECRET = "sk-test-SECRETKEY-0123456789abcdef"
 TRANSPORT = {"name": "openai"}
 
 
-@pytest.fixture(autouse=True, params=["openai", "litellm"])
+@pytest.fixture(autouse=True, params=["http", "openai", "litellm"])
 def transport(request):
     """Every test here runs on both HTTP transports."""
     TRANSPORT["name"] = request.param
@@ -210,3 +210,18 @@ def test_no_sharing_without_a_cache():
 
         asyncio.run(both())
     assert sum(int(r.get("n", 1)) for r in srv.requests) == 4
+
+
+def test_a_server_that_is_not_there_is_a_connection_error_in_one_line():
+    import socket
+
+    from reasoners import APIConnectionError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    llm = LLM("openai/stub", api_base=f"http://127.0.0.1:{port}/v1", api_key=SECRET, retry=FAST,
+              transport=TRANSPORT["name"])
+    with pytest.raises(APIConnectionError) as info:
+        llm.generate("hi")
+    assert SECRET not in str(info.value) and "\n" not in str(info.value)

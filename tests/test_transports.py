@@ -8,6 +8,7 @@ import pytest
 
 from reasoners import LLM, AutoCoT, Budget, Cache, ChainOfThought, ConfigError, SelfConsistency
 from reasoners.llm import Completion, SamplingOptions
+from reasoners.llm.http_transport import HTTPTransport
 from reasoners.llm.inprocess import InProcessTransport
 from reasoners.llm.litellm_transport import LiteLLMTransport
 from reasoners.llm.openai_transport import OpenAITransport
@@ -18,7 +19,8 @@ from reasoners.testing.stub_server import Reply, StubServer
 def test_each_model_gets_its_transport_once():
     assert isinstance(FakeLLM().transport, InProcessTransport)
     assert isinstance(LLM("local/smollm2").transport, InProcessTransport)  # not loaded until first use
-    assert isinstance(LLM("openai/x", api_base="http://127.0.0.1:9/v1").transport, OpenAITransport)
+    assert type(LLM("openai/x", api_base="http://127.0.0.1:9/v1").transport) is HTTPTransport  # the bare path
+    assert type(LLM("openai/x", api_base="http://127.0.0.1:9/v1", transport="openai").transport) is OpenAITransport
     lit = LLM("openai/x", api_base="http://127.0.0.1:9/v1", transport="litellm").transport
     assert type(lit) is LiteLLMTransport
     # litellm-only arguments keep the litellm path; so does every provider that is not a server of one's own
@@ -29,6 +31,7 @@ def test_each_model_gets_its_transport_once():
 @pytest.mark.parametrize("kwargs, message", [
     ({"transport": "grpc"}, "transport must be one of"),
     ({"transport": "openai"}, "needs an 'openai/<name>' model, api_base"),
+    ({"transport": "http"}, "http transport needs an 'openai/<name>' model, api_base"),
 ])
 def test_bad_transport_choice_is_one_clear_line(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -60,7 +63,7 @@ def test_fake_sees_the_merged_options():
     assert (req.max_tokens, req.temperature, req.stop, req.seed) == (7, 0.3, ["x"], 5)
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_http_transports_agree_on_answers_usage_and_cache_keys(transport, tmp_path):
     """Both transports send the same request and file it under the same cache key, so a cache
     written through one replays through the other."""
@@ -78,7 +81,7 @@ def test_http_transports_agree_on_answers_usage_and_cache_keys(transport, tmp_pa
         assert d.cached and d.text == c.text and len(srv.requests) == 1
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_streaming_yields_deltas_then_the_completion_and_settles_the_budget(transport):
     with StubServer(default=Reply.ok("one two three four")) as srv:
         llm = LLM("openai/stub", api_base=srv.url, api_key="none", transport=transport)
@@ -124,7 +127,7 @@ def test_prepare_returns_a_ready_copy_and_leaves_the_strategy_as_it_was():
     assert asyncio.run(ready.aprepared(llm=llm))[0] is ready  # prepared twice: nothing to do
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_a_stream_that_fails_before_its_first_delta_is_retried(transport):
     from reasoners import RetryPolicy
 
@@ -139,7 +142,7 @@ def test_a_stream_that_fails_before_its_first_delta_is_retried(transport):
     assert "".join(deltas) == "a b" == final.text and len(srv.requests) == 3
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_reasoning_tokens_are_counted_where_the_upstream_reports_them(transport):
     # 5 reasoning tokens beside 4 completion tokens cannot be a part of them: they are charged on top
     with StubServer(default=Reply(text="The answer is 3.", reasoning_tokens=5)) as srv:
@@ -161,8 +164,9 @@ def test_a_transport_only_sends_and_model_facts_live_apart():
     assert not any(hasattr(Transport, m) for m in ("capabilities", "count_tokens", "count_text", "prices"))
     assert set(ModelInfo.__abstractmethods__) == {"capabilities", "count_tokens", "count_text"}
     assert not issubclass(OpenAITransport, LiteLLMTransport) and issubclass(OpenAITransport, ChatTransport)
+    assert issubclass(HTTPTransport, ChatTransport)
     lean = LLM("openai/x", api_base="http://127.0.0.1:9/v1")
-    assert isinstance(lean.transport, OpenAITransport) and isinstance(lean.info, LiteLLMInfo)
+    assert isinstance(lean.transport, HTTPTransport) and isinstance(lean.info, LiteLLMInfo)
 
 
 def test_one_way_to_inject_a_model_of_ones_own():

@@ -175,7 +175,8 @@ async def _run_allocated(config: BenchConfig, rows: list[dict], done: set[Any],
     """One total budget per strategy over the whole task. A batch with any problem not journaled runs
     whole again (it is deterministic, and its completed calls replay from the cache); the rows of the
     problems not yet journaled are appended, one per (strategy, problem), with ``budget`` the total."""
-    from ..strategies import SelfConsistency, solve_batch
+    from ..strategies import solve_batch
+    from ..strategies.sampling import Voting
 
     if len(config.budgets) != 1 or config.budgets[0] is None:
         raise ConfigError("allocation needs one total token budget (--total-budget-tokens)")
@@ -185,8 +186,9 @@ async def _run_allocated(config: BenchConfig, rows: list[dict], done: set[Any],
     if progress:
         progress(finished, len(problems) * len(config.strategies))
     for spec, strategy in config.strategies:
-        if not isinstance(strategy, SelfConsistency):
-            raise ConfigError(f"--allocate draws the samples of self-consistency; {spec!r} is not (use sc, sc:N)")
+        if not isinstance(strategy, Voting):
+            raise ConfigError(f"--allocate draws the samples of a voting strategy; {spec!r} is not "
+                              "(use sc, sc:N, deepconf)")
         if all(journal_key(spec, total, p.id) in done for p in problems):
             continue
         t0 = time.perf_counter()

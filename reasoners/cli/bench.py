@@ -107,11 +107,12 @@ def main(args: argparse.Namespace) -> int:
             raise ReasonersError("--total-budget-tokens replaces --budgets and --budget-tokens-per-problem; give one")
         if args.total_budget_tokens < 1:
             raise ReasonersError(f"--total-budget-tokens must be >= 1; got {args.total_budget_tokens}")
-        from ..strategies import SelfConsistency
+        from ..strategies.sampling import Voting
 
         for spec, strategy in strategies:
-            if not isinstance(strategy, SelfConsistency):
-                raise ReasonersError(f"--allocate draws the samples of self-consistency; {spec!r} is not (use sc, sc:N)")
+            if not isinstance(strategy, Voting):
+                raise ReasonersError(f"--allocate draws the samples of a voting strategy; {spec!r} is not "
+                                     "(use sc, sc:N, deepconf)")
         budgets: list[int | None] = [args.total_budget_tokens]
     elif args.budgets is not None:
         try:

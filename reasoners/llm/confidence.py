@@ -25,8 +25,8 @@ from typing import Literal
 
 from .types import TokenLogprob
 
-__all__ = ["Measure", "token_confidence", "group_confidences", "trace_confidence", "GroupWatch", "StopBelow",
-           "MEASURES"]
+__all__ = ["Measure", "token_confidence", "group_confidences", "trace_confidence", "window_means",
+           "measure_confidence", "GroupWatch", "StopBelow", "MEASURES"]
 
 Measure = Literal["mean", "bottom10", "lowest", "tail"]
 MEASURES: tuple[str, ...] = ("mean", "bottom10", "lowest", "tail")
@@ -42,9 +42,18 @@ def token_confidence(token: TokenLogprob) -> float:
 def group_confidences(tokens: Sequence[TokenLogprob], window: int) -> list[float]:
     """The mean token confidence of every window of ``window`` consecutive tokens (one window, the
     whole trace, when it is shorter)."""
+    return window_means([token_confidence(t) for t in tokens], window)
+
+
+def trace_confidence(tokens: Sequence[TokenLogprob], measure: Measure = "bottom10", window: int = 64) -> float | None:
+    """One trace's confidence by ``measure`` (see the module docstring); None without tokens."""
+    return measure_confidence([token_confidence(t) for t in tokens], measure, window)
+
+
+def window_means(conf: Sequence[float], window: int) -> list[float]:
+    """:func:`group_confidences` over token confidences already computed."""
     if window < 1:
         raise ValueError("window must be >= 1")
-    conf = [token_confidence(t) for t in tokens]
     if not conf:
         return []
     if len(conf) <= window:
@@ -57,16 +66,16 @@ def group_confidences(tokens: Sequence[TokenLogprob], window: int) -> list[float
     return out
 
 
-def trace_confidence(tokens: Sequence[TokenLogprob], measure: Measure = "bottom10", window: int = 64) -> float | None:
-    """One trace's confidence by ``measure`` (see the module docstring); None without tokens."""
-    if not tokens:
+def measure_confidence(conf: Sequence[float], measure: Measure = "bottom10", window: int = 64) -> float | None:
+    """:func:`trace_confidence` over token confidences already computed (a replay keeps only these)."""
+    if not conf:
         return None
     if measure == "mean":
-        return sum(token_confidence(t) for t in tokens) / len(tokens)
+        return sum(conf) / len(conf)
     if measure == "tail":
-        last = tokens[-window:]
-        return sum(token_confidence(t) for t in last) / len(last)
-    groups = group_confidences(tokens, window)
+        last = conf[-window:]
+        return sum(last) / len(last)
+    groups = window_means(conf, window)
     if measure == "lowest":
         return min(groups)
     if measure == "bottom10":

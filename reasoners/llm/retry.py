@@ -22,6 +22,22 @@ from ..core.errors import BudgetExhausted, ConfigError, RateLimitError, Transien
 __all__ = ["RetryPolicy"]
 
 
+_TRANSIENT = retry_if_exception_type(TransientError)
+
+
+class _PastDeadline(stop_base):
+    """Stop (with :class:`BudgetExhausted`) before a wait that would end past ``deadline``."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if self.deadline is None or time.monotonic() + (state.upcoming_sleep or 0.0) < self.deadline:
+            return False
+        raise BudgetExhausted("budget time limit reached: no time left to wait and retry",
+                              limit="seconds") from (state.outcome.exception() if state.outcome else None)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How the client retries a request that failed with a :class:`TransientError`.
@@ -55,17 +71,10 @@ class RetryPolicy:
         """The retry loop. With a ``deadline`` (monotonic seconds: a budget's time limit), a wait that
         would end past it is not taken: the loop raises :class:`BudgetExhausted` instead, so no
         retry outlasts the budget (the run ends ``exhausted``)."""
-
-        class past_deadline(stop_base):  # noqa: N801  (a tenacity stop condition)
-            def __call__(self, state: RetryCallState) -> bool:
-                if deadline is None or time.monotonic() + (state.upcoming_sleep or 0.0) < deadline:
-                    return False
-                raise BudgetExhausted("budget time limit reached: no time left to wait and retry",
-                                      limit="seconds") from (state.outcome.exception() if state.outcome else None)
-
         return AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_any(stop_after_attempt(self.attempts), stop_before_delay(self.max_total_wait), past_deadline()),
+            retry=_TRANSIENT,
+            stop=stop_any(stop_after_attempt(self.attempts), stop_before_delay(self.max_total_wait),
+                          _PastDeadline(deadline)),
             wait=self._wait,
             sleep=asyncio.sleep,
             reraise=True,

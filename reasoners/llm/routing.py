@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.errors import ConfigError
+from .http_transport import HTTPTransport
 from .inprocess import InProcessInfo, InProcessModel, InProcessTransport
 from .litellm_transport import LiteLLMInfo, LiteLLMTransport
 from .openai_transport import OpenAITransport
@@ -14,7 +15,7 @@ from .transport import ModelInfo, Transport
 
 __all__ = ["choose_transport", "TRANSPORTS"]
 
-TRANSPORTS = ("litellm", "openai")
+TRANSPORTS = ("http", "openai", "litellm")
 
 
 def choose_transport(
@@ -31,10 +32,10 @@ def choose_transport(
 
     ``transport`` is the one way to inject: an :class:`InProcessModel` (the fakes, a LangChain
     chat model) or a ``local/`` model runs in this process; ``openai/<name>`` on an ``api_base``
-    server with no litellm-only arguments takes the lean OpenAI transport (measured in
-    ``benchmarks/overhead.py``); everything else goes through litellm. ``"litellm"`` or
-    ``"openai"`` forces one of the two HTTP transports; a :class:`Transport` instance is used as
-    is. ``info`` overrides what is known of the model (by default: the in-process model's own
+    server with no litellm-only arguments takes the bare HTTP transport (plain JSON over aiohttp,
+    measured in ``benchmarks/overhead.py``); everything else goes through litellm. ``"http"``,
+    ``"openai"`` (the ``openai`` SDK) or ``"litellm"`` forces one of the HTTP transports; a
+    :class:`Transport` instance is used as is. ``info`` overrides what is known of the model (by default: the in-process model's own
     word, else litellm's).
     """
     if isinstance(transport, InProcessModel) or (transport is None and model.startswith("local/")):
@@ -51,11 +52,12 @@ def choose_transport(
     if model.startswith("local/"):
         raise ConfigError(f"{model} runs in this process; transport={transport!r} applies to HTTP backends only")
     lean = api_base is not None and model.startswith("openai/") and not extra
-    if transport == "openai" or (transport is None and lean):
+    if transport in ("http", "openai") or (transport is None and lean):
         if api_base is None or not model.startswith("openai/") or extra:
-            raise ConfigError("the openai transport needs an 'openai/<name>' model, api_base=..., and no "
-                              "litellm-only arguments")
-        return OpenAITransport(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix), facts
+            raise ConfigError(f"the {transport or 'http'} transport needs an 'openai/<name>' model, api_base=..., "
+                              "and no litellm-only arguments")
+        kind = OpenAITransport if transport == "openai" else HTTPTransport
+        return kind(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix), facts
     return LiteLLMTransport(model, api_base=api_base, api_key=api_key, extra=extra, score_prefix=score_prefix), facts
 
 

@@ -1,6 +1,7 @@
 """One total budget over a batch of questions: more samples where the answers disagree.
 
-:func:`solve_batch` runs self-consistency over many problems under one
+:func:`solve_batch` runs a voting strategy (self-consistency, or DeepConf with its confidence
+filter and online cut) over many problems under one
 :class:`~reasoners.core.budget.Budget`. ``allocate="uniform"`` is today's SC@k with
 the total split evenly (each of N problems gets 1/N of it). ``"adaptive"`` first
 draws a small wave for every problem, then spends the rest, one sample at a time
@@ -36,14 +37,14 @@ from ..core.problem import Candidate, Problem, Result
 from ..core.trace import Trace, span
 from ..llm.client import LLM
 from .base import Context
-from .sampling import SelfConsistency, draw_samples, sample_candidate
+from .sampling import Voting, draw_samples
 
 __all__ = ["solve_batch", "unsettled"]
 
 Rule = Literal["beta", "margin"]
 
 
-def _prompt_tokens(strategy: SelfConsistency, problem: Problem, llm: LLM) -> int:
+def _prompt_tokens(strategy: Voting, problem: Problem, llm: LLM) -> int:
     """The prompt of one sample: the base's messages where it has them, else the question."""
     messages = getattr(strategy.base, "messages", None)
     return llm.count_tokens(messages(problem) if callable(messages) else problem.question)
@@ -80,7 +81,7 @@ class _Item:
 
 
 async def solve_batch(
-    strategy: SelfConsistency,
+    strategy: Voting,
     problems: Sequence[Problem | str],
     *,
     llm: LLM,
@@ -95,8 +96,9 @@ async def solve_batch(
 ) -> list[Result]:
     """One :class:`Result` per problem, all under ``budget`` (its token limit is the batch's total).
 
-    ``strategy`` is a :class:`SelfConsistency`: its base is sampled and its vote decides;
-    its ``n`` is the per-problem cap unless ``cap`` is given. Uniform is today's behaviour
+    ``strategy`` votes over samples of its base (:class:`~reasoners.strategies.sampling.Voting`:
+    ``sc``, ``deepconf``): its vote decides, its ``n`` is the per-problem cap unless ``cap`` is
+    given, and DeepConf's online mode draws its warm-up traces whole before any sample is cut. Uniform is today's behaviour
     under the same total: each problem runs SC with ``cap`` samples in its 1/N share. Adaptive
     gives each ``first_wave`` samples, then one more at a time to the least settled
     problems (``rule``; at most ``llm.concurrency`` at once), until each is settled,
@@ -104,8 +106,9 @@ async def solve_batch(
     :class:`ConfigError` before anything is spent. ``metadata["allocation"]`` of each result
     records its waves, samples and why it stopped.
     """
-    if not isinstance(strategy, SelfConsistency):
-        raise ConfigError("solve_batch allocates samples of SelfConsistency (other strategies draw no waves)")
+    if not isinstance(strategy, Voting):
+        raise ConfigError(f"solve_batch allocates samples of a voting strategy (sc, deepconf), not "
+                          f"{type(strategy).__name__}: other strategies draw no waves")
     if allocate not in ("uniform", "adaptive") or rule not in ("beta", "margin"):
         raise ConfigError("allocate must be 'uniform' or 'adaptive', and rule 'beta' or 'margin'")
     items_problems = [p if isinstance(p, Problem) else Problem(p) for p in problems]
@@ -115,6 +118,7 @@ async def solve_batch(
     budget = meter_for(budget)  # one count for the whole batch
     if not 1 <= first_wave <= cap:
         raise ConfigError(f"first_wave must be between 1 and the cap ({cap}); got {first_wave}")
+    first_wave = min(cap, max(first_wave, strategy.warmup_samples))  # DeepConf sets its cut from these
     # A sample costs at most its prompt plus max_tokens: the first waves must fit before any is spent.
     per_sample = [_prompt_tokens(strategy, p, llm) + llm.options.max_tokens for p in items_problems]
     start = first_wave if allocate == "adaptive" else 1
@@ -132,16 +136,14 @@ async def solve_batch(
         branches = range(item.drawn, min(cap, item.drawn + count))
         if not branches:
             return
+        ctx = item.ctx.with_sampling(strategy.sampling_after(item.candidates))
         with item.ctx.trace.activate():
-            results = await draw_samples(strategy.base, item.problem, item.ctx, branches, strategy.temperature,
-                                         need_logprobs="weighted self-consistency" if strategy.vote != "majority"
-                                         else None)
+            results = await draw_samples(strategy.base, item.problem, ctx, branches, strategy.temperature,
+                                         need_logprobs=strategy.needs_logprobs)
         item.drawn += len(branches)
         item.waves.append(len(branches))
-        for i, r in zip(branches, results):
-            item.exhausted = item.exhausted or r.exhausted
-            if (c := sample_candidate(r, i)) is not None:
-                item.candidates.append(c)
+        item.exhausted = item.exhausted or any(r.exhausted for r in results)
+        item.candidates += strategy.candidates_of(results, branches)
 
     def settled(item: _Item) -> bool:
         if item.drawn >= cap:
@@ -155,7 +157,9 @@ async def solve_batch(
         return done and bool(counts)
 
     if allocate == "uniform":
-        await asyncio.gather(*(draw(item, cap) for item in items))
+        warm = strategy.warmup_samples
+        await asyncio.gather(*(draw(item, warm) for item in items))
+        await asyncio.gather(*(draw(item, cap - warm) for item in items))
         for item in items:
             item.stopped = "budget" if item.exhausted else "cap"
     else:
@@ -185,7 +189,7 @@ async def solve_batch(
                 item.stopped = "budget"
     out = []
     for item in items:
-        tally = strategy._tally(item.candidates, item.problem)
+        tally = strategy.tally(item.candidates, item.problem)
         allocation = {"allocate": allocate, "rule": rule if allocate == "adaptive" else None, "waves": item.waves,
                       "drawn": item.drawn, "stopped": item.stopped, "unsettled": unsettled(item.counts(), rule)}
         with item.ctx.trace.activate(), span("batch.allocation", strategy.name, **allocation):
@@ -194,8 +198,8 @@ async def solve_batch(
             tally.winner, confidence=tally.share, candidates=item.candidates,
             exhausted=item.exhausted or item.stopped == "budget",
             strategy=strategy.name, usage=item.ctx.trace.root.call_usage(), trace=item.ctx.trace.to_dict(),
-            metadata={"samples": len(item.candidates), "tallies": tally.tallies, "vote": strategy.vote,
-                      "allocation": allocation}))
+            metadata={"samples": len(item.candidates), "tallies": tally.tallies,
+                      "vote": getattr(strategy, "vote", strategy.name), "allocation": allocation}))
         if item.ctx.failures:
             out[-1].degraded = True
             out[-1].metadata["failed_samples"] = [f.to_dict() for f in item.ctx.failures]

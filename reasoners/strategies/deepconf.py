@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from ..answers import vote
+from ..answers import Vote, vote
 from ..core.errors import CapabilityError, ConfigError
 from ..core.problem import Candidate, Problem, Result
 from ..llm.confidence import Measure, group_confidences, trace_confidence
@@ -79,22 +79,18 @@ class DeepConf(Strategy):
                 f"DeepConf reads token logprobs, which {ctx.llm.model} does not return; use sc (a majority "
                 "vote), the adaptive allocator (solve_batch) or a backend with logprobs")
         failed_before = len(ctx.failures)
-        sampling = {"top_logprobs": self.top_k}
         first = self.n if self.mode == "offline" else min(self.warmup, self.n)
-        results = await self._draw(problem, ctx, range(first), sampling)
-        traces = self._traces(results, range(first))
-        threshold = None
+        results = await self._draw(problem, ctx, range(first), self.sampling_after([]))
+        traces = self.candidates_of(results, range(first))
         drawn = first
         if self.mode == "online" and drawn < self.n and not any(r.exhausted for r in results):
-            lows = [c.metadata["lowest_group"] for c in traces if c.metadata.get("lowest_group") is not None]
-            if not lows:
+            if self._threshold(traces) is None:  # no logprobs came back: say so before drawing more
                 raise CapabilityError(f"{ctx.llm.model} returned no token logprobs when asked; DeepConf needs them")
-            threshold = _percentile(lows, 100 - self.eta)
             wave = max(1, ctx.llm.concurrency)
-            while drawn < self.n and not self._settled(traces, problem, threshold):
+            while drawn < self.n and not self._settled(traces, problem):
                 part = range(drawn, min(self.n, drawn + wave))
-                more = await self._draw(problem, ctx, part, {**sampling, "stop_below": (self.window, threshold)})
-                traces += self._traces(more, part)
+                more = await self._draw(problem, ctx, part, self.sampling_after(traces))
+                traces += self.candidates_of(more, part)
                 results += more
                 drawn += len(part)
                 if any(r.exhausted for r in more):
@@ -103,8 +99,9 @@ class DeepConf(Strategy):
         if not any(c.metadata.get("confidence") is not None for c in traces if c.answer is not None) and any(
                 c.answer is not None for c in traces):
             raise CapabilityError(f"{ctx.llm.model} returned no token logprobs when asked; DeepConf needs them")
+        threshold = self._threshold(traces)
         kept = self._kept(traces, threshold)
-        tally = vote([c.answer for c in kept], [c.metadata["confidence"] for c in kept], kind=problem.kind)
+        tally = self.tally(traces, problem)
         abstained, reasons = abstentions(results)
         cut = sum(1 for c in traces if c.metadata.get("cut"))
         return Result(
@@ -118,7 +115,27 @@ class DeepConf(Strategy):
         sub = ctx.with_sampling(sampling)
         return await draw_samples(self.base, problem, sub, branches, self.temperature, need_logprobs="DeepConf")
 
-    def _traces(self, results: list[Result], branches: range) -> list[Candidate]:
+    # What solve_batch asks of a voting strategy (see reasoners.strategies.sampling.Voting):
+
+    @property
+    def warmup_samples(self) -> int:
+        return min(self.warmup, self.n) if self.mode == "online" else 0
+
+    @property
+    def needs_logprobs(self) -> str | None:
+        return "DeepConf"
+
+    def sampling_after(self, candidates: list[Candidate]) -> dict[str, Any]:
+        """Top-k logprobs always; online, once the warm-up traces are in, the cut at their threshold."""
+        sampling: dict[str, Any] = {"top_logprobs": self.top_k}
+        warm = self.warmup_samples
+        threshold = self._threshold(candidates)
+        if threshold is not None and sum(1 for c in candidates if c.metadata.get("branch", warm) < warm) >= warm:
+            sampling["stop_below"] = (self.window, threshold)
+        return sampling
+
+    def candidates_of(self, results: list[Result], branches: range) -> list[Candidate]:
+        """Each trace with its confidence (``confidence``, ``lowest_group``, ``tokens``, ``cut``)."""
         out = []
         for i, r in zip(branches, results):
             c = sample_candidate(r, i)
@@ -127,6 +144,7 @@ class DeepConf(Strategy):
             tokens = c.metadata.pop("token_logprobs", None) or []
             groups = group_confidences(tokens, self.window)
             c.metadata.update(
+                branch=i,
                 confidence=trace_confidence(tokens, self.measure, self.window),
                 lowest_group=min(groups) if groups else None,
                 tokens=len(tokens),
@@ -137,6 +155,21 @@ class DeepConf(Strategy):
             out.append(c)
         return out
 
+    def tally(self, candidates: list[Candidate], problem: Problem) -> Vote:
+        """The confidence-weighted vote of the kept traces."""
+        kept = self._kept(candidates, self._threshold(candidates))
+        return vote([c.answer for c in kept], [c.metadata["confidence"] for c in kept], kind=problem.kind)
+
+    def _threshold(self, traces: list[Candidate]) -> float | None:
+        """Online mode's cut: the ``100 - eta`` percentile of the warm-up traces' lowest groups (None
+        offline, when every trace is a warm-up one, or before any warm-up trace has logprobs)."""
+        warm = self.warmup_samples
+        if not warm or self.n <= warm:
+            return None
+        lows = [c.metadata["lowest_group"] for c in traces
+                if c.metadata.get("branch", warm) < warm and c.metadata.get("lowest_group") is not None]
+        return _percentile(lows, 100 - self.eta) if lows else None
+
     def _kept(self, traces: list[Candidate], threshold: float | None) -> list[Candidate]:
         voters = [c for c in traces if c.answer is not None and c.metadata.get("confidence") is not None]
         if threshold is not None:  # online: every finished trace passed the cut; warm-up ones are filtered too
@@ -144,7 +177,7 @@ class DeepConf(Strategy):
         ranked = sorted(voters, key=lambda c: -c.metadata["confidence"])
         return ranked[: max(1, math.ceil(len(ranked) * self.eta / 100))]
 
-    def _settled(self, traces: list[Candidate], problem: Problem, threshold: float) -> bool:
+    def _settled(self, traces: list[Candidate], problem: Problem) -> bool:
         """The consensus test, over every finished trace so far (the cut ones have no answer),
         each weighted by its confidence, as the paper checks it after each trace."""
         done = [c for c in traces if c.answer is not None and c.metadata.get("confidence") is not None]

@@ -6,7 +6,7 @@ import asyncio
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..answers import Vote, vote
 from ..core.errors import CapabilityError
@@ -17,7 +17,7 @@ from .cot import ChainOfThought
 from .events import SampleAnswered, Votes
 from .params import param, settings
 
-__all__ = ["SelfConsistency", "draw_samples", "sample_candidate", "abstentions"]
+__all__ = ["SelfConsistency", "Voting", "draw_samples", "sample_candidate", "abstentions"]
 
 
 async def draw_samples(
@@ -93,6 +93,39 @@ async def draw_samples(
             "use a majority vote or another scorer, or a backend that returns logprobs"
         )
     return first + await draw(branches[1:])
+
+
+@runtime_checkable
+class Voting(Protocol):
+    """A strategy that samples its ``base`` and votes: what :func:`~reasoners.solve_batch` drives,
+    one problem's samples at a time (``sc`` and ``deepconf``)."""
+
+    base: Strategy
+    n: int
+    temperature: float
+    name: ClassVar[str]
+
+    @property
+    def warmup_samples(self) -> int:
+        """Samples drawn whole before :meth:`sampling_after` can say anything (DeepConf's warm-up)."""
+        ...
+
+    @property
+    def needs_logprobs(self) -> str | None:
+        """Who needs token logprobs (for the error when a backend gives none), or None."""
+        ...
+
+    def sampling_after(self, candidates: list[Candidate]) -> dict[str, Any]:
+        """Sampling options for the next samples of a problem, given the ones drawn so far."""
+        ...
+
+    def candidates_of(self, results: list[Result], branches: range) -> list[Candidate]:
+        """What these samples (their branch numbers beside them) contribute to the vote."""
+        ...
+
+    def tally(self, candidates: list[Candidate], problem: Problem) -> Vote:
+        """The vote over every candidate drawn for ``problem``."""
+        ...
 
 
 def sample_candidate(result: Result, branch: int) -> Candidate | None:
@@ -175,14 +208,12 @@ class SelfConsistency(Strategy):
                                          need_logprobs="weighted self-consistency" if weighted else None)
             drawn += len(batch)
             drawn_results += results
-            for i, r in zip(batch, results):
-                exhausted = exhausted or r.exhausted
-                if (c := sample_candidate(r, i)) is not None:
-                    candidates.append(c)
+            exhausted = exhausted or any(r.exhausted for r in results)
+            candidates += self.candidates_of(results, batch)
             if self.early_stop:
-                decided = _decided(self._tally(candidates, problem), self.n - drawn)
+                decided = _decided(self.tally(candidates, problem), self.n - drawn)
         ctx.raise_if_nothing_succeeded(bool(candidates), failed_before)
-        tally = self._tally(candidates, problem)
+        tally = self.tally(candidates, problem)
         abstained, reasons = abstentions(drawn_results)
         meta: dict[str, Any] = {"abstentions": reasons} if abstained else {}
         if weighted:
@@ -209,7 +240,24 @@ class SelfConsistency(Strategy):
             },
         )
 
-    def _tally(self, candidates: list[Candidate], problem: Problem) -> Vote:
+    # What solve_batch asks of a voting strategy (see Voting):
+
+    @property
+    def warmup_samples(self) -> int:
+        return 0
+
+    @property
+    def needs_logprobs(self) -> str | None:
+        return "weighted self-consistency" if self.vote != "majority" else None
+
+    def sampling_after(self, candidates: list[Candidate]) -> dict[str, Any]:
+        return {}
+
+    def candidates_of(self, results: list[Result], branches: range) -> list[Candidate]:
+        return [c for i, r in zip(branches, results) if (c := sample_candidate(r, i)) is not None]
+
+    def tally(self, candidates: list[Candidate], problem: Problem) -> Vote:
+        """The vote over these samples (majority, or weighted by their logprobs)."""
         if self.vote == "majority":
             return vote([c.answer for c in candidates], kind=problem.kind)
         # A sample without logprobs has no weight to give: it is left out, never counted as certain.

@@ -46,6 +46,7 @@ class FakeRequest:
     seed: int | None
     logprobs: bool
     stop: list[str] | None = None
+    stop_below: tuple[int, float] | None = None  # DeepConf's online cut, when asked
 
     @property
     def prompt(self) -> str:
@@ -122,7 +123,7 @@ class FakeModel(InProcessModel):
     async def complete(self, messages: list[dict[str, Any]], options: SamplingOptions) -> RawCompletion:
         max_tokens, seed = options.max_tokens, options.seed
         stop = list(options.stop) if options.stop is not None else None
-        req = FakeRequest(messages, max_tokens, options.temperature, seed, options.logprobs, stop)
+        req = FakeRequest(messages, max_tokens, options.temperature, seed, options.logprobs, stop, options.stop_below)
         with self._lock:
             self.requests.append(req)
             self.in_flight += 1

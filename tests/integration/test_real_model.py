@@ -121,7 +121,7 @@ def test_a_server_of_ones_own_needs_no_key_for_generation_or_scoring(server_url,
     assert score.tokens and all(lp <= 0 for lp in score.logprobs)
 
 
-@pytest.mark.parametrize("transport", ["openai", "litellm"])
+@pytest.mark.parametrize("transport", ["http", "openai", "litellm"])
 def test_both_http_transports_generate_stream_and_score_on_the_real_server(server_url, local_llm, transport):
     """The lean and the litellm transport against llama.cpp's server: an answer, a stream of real
     deltas that add up to its completion, with usage counted (the server streams none), and echo
