@@ -10,6 +10,12 @@ upstream call per request). Faulty: the stub turns ``--fault-rate`` of its repli
 into a fault (429 with Retry-After 0, 500, a malformed body, a 3 s hang, a dropped
 connection, evenly), the server retries them (upstream timeout 1 s), and the
 clients count what they got. Prints JSON (``results/server_load.json``).
+
+``--pass-through`` measures the server's own work instead: an upstream with no latency, the
+same requests direct and through the server at concurrency 8 and 64 (``--concurrency`` of the
+server set to match), the server's CPU per request (``process_cpu_seconds_total`` from its
+``/metrics``, before and after) and the latency it adds at the median
+(``results/server_pass_through.json``).
 """
 
 from __future__ import annotations
@@ -64,6 +70,32 @@ async def load(url: str, model: str, requests: int, concurrency: int) -> dict[st
     }
 
 
+def server_cpu(url: str) -> float:
+    """The server process's CPU seconds so far, from its Prometheus metrics."""
+    text = httpx.get(url.removesuffix("/v1") + "/metrics").text
+    return float(next(line.split()[1] for line in text.splitlines()
+                      if line.startswith("process_cpu_seconds_total")))
+
+
+def pass_through(n: int) -> dict[str, Any]:
+    """The server's own work per request: CPU and the latency it adds, upstream answering at once."""
+    out: dict[str, Any] = {"requests": n, "upstream_latency_s": 0.0}
+    with stub_process("--latency", "0") as upstream:
+        for c in (8, 64):
+            asyncio.run(load(upstream, "stub", 50, c))
+            direct = asyncio.run(load(upstream, "stub", n, c))
+            with serve(upstream, "--concurrency", str(c)) as url:
+                asyncio.run(load(url, "openai/stub", 50, c))
+                before = server_cpu(url)
+                through = asyncio.run(load(url, "openai/stub", n, c))
+                cpu = server_cpu(url) - before
+            out[f"c{c}"] = {"direct": direct, "through_server": through,
+                            "server_cpu_ms_per_request": round(cpu / n * 1000, 3),
+                            "added_p50_ms": round((through["p50_s"] - direct["p50_s"]) * 1000, 2),
+                            "throughput_ratio": round(through["throughput_rps"] / direct["throughput_rps"], 3)}
+    return out
+
+
 def serve(upstream: str, *args: str) -> Any:
     return running_server([sys.executable, "-m", "reasoners.cli", "serve", "--model", "openai/stub",
                            "--api-base", upstream, "--port", "{port}", "--max-queue", "10000", *args], seconds=60)
@@ -75,8 +107,12 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--latency", type=float, default=0.2)
     p.add_argument("--fault-rate", type=float, default=0.3)
+    p.add_argument("--pass-through", action="store_true", help="the server's own CPU and latency per request")
     args = p.parse_args()
     n, c = args.requests, args.concurrency
+    if args.pass_through:
+        print(json.dumps(pass_through(n), indent=2))
+        return
     out: dict[str, Any] = {"requests": n, "concurrency": c, "upstream_latency_s": args.latency}
     with stub_process("--latency", str(args.latency)) as upstream:
         asyncio.run(load(upstream, "stub", 20, c))  # warm up

@@ -99,7 +99,7 @@ CLI = [
     (["bench", "--task", "gsm8k", "--limit", "1", "--out", "{tmp}/o", "--allocate", "adaptive",
       "--total-budget-tokens", "0", "--strategies", "sc"], "--total-budget-tokens must be >= 1"),
     (["bench", "--task", "gsm8k", "--limit", "1", "--out", "{tmp}/o", "--allocate", "adaptive",
-      "--total-budget-tokens", "100", "--strategies", "cot"], "is not (use sc, sc:N)"),
+      "--total-budget-tokens", "100", "--strategies", "cot"], "is not (use sc, sc:N, deepconf)"),
     (["bench", "--task", "gsm8k", "--limit", "1", "--out", "{tmp}/o", "--allocate", "adaptive",
       "--total-budget-tokens", "100", "--strategies", "sc", "--budgets", "10"], "replaces --budgets"),
     (["bench", "--task", "gsm8k", "--limit", "1", "--out", "{tmp}/o", "--strategies", "sc:0"], "N >= 1"),

@@ -207,6 +207,11 @@ class Meter:
         with self._lock:
             return self._calls_left()
 
+    def cost_left(self) -> float | None:
+        """Dollars that could still be reserved here, across the chain; None if unlimited."""
+        with self._lock:
+            return self._cost_left()
+
     @property
     def over_limit(self) -> bool:
         """True when usage went past a limit: a server that ignored ``max_tokens`` can do that."""

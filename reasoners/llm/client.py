@@ -32,7 +32,7 @@ from ..core.errors import (
 from ..core.sync import run_sync
 from .cache import Cache
 from .call import CallPath, _alone
-from .inprocess import InProcessModel
+from .inprocess import InProcessModel, InProcessTransport
 from .options import SamplingArgs, SamplingOptions, to_messages
 from .reasoning import THINKING_TOKENS, ReasoningDelta, ThinkingFormat
 from .retry import RetryPolicy
@@ -182,6 +182,21 @@ class LLM:
             self._token_counts[key] = count
         return count
 
+    def _reserved_prompt(self, messages: list[dict[str, Any]], budget: Meter, max_tokens: int, n: int) -> int:
+        """The prompt tokens a request reserves. Counted exactly (:meth:`count_tokens`, a tokenizer
+        run per new prompt) only where the count can decide something: a cost limit, a model in
+        this process (its count is exact and cheap), or a token limit with less than twice the
+        request's room left. Elsewhere a bound that costs nothing stands in: every token of a
+        byte-level tokenizer spans at least one byte, plus room for each message's role markers.
+        The reply's own usage settles the reservation either way."""
+        bound = _prompt_bound(messages)
+        if bound is None or isinstance(self.transport, InProcessTransport) or budget.cost_left() is not None:
+            return self.count_tokens(messages)
+        left = budget.tokens_left()
+        if left is not None and left < 2 * n * (bound + max_tokens):
+            return self.count_tokens(messages)
+        return bound
+
     def _options(self, logprobs: bool, sampling: SamplingArgs) -> SamplingOptions:
         """The request's options: ``sampling`` over the client's defaults, fitted to the backend.
         A model that thinks gets room for its thinking on top of the answer's ``max_tokens``,
@@ -238,7 +253,7 @@ class LLM:
         options = self._options(logprobs, sampling)
         caps = self.capabilities
         budget = meter_for(budget)
-        prompt_tokens = self.count_tokens(messages)
+        prompt_tokens = self._reserved_prompt(messages, budget, options.max_tokens, n)
 
         if n > 1 and caps.n is not False:
             done = await self._path.request(messages, options, list(range(n)), prompt_tokens, budget, native=True)
@@ -306,7 +321,7 @@ class LLM:
         messages = to_messages(prompt)
         options = self._options(False, sampling)
         budget = meter_for(budget)
-        prompt_tokens = self.count_tokens(messages)
+        prompt_tokens = self._reserved_prompt(messages, budget, options.max_tokens, 1)
         async for item in self._path.stream(messages, options, prompt_tokens, budget):
             if isinstance(item, Completion):
                 self._learn_thinking([item])
@@ -353,3 +368,15 @@ class LLM:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _prompt_bound(messages: list[dict[str, Any]]) -> int | None:
+    """At least the tokens of ``messages`` (the UTF-8 bytes of their texts, 8 per message for the
+    chat template's markers, 8 more for the reply's start); None for contents that are not text."""
+    total = 8
+    for m in messages:
+        content = m.get("content")
+        if not isinstance(content, str):
+            return None
+        total += len(content.encode("utf-8")) + 8
+    return total

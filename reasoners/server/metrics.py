@@ -9,6 +9,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -23,6 +24,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # the server's own CPU seconds, memory and open files (process_*)
         self.requests = Counter("reasoners_requests", "Chat completion requests answered, by HTTP status",
                                 ["status"], registry=r)
         self.latency = Histogram("reasoners_request_seconds", "Seconds from request to answer", registry=r,
