@@ -145,6 +145,11 @@ def create_app(config: ServerConfig) -> Any:
             slot.release()
             return refused(BadRequest("the request nests too deeply"))
 
+        async def gone() -> None:
+            """Returns once the client has gone: the ASGI server's next message after the body says so."""
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+
         def done() -> None:
             slot.release()
             server.metrics.latency.observe(time.perf_counter() - started)
@@ -152,7 +157,7 @@ def create_app(config: ServerConfig) -> Any:
         if run.req.stream:
             async def body() -> Any:
                 try:
-                    async for part in run.sse(request.is_disconnected):
+                    async for part in run.sse(gone):
                         yield part
                 finally:
                     done()
@@ -160,7 +165,7 @@ def create_app(config: ServerConfig) -> Any:
             return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         try:
             result = None
-            async for event in run.events(request.is_disconnected):
+            async for event in run.events(gone):
                 if isinstance(event, Finished):
                     result = event.result
             if result is None:  # the client went away; nobody reads this

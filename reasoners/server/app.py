@@ -20,7 +20,7 @@ import secrets
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +82,6 @@ class ServerConfig:
     upstream_concurrency: int = 64  # upstream calls in flight per model, over all runs
     traces_kept: int = 256
     max_body_bytes: int = 1_000_000
-    poll_seconds: float = 0.25  # how often a silent run checks that its client is still there
     body_seconds: float = 10.0  # a request's body must arrive within this, before it is admitted
     share_cache: bool = False  # API keys share cached calls (else each key has its own)
     allow_code: bool = False  # strategies that run model-written code (codechain, tests scorer) may be requested
@@ -129,7 +128,7 @@ class Server:
         self.tenant_llms: dict[tuple[str, str], LLM] = {}
         self.default_strategy = parse_spec(config.strategy)  # the operator's own spec: files allowed
         self.metrics = Metrics()
-        self.traces: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()  # id -> (tenant, trace)
+        self.traces: OrderedDict[str, tuple[str, Result]] = OrderedDict()  # id -> (tenant, the run's result)
         self.prepared: dict[str, Strategy] = {}  # model -> the default strategy, prepared at start-up
         self.admitted = 0
         self._running: asyncio.Semaphore | None = None
@@ -250,9 +249,10 @@ class Server:
         return Budget(tokens=int(tokens), calls=int(calls) if calls is not None else None,
                       cost=req.budget.get("cost"), seconds=req.budget.get("seconds"))
 
-    def keep_trace(self, trace: dict[str, Any] | None, tenant: str) -> str:
+    def keep_trace(self, result: Result, tenant: str) -> str:
+        """Keep a run's result under a new trace id; its JSON is made only if someone reads it."""
         trace_id = "trace-" + secrets.token_urlsafe(18)
-        self.traces[trace_id] = (tenant, trace or {})
+        self.traces[trace_id] = (tenant, result)
         while len(self.traces) > self.config.traces_kept:
             self.traces.popitem(last=False)
         return trace_id
@@ -260,7 +260,11 @@ class Server:
     def trace_of(self, trace_id: str, tenant: str) -> dict[str, Any] | None:
         """A kept trace, to the key that made it only."""
         kept = self.traces.get(trace_id)
-        return kept[1] if kept is not None and secrets.compare_digest(kept[0], tenant) else None
+        if kept is None or not secrets.compare_digest(kept[0], tenant):
+            return None
+        summary = kept[1].to_dict()
+        summary.pop("trace", None)
+        return {**(kept[1].trace or {}), "version": 1, "result": summary}
 
     def error_message(self, e: BaseException) -> str:
         return redact(str(e).splitlines()[0] if str(e) else type(e).__name__, self._secrets)
@@ -353,24 +357,23 @@ class Run:
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
 
-    async def events(self, disconnected: Callable[[], Any]) -> AsyncIterator[Event]:
-        """The run's events; stops (cancelling the run and its calls) once ``disconnected()`` says so."""
+    async def events(self, gone: Callable[[], Awaitable[Any]]) -> AsyncIterator[Event]:
+        """The run's events; stops (cancelling the run and its calls) once the client has gone:
+        ``gone()`` returns when it has (the ASGI server tells; nothing polls)."""
         async with self.server.running():
             ready = await self.server.ready(self.strategy, self.spec, self.model, self.llm)
             stream = ready.astream(self.req.question, llm=self.llm, budget=self.budget, kind=self.req.kind,  # type: ignore[arg-type]
                                    conversation=self.req.conversation, sampling=sampling_args(self.req.sampling),
                                    seed=self.req.seed, text=self.req.stream)
+            left = asyncio.ensure_future(gone())
             nxt: asyncio.Future[Event] | None = None
             try:
                 while True:
-                    if nxt is None:
-                        nxt = asyncio.ensure_future(stream.__anext__())
-                    done, _ = await asyncio.wait({nxt}, timeout=self.server.config.poll_seconds)
-                    if not done:
-                        if await disconnected():
-                            self.server.metrics.disconnected()
-                            return
-                        continue
+                    nxt = asyncio.ensure_future(stream.__anext__())
+                    await asyncio.wait({nxt, left}, return_when=asyncio.FIRST_COMPLETED)
+                    if not nxt.done():
+                        self.server.metrics.disconnected()
+                        return
                     try:
                         event = nxt.result()
                     except StopAsyncIteration:
@@ -379,18 +382,19 @@ class Run:
                     self.server.metrics.event(event, self.model)
                     yield event
             finally:
+                left.cancel()
                 if nxt is not None and not nxt.done():
                     nxt.cancel()  # cancels the run and its upstream calls (see Strategy.astream)
                     await asyncio.gather(nxt, return_exceptions=True)
                 await stream.aclose()
 
     def answer(self, result: Result) -> dict[str, Any]:
-        summary = result.to_dict()
-        summary.pop("trace", None)
-        trace_id = self.server.keep_trace({**(result.trace or {}), "version": 1, "result": summary}, self.tenant)
+        trace_id = self.server.keep_trace(result, self.tenant)
         if self.server.otel_provider is not None:
             from ..integrations.otel import export_trace
 
+            summary = result.to_dict()
+            summary.pop("trace", None)
             export_trace(result.trace or {}, tracer_provider=self.server.otel_provider, result=summary)
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.req.model,
@@ -405,12 +409,12 @@ class Run:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return "data: " + json.dumps(body) + "\n\n"
 
-    async def sse(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:
+    async def sse(self, gone: Callable[[], Awaitable[Any]]) -> AsyncIterator[str]:
         """The run as server-sent events in OpenAI's chunk format, ending with ``data: [DONE]``."""
         yield self.chunk({"role": "assistant", "content": ""})
         streamed, thought, calls, tokens = False, False, 0, 0
         try:
-            async for event in self.events(disconnected):
+            async for event in self.events(gone):
                 if isinstance(event, TextDelta):
                     streamed = True
                     yield self.chunk({"content": event.text})

@@ -324,7 +324,7 @@ class Strategy(ABC):
         and last :class:`Finished` with the result. ``text=False`` leaves out the text deltas
         (the answer then comes whole, from one non-streaming call). Closing the iterator early
         (or cancelling the task that reads it) cancels the run and its model calls in flight."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()  # None: the run is over
 
         def on_start(s: Span) -> None:
             if s.kind in ("llm", "score"):
@@ -340,17 +340,10 @@ class Strategy(ABC):
         run = asyncio.ensure_future(self._execute(
             question, llm=llm, budget=budget, retriever=retriever, seed=seed, kind=kind, trace=trace,
             conversation=conversation, sampling=sampling))
+        run.add_done_callback(lambda _: queue.put_nowait(None))  # pushed after its last event: nothing polls
         try:
-            while not run.done() or not queue.empty():
-                if queue.empty():
-                    waiter = asyncio.ensure_future(queue.get())
-                    await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                    if not waiter.done():
-                        waiter.cancel()
-                        continue
-                    yield waiter.result()
-                else:
-                    yield queue.get_nowait()
+            while (event := await queue.get()) is not None:
+                yield event
             yield Finished(run.result())
         finally:
             if not run.done():
