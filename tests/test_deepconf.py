@@ -101,3 +101,17 @@ def test_a_stream_is_cut_and_charged_what_arrived(transport):
     assert c.finish_reason == "confidence" and c.text == "one two three four five six"
     assert c.usage.completion_tokens == 6 and budget.used.completion_tokens == 6
     assert len(c.logprobs) == 6 and len(c.logprobs[0].top) == 3
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_online_judges_each_trace_as_it_ends_not_in_waves(concurrency):
+    """Warm-up says 7, 9, 9; every later trace says 7. At consensus 0.75 the vote settles once the
+    fifth later trace is in (6 of 8): no trace starts after that, whatever the concurrency."""
+    sure7, sure9 = FakeResponse("a b so the answer is 7", token_logprob=-0.05), \
+        FakeResponse("a b so the answer is 9", token_logprob=-0.05)
+    llm = FakeLLM(lambda req: sure9 if req.seed in (1, 2) else sure7, concurrency=concurrency, latency=0.01)
+    result = DeepConf(n=16, mode="online", warmup=3, eta=90, window=2, measure="mean", consensus=0.75).run(
+        "What is 3 + 4?", llm=llm)
+    assert result.answer == "7"
+    assert 8 <= result.metadata["traces"] <= 8 + concurrency - 1  # those in flight finish; none starts after
+    assert result.metadata["saved"] == 16 - result.metadata["traces"] and len(llm.requests) < 16

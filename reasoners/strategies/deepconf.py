@@ -16,6 +16,7 @@ a trace confidence (:mod:`reasoners.llm.confidence`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from ..answers import Vote, vote
@@ -86,15 +87,23 @@ class DeepConf(Strategy):
         if self.mode == "online" and drawn < self.n and not any(r.exhausted for r in results):
             if self._threshold(traces) is None:  # no logprobs came back: say so before drawing more
                 raise CapabilityError(f"{ctx.llm.model} returned no token logprobs when asked; DeepConf needs them")
-            wave = max(1, ctx.llm.concurrency)
-            while drawn < self.n and not self._settled(traces, problem):
-                part = range(drawn, min(self.n, drawn + wave))
-                more = await self._draw(problem, ctx, part, self.sampling_after(traces))
-                traces += self.candidates_of(more, part)
-                results += more
-                drawn += len(part)
-                if any(r.exhausted for r in more):
-                    break
+            judged: dict[int, Candidate | None] = {}  # each trace read once, as it ends
+
+            def read(i: int, r: Result) -> Candidate | None:
+                if i not in judged:
+                    judged[i] = next(iter(self.candidates_of([r], range(i, i + 1))), None)
+                return judged[i]
+
+            def settled(done: Mapping[int, Result]) -> bool:
+                finished = [c for i, r in done.items() if (c := read(i, r)) is not None]
+                return self._settled(traces + finished, problem)
+
+            rest = range(drawn, self.n)
+            more = await draw_samples(self.base, problem, ctx.with_sampling(self.sampling_after(traces)), rest,
+                                      self.temperature, need_logprobs="DeepConf", stop=settled)
+            traces += [c for i, r in zip(rest, more) if (c := read(i, r)) is not None]
+            results += more
+            drawn += len(more)
         ctx.raise_if_nothing_succeeded(bool(traces), failed_before)
         if not any(c.metadata.get("confidence") is not None for c in traces if c.answer is not None) and any(
                 c.answer is not None for c in traces):

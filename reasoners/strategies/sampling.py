@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..answers import Vote, vote
@@ -28,9 +28,14 @@ async def draw_samples(
     temperature: float | None,
     *,
     need_logprobs: str | None = None,
+    stop: Callable[[Mapping[int, Result]], bool] | None = None,
 ) -> list[Result]:
     """Run ``base`` once per branch, concurrently (up to the client's concurrency at a time), each
     with its own seed; the results of the branches drawn, in branch order.
+
+    ``stop``, if given, is asked before each branch starts, with the results finished so far (by
+    branch): once it says True no branch starts any more, and those in flight finish (DeepConf's
+    consensus stop: each trace is judged as it ends, not in waves).
 
     Anytime: a branch that does not fit the budget comes back as an empty
     ``exhausted`` result instead of raising, and no branch after it is started: the results
@@ -71,6 +76,9 @@ async def draw_samples(
         async def worker() -> None:
             nonlocal refused
             for i in queue:
+                if refused or (stop is not None and stop(results)):
+                    refused = True  # for good: the branches drawn stay a prefix
+                    return
                 fork = ctx.fork(i, temperature=temperature, logprobs=need_logprobs is not None)
                 r = await one(fork, i)
                 results[i] = r if r is not None else Result(None, strategy=base.name)
