@@ -31,3 +31,22 @@ def test_deepconf_offline_and_online_answer(local_llm):
         "What is 7 + 5?", llm=local_llm, budget=Budget(tokens=8000))
     assert online.metadata["threshold"] is not None and online.metadata["traces"] >= 3
     assert online.usage.completion_tokens == sum(c.metadata["tokens"] for c in online.candidates)
+
+
+def test_deepconf_over_a_batch_under_one_total(local_llm):
+    """solve_batch drives DeepConf on the embedded model: each problem's warm-up traces whole,
+    later ones with that problem's cut, the total never exceeded, every problem answered."""
+    import asyncio
+
+    from reasoners import solve_batch
+
+    problems = ["What is 7 + 5?", "What is 3 times 4?"]
+    budget = Budget(tokens=12_000).meter()
+    strategy = DeepConf(n=4, mode="online", warmup=2, eta=90, window=8, consensus=1.0)
+    results = asyncio.run(solve_batch(strategy, problems, llm=local_llm, budget=budget, first_wave=1))
+    assert budget.used.total_tokens <= 12_000
+    for r in results:
+        assert r.metadata["allocation"]["waves"][0] == 2  # the warm-up, whatever first_wave said
+        assert all(c.metadata["confidence"] is not None for c in r.candidates if not c.metadata["cut"])
+        assert r.usage.completion_tokens == sum(c.metadata["tokens"] for c in r.candidates)
+    assert any(r.answer is not None for r in results)
