@@ -372,3 +372,15 @@ def test_upstream_failure_is_a_502_with_its_message_and_no_trace():
         events = [json.loads(line[6:]) for line in stream.text.splitlines()
                   if line.startswith("data: {")]
         assert "model overloaded" in events[-1]["error"]["message"] and stream.text.rstrip().endswith("[DONE]")
+
+
+def test_deepconf_behind_the_server_asks_for_top_logprobs_and_stops_at_consensus():
+    sure = Reply(text="so the answer is 7", logprobs=[-0.05] * 5)
+    with StubServer(default=sure) as up, serving(up) as url:
+        reply = openai.OpenAI(base_url=url, api_key="unused").chat.completions.create(
+            model=f"deepconf(n=8,mode=online,warmup=2,window=2)@{UPSTREAM}",
+            messages=[{"role": "user", "content": "What is 3 + 4?"}])
+    summary = reply.model_extra["reasoners"]
+    assert summary["answer"] == "7" and reply.choices[0].message.content.endswith("7")
+    assert len(up.requests) == 2  # the two warm-up traces agree: the other six are never drawn
+    assert all(r.get("top_logprobs") == 5 and r.get("logprobs") for r in up.requests)
