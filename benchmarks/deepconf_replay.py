@@ -125,6 +125,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/deepconf_replay"))
     p.add_argument("--topk", type=Path, default=Path("benchmarks/results/deepconf_replay/topk5.jsonl"),
                    help="the top-k confidences of the same traces (benchmarks/deepconf_topk.py); skipped if absent")
+    p.add_argument("--live", type=Path, default=Path("benchmarks/results/deepconf_live_qwen"),
+                   help="a live online DeepConf bench run on the same problems, compared with SC@16; skipped if absent")
     args = p.parse_args()
     manifest = RunManifest.load(RUN)
     llm = manifest.replay_llm(RUN / "cache.sqlite")
@@ -198,9 +200,37 @@ def main() -> None:
     for r in allocation:
         lines.append(f"| {r['strategy']} total {r['budget']} | {round(r['accuracy'] * len(problems))} | "
                      f"{round(r['mean_tokens'])} | (gsm8k_allocation) |")
+    if (args.live / "results.jsonl").exists():
+        live = live_rows(args.live, sc16, warmup=4)
+        summary["live"] = live
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        lines += ["", f"Live ({args.live}, {live['problems']} problems, the embedded model, top-5 logprobs):", "",
+                  "| policy | correct | mean tokens | traces drawn | later traces cut |", "|---|---|---|---|---|",
+                  f"| SC@16 (committed run, same problems) | {live['sc16_correct']} | {live['sc16_tokens']} | 16 | |",
+                  f"| {live['strategy']} | {live['correct']} | {live['tokens']} | {live['traces']} | "
+                  f"{live['cut']} of {live['later']} |"]
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(table, allocation, len(problems), args.out / "accuracy_vs_tokens.png")
+
+
+def live_rows(folder: Path, sc16: dict[str, dict[str, Any]], warmup: int) -> dict[str, Any]:
+    """The live run's accuracy and tokens beside SC@16's on the same problems (the committed run:
+    the same model and prompts, behind llama.cpp's server rather than embedded). A later trace
+    that ended without an answer was cut (its text stops mid-thought; the journal keeps texts)."""
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if not r.get("error") and r["problem_id"] in sc16]
+    later = [s for r in rows for s in r["samples"] if int(s["source"].rsplit("#", 1)[1]) >= warmup]
+    return {"strategy": rows[0]["strategy"] if rows else None, "problems": len(rows),
+            "correct": sum(bool(r["correct"]) for r in rows),
+            "tokens": round(sum(r["usage"]["total_tokens"] for r in rows) / max(1, len(rows))),
+            "traces": round(sum(r["candidates"] for r in rows) / max(1, len(rows)), 1),
+            "later": len(later), "cut": sum(1 for s in later if s["answer"] is None),
+            "sc16_correct": sum(bool(sc16[r["problem_id"]]["correct"]) for r in rows),
+            "sc16_tokens": round(sum(sc16[r["problem_id"]]["usage"]["total_tokens"] for r in rows) / max(1, len(rows))),
+            "per_problem": [{"id": r["problem_id"], "correct": r["correct"], "tokens": r["usage"]["total_tokens"],
+                             "sc16_correct": sc16[r["problem_id"]]["correct"],
+                             "sc16_tokens": sc16[r["problem_id"]]["usage"]["total_tokens"]} for r in rows]}
 
 
 def plot(table: list[dict[str, Any]], allocation: list[dict[str, Any]], problems: int, path: Path) -> None:

@@ -21,8 +21,9 @@ __all__ = ["JOURNAL", "PREPARED", "STRATEGY_METRICS", "journal_key", "locked", "
 
 JOURNAL = "results.jsonl"
 PREPARED = "prepare.jsonl"
-STRATEGY_METRICS = ("pass_at_1",)
-"""Numbers a strategy reports in ``result.metadata`` that the journal keeps as metrics (CodeChain's pass@1)."""
+STRATEGY_METRICS = ("pass_at_1", "saved", "kept", "cut", "threshold")
+"""Numbers a strategy reports in ``result.metadata`` that the journal keeps as metrics (CodeChain's pass@1;
+the samples early stopping saved; DeepConf's traces kept, cut, and its online threshold)."""
 
 
 def journal_key(spec: str, budget: int | None, problem_id: str) -> str:
