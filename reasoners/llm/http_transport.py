@@ -75,9 +75,9 @@ class HTTPTransport(ChatTransport):
             if key := self._key():
                 headers["Authorization"] = f"Bearer {key}"
             # no connection limit of its own: the client's concurrency is the limit; long SSE lines
-            # (top logprobs) fit the read buffer
+            # (top logprobs) fit the read buffer; HTTP(S)_PROXY and NO_PROXY are honoured, as the SDKs do
             session = self._sessions[loop] = aiohttp.ClientSession(
-                headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20)
+                headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20, trust_env=True)
             close_with_loop(self.aclose)  # its connections are bound to this loop
         return session
 
@@ -85,9 +85,11 @@ class HTTPTransport(ChatTransport):
         """POST ``body``; the JSON reply, or with ``stream`` the response left open for its events."""
         import aiohttp
 
+        # as the SDKs time out: connecting, and waiting for the next bytes (a stream may run longer
+        # than ``timeout`` while it keeps arriving)
+        limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         try:
-            resp = await self._session().post(f"{self.api_base}{path}", data=json.dumps(body),
-                                              timeout=aiohttp.ClientTimeout(total=timeout))
+            resp = await self._session().post(f"{self.api_base}{path}", data=json.dumps(body), timeout=limits)
             try:
                 if resp.status >= 400:
                     raise HTTPStatusError(resp.status, resp.headers, await resp.read())
