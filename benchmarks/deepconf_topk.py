@@ -50,10 +50,11 @@ def read_back(model: Any, prompt: list[int], texts: list[str], k: int) -> list[l
             continue
         llama.n_tokens = start  # keep the prompt's evaluation; eval() drops the rest of the cache
         llama.eval(ids)
-        rows = np.array(llama.scores[start - 1: start - 1 + len(ids)], dtype=np.float64)
-        lp = rows - np.logaddexp.reduce(rows, axis=1, keepdims=True)
-        top = -np.partition(-lp, k - 1, axis=1)[:, :k]
-        out.append([round(float(-t.mean()), 4) for t in top])
+        rows = np.asarray(llama.scores[start - 1: start - 1 + len(ids)], dtype=np.float32)
+        peak = rows.max(axis=1, keepdims=True)
+        norm = peak[:, 0].astype(np.float64) + np.log(np.exp(rows - peak).sum(axis=1, dtype=np.float64))
+        top = np.partition(rows, rows.shape[1] - k, axis=1)[:, -k:].astype(np.float64)  # the k largest logits
+        out.append([round(float(norm[i] - top[i].mean()), 4) for i in range(len(ids))])  # -mean(top-k logprobs)
     return out
 
 

@@ -260,10 +260,10 @@ class LocalModel(InProcessModel):
         with self._lock:
             self._llama.reset()
             self._llama.eval(full)
-            logits = np.array(self._llama.scores[: len(full)], dtype=np.float64)
-        rows = logits[k - 1 : len(full) - 1]
-        log_norm = np.logaddexp.reduce(rows, axis=1)
+            rows = np.array(self._llama.scores[k - 1 : len(full) - 1], dtype=np.float32)
+        peak = rows.max(axis=1, keepdims=True)  # log-softmax with a max shift: a logaddexp reduce is ~20x slower
+        log_norm = peak[:, 0].astype(np.float64) + np.log(np.exp(rows - peak).sum(axis=1, dtype=np.float64))
         ids = np.array(full[k:])
-        values = rows[np.arange(len(ids)), ids] - log_norm
+        values = rows[np.arange(len(ids)), ids].astype(np.float64) - log_norm
         tokens = [self._detok(t) for t in full[k:]]
         return Score(tokens, [float(v) for v in values], Usage(prompt_tokens=len(full), calls=1))
