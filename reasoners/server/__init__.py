@@ -198,4 +198,6 @@ def serve(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8000) ->
     for llm in app.state.server.llms.values():
         llm.capabilities  # noqa: B018  (loads local models, checks upstream keys)
     print(f"reasoners: serving {', '.join(config.models)} on http://{host}:{port}/v1", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # asyncio's own loop, even where uvloop is installed: the sandbox starts its processes with
+    # options (inherited descriptors, a new session) that uvloop's subprocess support refuses
+    uvicorn.run(app, host=host, port=port, log_level="warning", loop="asyncio")
