@@ -1,24 +1,30 @@
 """The chat-completions wire shape both HTTP transports speak (litellm's objects, the openai SDK's,
 or plain dicts): replies and streams parsed into :class:`Reply`, and :class:`ChatTransport`, the
-request logic they share (whole, streamed, or streamed and cut by confidence). A subclass says
-only how one request is sent (``_send``) and how prompt scoring is asked for (``score``).
+request logic they share (whole, streamed, or streamed and cut by confidence, and prompt scoring
+by echo). A subclass says only how one chat request is sent (``_send``) and how one echo
+completion is (``_send_echo``); one whose client holds connections makes it per event loop
+through ``_loop_client``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
+import weakref
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ..core.errors import MalformedResponseError, ReasonersError
+from ..core.sync import close_with_loop
 from .confidence import GroupWatch, StopBelow
 from .convert import convert_error
+from .echo import EchoRequest, echo_score
 from .options import SamplingOptions
 from .reasoning import ReasoningDelta
 from .transport import Choice, Messages, Reply, Transport, request_key
-from .types import TokenLogprob
+from .types import Score, TokenLogprob
 
 __all__ = ["ChatTransport", "parse_reply", "stream_reply"]
 
@@ -122,6 +128,22 @@ class ChatTransport(Transport):
         self.api_base = api_base
         self._api_key = api_key
         self.score_prefix = score_prefix
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def _loop_client(self, make: Callable[[], Any]) -> Any:
+        """This event loop's client (``make()`` on first use): its connections are bound to the
+        loop, so each loop has its own, closed when the loop ends (or by :meth:`aclose`)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = make()
+            close_with_loop(self.aclose)
+        return client
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     def _key(self) -> str | None:
         return request_key(self._api_key, self.api_base, self.model)
@@ -133,6 +155,20 @@ class ChatTransport(Transport):
     async def _send(self, messages: Messages, options: SamplingOptions, n: int, timeout: float,
                     **extra: Any) -> Any:
         """The SDK call of one chat request (``extra``: ``stream=True`` and its options)."""
+
+    @abstractmethod
+    async def _send_echo(self, request: EchoRequest, timeout: float) -> Any:
+        """The SDK call of one text completion echoing ``request.text`` with its logprobs."""
+
+    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
+        req = EchoRequest(prompt, continuation, self.score_prefix)
+        try:
+            response = await self._send_echo(req, timeout)
+        except ReasonersError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        return echo_score(response, req, self.model)
 
     async def complete(self, messages: Messages, options: SamplingOptions, *, n: int, timeout: float) -> Reply:
         if options.stop_below is not None:

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from ..core.errors import APIConnectionError, ReasonersError, RequestTimeout
-from ..core.sync import close_with_loop
+from ..core.errors import APIConnectionError, RequestTimeout
 from .chat import ChatTransport
-from .echo import EchoRequest, echo_score
+from .echo import EchoRequest
 from .options import SamplingOptions
 from .reasoning import provider_fields
 from .transport import Messages
-from .types import Score
 
 __all__ = ["HTTPTransport", "HTTPStatusError"]
 
@@ -63,23 +60,20 @@ class HTTPTransport(ChatTransport):
     def __init__(self, model: str, *, api_base: str, api_key: str | None = None, score_prefix: str = "") -> None:
         super().__init__(model, api_base=api_base.rstrip("/"), api_key=api_key, score_prefix=score_prefix)
         self.name = model.split("/", 1)[1]
-        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _session(self) -> Any:
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None:
-            import aiohttp
+        return self._loop_client(self._make_session)
 
-            headers = {"Content-Type": "application/json"}
-            if key := self._key():
-                headers["Authorization"] = f"Bearer {key}"
-            # no connection limit of its own: the client's concurrency is the limit; long SSE lines
-            # (top logprobs) fit the read buffer; HTTP(S)_PROXY and NO_PROXY are honoured, as the SDKs do
-            session = self._sessions[loop] = aiohttp.ClientSession(
-                headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20, trust_env=True)
-            close_with_loop(self.aclose)  # its connections are bound to this loop
-        return session
+    def _make_session(self) -> Any:
+        import aiohttp
+
+        headers = {"Content-Type": "application/json"}
+        if key := self._key():
+            headers["Authorization"] = f"Bearer {key}"
+        # no connection limit of its own: the client's concurrency is the limit; long SSE lines
+        # (top logprobs) fit the read buffer; HTTP(S)_PROXY and NO_PROXY are honoured, as the SDKs do
+        return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20,
+                                     trust_env=True)
 
     async def _post(self, path: str, body: dict[str, Any], timeout: float, *, stream: bool = False) -> Any:
         """POST ``body``; the JSON reply, or with ``stream`` the response left open for its events."""
@@ -116,21 +110,9 @@ class HTTPTransport(ChatTransport):
             return _events(await self._post("/chat/completions", body, timeout, stream=True), self.model)
         return await self._post("/chat/completions", body, timeout)
 
-    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
-        req = EchoRequest(prompt, continuation, self.score_prefix)
-        try:
-            response = await self._post("/completions", {"model": self.name, "prompt": req.text, **req.fields},
-                                        timeout)
-        except ReasonersError:
-            raise
-        except Exception as e:
-            raise self._error(e) from e
-        return echo_score(response, req, self.model)
-
-    async def aclose(self) -> None:
-        session = self._sessions.pop(asyncio.get_running_loop(), None)
-        if session is not None:
-            await session.close()
+    async def _send_echo(self, request: EchoRequest, timeout: float) -> Any:
+        return await self._post("/completions", {"model": self.name, "prompt": request.text, **request.fields},
+                                timeout)
 
 
 async def _events(resp: Any, model: str) -> AsyncIterator[dict[str, Any]]:

@@ -9,14 +9,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.errors import AuthError, ConfigError, ReasonersError
+from ..core.errors import AuthError, ConfigError
 from .chat import ChatTransport
 from .convert import litellm
-from .echo import EchoRequest, echo_score
+from .echo import EchoRequest
 from .options import SamplingOptions
 from .reasoning import provider_fields
 from .transport import Messages, ModelInfo
-from .types import Capabilities, Score
+from .types import Capabilities
 
 __all__ = ["LiteLLMTransport", "LiteLLMInfo"]
 
@@ -110,20 +110,11 @@ class LiteLLMTransport(ChatTransport):
         """The SDK call of one chat request (``extra``: ``stream=True`` and its options)."""
         return await litellm().acompletion(**self._kwargs(messages, options, n, timeout), **extra)
 
-    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
-        req = EchoRequest(prompt, continuation, self.score_prefix)
+    async def _send_echo(self, request: EchoRequest, timeout: float) -> Any:
         kwargs: dict[str, Any] = {
-            "model": f"text-completion-openai/{self.model.split('/', 1)[-1]}", "prompt": req.text, **req.fields,
-            "num_retries": 0, "max_retries": 0, "timeout": timeout, "api_base": self.api_base,
+            "model": f"text-completion-openai/{self.model.split('/', 1)[-1]}", "prompt": request.text,
+            **request.fields, "num_retries": 0, "max_retries": 0, "timeout": timeout, "api_base": self.api_base,
         }
         if (key := self._key()) is not None:
             kwargs["api_key"] = key
-        try:
-            response = await litellm().atext_completion(**kwargs)
-        except ReasonersError:
-            raise
-        except Exception as e:
-            raise self._error(e) from e
-        return echo_score(response, req, self.model)
-
-
+        return await litellm().atext_completion(**kwargs)

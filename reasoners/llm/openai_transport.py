@@ -9,18 +9,13 @@ budgets reserve exactly as on the litellm path; each request costs the SDK's wor
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Any
 
-from ..core.errors import ReasonersError
-from ..core.sync import close_with_loop
 from .chat import ChatTransport
-from .echo import EchoRequest, echo_score
+from .echo import EchoRequest
 from .options import SamplingOptions
 from .reasoning import provider_fields
 from .transport import Messages
-from .types import Score
 
 __all__ = ["OpenAITransport"]
 
@@ -31,22 +26,19 @@ class OpenAITransport(ChatTransport):
     def __init__(self, model: str, *, api_base: str, api_key: str | None = None, score_prefix: str = "") -> None:
         super().__init__(model, api_base=api_base, api_key=api_key, score_prefix=score_prefix)
         self.name = model.split("/", 1)[1]
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+        return self._loop_client(self._make_client)
 
-            # max_retries=0: the SDK's own retries would hide attempts from ours. Our own HTTP client:
-            # the SDK's default one closes itself on garbage collection by scheduling a task on
-            # whatever loop runs then, which fails loudly when its connections belong to a closed one.
-            # api_key None: the SDK reads OPENAI_API_KEY, as litellm does (request_key says when that is set)
-            client = self._clients[loop] = AsyncOpenAI(base_url=self.api_base, api_key=self._key(),
-                                                       max_retries=0, http_client=DefaultAsyncHttpxClient())
-            close_with_loop(self.aclose)  # its connections are bound to this loop
-        return client
+    def _make_client(self) -> Any:
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+        # max_retries=0: the SDK's own retries would hide attempts from ours. Our own HTTP client:
+        # the SDK's default one closes itself on garbage collection by scheduling a task on
+        # whatever loop runs then, which fails loudly when its connections belong to a closed one.
+        # api_key None: the SDK reads OPENAI_API_KEY, as litellm does (request_key says when that is set)
+        return AsyncOpenAI(base_url=self.api_base, api_key=self._key(), max_retries=0,
+                           http_client=DefaultAsyncHttpxClient())
 
     async def _send(self, messages: Messages, options: SamplingOptions, n: int, timeout: float,
                     **extra: Any) -> Any:
@@ -57,18 +49,6 @@ class OpenAITransport(ChatTransport):
             body["n"] = n
         return await self._client().chat.completions.create(**body)
 
-    async def score(self, prompt: str, continuation: str, *, timeout: float) -> Score:
-        req = EchoRequest(prompt, continuation, self.score_prefix)
-        try:
-            response = await self._client().completions.create(model=self.name, prompt=req.text, timeout=timeout,
-                                                               **req.fields)
-        except ReasonersError:
-            raise
-        except Exception as e:
-            raise self._error(e) from e
-        return echo_score(response, req, self.model)
-
-    async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+    async def _send_echo(self, request: EchoRequest, timeout: float) -> Any:
+        return await self._client().completions.create(model=self.name, prompt=request.text, timeout=timeout,
+                                                       **request.fields)
