@@ -199,3 +199,43 @@ def test_one_way_to_inject_a_model_of_ones_own():
     assert ChainOfThought().run("What is 3 + 4?", llm=llm).answer == "7"
     with pytest.raises(ConfigError, match="transport="):
         LLM("fake/x", backend=object())
+
+
+def test_http_transport_goes_through_the_environment_proxy_unless_no_proxy(monkeypatch):
+    """HTTP_PROXY and NO_PROXY are read once per session (not in a thread on every request), as the SDKs do."""
+    from reasoners import APIConnectionError, RetryPolicy
+
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with StubServer(default=Reply.ok("through the proxy")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/v1"))
+
+        def client():
+            return LLM("openai/stub", api_base="http://upstream.invalid/v1", api_key="k", transport="http",
+                       retry=RetryPolicy(attempts=1))
+
+        assert client().generate("hi")[0].text == "through the proxy"  # upstream.invalid resolves nowhere
+        monkeypatch.setenv("NO_PROXY", "upstream.invalid")
+        with pytest.raises(APIConnectionError):
+            client().generate("hi")
+
+
+def test_http_transport_requests_stay_on_the_event_loop(monkeypatch):
+    """No worker thread per request (aiohttp's trust_env looks up proxies and ~/.netrc in one, twice a
+    call: most of the client's CPU per call)."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy that NO_PROXY rules out for the stub
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with StubServer(default=Reply.ok("hi")) as srv:
+        llm = LLM("openai/stub", api_base=srv.url, api_key="k", transport="http")
+        hops = []
+
+        async def calls():
+            loop = asyncio.get_running_loop()
+            real = loop.run_in_executor
+            monkeypatch.setattr(loop, "run_in_executor", lambda *a: hops.append(a) or real(*a))
+            for _ in range(3):
+                await llm.agenerate("hi", budget=Budget())
+            await llm.aclose()
+
+        asyncio.run(calls())
+    assert hops == []

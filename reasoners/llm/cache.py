@@ -296,11 +296,12 @@ def lookup(
     granted), and the samples already cached: under those keys, or, when the budget granted less
     than the ``asked`` tokens, under the full request if they stopped within the grant. A request
     without logprobs is also answered by the same request stored with them (its logprobs dropped):
-    the sample is the same, only what came with it differs."""
-    keys = {i: cache_key("chat", model, request, i) for i in indices}
+    the sample is the same, only what came with it differs. Without a cache, no keys (nothing is
+    stored or shared, so hashing the request would be wasted)."""
     got: dict[int, Completion] = {}
     if cache is None:
-        return keys, got
+        return {}, got
+    keys = {i: cache_key("chat", model, request, i) for i in indices}
     granted = int(request["max_tokens"])
     richer = None if request.get("logprobs") else {**request, "logprobs": True}
     for i, key in keys.items():
@@ -361,5 +362,6 @@ class InFlight:
         for i, future in futures.items():
             if not future.done():
                 future.cancel()
-            if pending.get(keys[i]) is future:
-                del pending[keys[i]]
+            key = keys.get(i)
+            if key is not None and pending.get(key) is future:
+                del pending[key]

@@ -217,25 +217,27 @@ class CallPath:
         (:meth:`Budget.extend`) or the request ends with :class:`BudgetExhausted`. No retry
         waits past the budget's time limit."""
         attempts, owed = 0, False
-        async for attempt in self.retry.retrying(reservation.deadline):
-            with attempt:
-                attempts += 1
-                if owed:  # the attempt before this one was charged: this one needs room of its own
-                    reservation.budget.extend(reservation, n)
-                    owed = False
-                try:
-                    reply = await self.transport.complete(messages, options, n=n,
-                                                          timeout=reservation.timeout(self.timeout))
-                except LLMError as err:
-                    log.debug("attempt %d on %s failed: %s", attempts, self.model, describe(err))
-                    if isinstance(err, BILLABLE):
-                        reservation.charge(n)
-                        owed = True
-                    raise
-                except asyncio.CancelledError:
+
+        async def attempt() -> Reply:
+            nonlocal attempts, owed
+            attempts += 1
+            if owed:  # the attempt before this one was charged: this one needs room of its own
+                reservation.budget.extend(reservation, n)
+                owed = False
+            try:
+                return await self.transport.complete(messages, options, n=n, timeout=reservation.timeout(self.timeout))
+            except LLMError as err:
+                log.debug("attempt %d on %s failed: %s", attempts, self.model, describe(err))
+                if isinstance(err, BILLABLE):
                     reservation.charge(n)
-                    raise
-                out = completions(self.counted(reply, messages), self.model, self.info.prices(), self.thinking)
+                    owed = True
+                raise
+            except asyncio.CancelledError:
+                reservation.charge(n)
+                raise
+
+        reply = await self.retry.call(attempt, reservation.deadline)
+        out = completions(self.counted(reply, messages), self.model, self.info.prices(), self.thinking)
         for c in out:
             self.count_reasoning(c)
         return out, attempts
@@ -364,21 +366,23 @@ class CallPath:
 
     async def _score(self, prompt: str, continuation: str, reservation: Reservation) -> Score:
         owed = False
-        async for attempt in self.retry.retrying(reservation.deadline):
-            with attempt:
-                if owed:  # charged >= billed, as in send
-                    reservation.budget.extend(reservation)
-                    owed = False
-                try:
-                    result = await self.transport.score(prompt, continuation,
-                                                        timeout=reservation.timeout(self.timeout))
-                except BILLABLE:
-                    reservation.charge()
-                    owed = True
-                    raise
-                except asyncio.CancelledError:
-                    reservation.charge()
-                    raise
+
+        async def attempt() -> Score:
+            nonlocal owed
+            if owed:  # charged >= billed, as in send
+                reservation.budget.extend(reservation)
+                owed = False
+            try:
+                return await self.transport.score(prompt, continuation, timeout=reservation.timeout(self.timeout))
+            except BILLABLE:
+                reservation.charge()
+                owed = True
+                raise
+            except asyncio.CancelledError:
+                reservation.charge()
+                raise
+
+        result = await self.retry.call(attempt, reservation.deadline)
         if not result.logprobs:
             raise CapabilityError(f"{self.model}: the server returned no prompt logprobs; it cannot score text")
         return result

@@ -60,6 +60,7 @@ class HTTPTransport(ChatTransport):
     def __init__(self, model: str, *, api_base: str, api_key: str | None = None, score_prefix: str = "") -> None:
         super().__init__(model, api_base=api_base.rstrip("/"), api_key=api_key, score_prefix=score_prefix)
         self.name = model.split("/", 1)[1]
+        self._proxy: tuple[Any, Any] = (None, None)
 
     def _session(self) -> Any:
         return self._loop_client(self._make_session)
@@ -70,10 +71,10 @@ class HTTPTransport(ChatTransport):
         headers = {"Content-Type": "application/json"}
         if key := self._key():
             headers["Authorization"] = f"Bearer {key}"
+        self._proxy = _env_proxy(str(self.api_base))
         # no connection limit of its own: the client's concurrency is the limit; long SSE lines
-        # (top logprobs) fit the read buffer; HTTP(S)_PROXY and NO_PROXY are honoured, as the SDKs do
-        return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20,
-                                     trust_env=True)
+        # (top logprobs) fit the read buffer
+        return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20)
 
     async def _post(self, path: str, body: dict[str, Any], timeout: float, *, stream: bool = False) -> Any:
         """POST ``body``; the JSON reply, or with ``stream`` the response left open for its events."""
@@ -83,7 +84,10 @@ class HTTPTransport(ChatTransport):
         # than ``timeout`` while it keeps arriving)
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         try:
-            resp = await self._session().post(f"{self.api_base}{path}", data=json.dumps(body), timeout=limits)
+            session = self._session()
+            proxy, proxy_auth = self._proxy
+            resp = await session.post(f"{self.api_base}{path}", data=json.dumps(body), timeout=limits, proxy=proxy,
+                                      proxy_auth=proxy_auth)
             try:
                 if resp.status >= 400:
                     raise HTTPStatusError(resp.status, resp.headers, await resp.read())
@@ -113,6 +117,19 @@ class HTTPTransport(ChatTransport):
     async def _send_echo(self, request: EchoRequest, timeout: float) -> Any:
         return await self._post("/completions", {"model": self.name, "prompt": request.text, **request.fields},
                                 timeout)
+
+
+def _env_proxy(url: str) -> tuple[Any, Any]:
+    """The proxy (and its credentials) that HTTP(S)_PROXY and NO_PROXY give ``url``, read once per
+    session as the SDKs read them once per client. (aiohttp's ``trust_env`` would look them and
+    ``~/.netrc`` up again in a worker thread on every request: two thread hops, most of a call's CPU.)"""
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:  # no proxy for this address
+        return None, None
 
 
 async def _events(resp: Any, model: str) -> AsyncIterator[dict[str, Any]]:

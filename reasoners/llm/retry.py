@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -23,6 +25,7 @@ __all__ = ["RetryPolicy"]
 
 
 _TRANSIENT = retry_if_exception_type(TransientError)
+T = TypeVar("T")
 
 
 class _PastDeadline(stop_base):
@@ -67,15 +70,40 @@ class RetryPolicy:
         backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait, jitter=self.jitter)
         return float(backoff(state))
 
-    def retrying(self, deadline: float | None = None) -> AsyncRetrying:
+    def retrying(self, deadline: float | None = None, *, waited: float = 0.0) -> AsyncRetrying:
         """The retry loop. With a ``deadline`` (monotonic seconds: a budget's time limit), a wait that
         would end past it is not taken: the loop raises :class:`BudgetExhausted` instead, so no
-        retry outlasts the budget (the run ends ``exhausted``)."""
+        retry outlasts the budget (the run ends ``exhausted``). ``waited``: seconds since the first
+        attempt already gone before the loop starts (see :meth:`call`)."""
         return AsyncRetrying(
             retry=_TRANSIENT,
-            stop=stop_any(stop_after_attempt(self.attempts), stop_before_delay(self.max_total_wait),
+            stop=stop_any(stop_after_attempt(self.attempts), stop_before_delay(self.max_total_wait - waited),
                           _PastDeadline(deadline)),
             wait=self._wait,
             sleep=asyncio.sleep,
             reraise=True,
         )
+
+    async def call(self, attempt: Callable[[], Awaitable[T]], deadline: float | None = None) -> T:
+        """``await attempt()`` until it succeeds or the policy stops (see :meth:`retrying`).
+
+        The first try runs bare and the retry loop starts only once it has failed with a
+        :class:`TransientError` (the loop's first turn re-raises that failure, so attempts,
+        waits and the total wait count as if it had run inside): a call that succeeds, nearly
+        every call, costs nothing for retrying (tenacity's loop is ~25 us a call)."""
+        started = time.monotonic()
+        try:
+            return await attempt()
+        except TransientError as e:
+            if self.attempts == 1:
+                raise
+            failed: TransientError | None = e
+
+        async def again() -> T:
+            nonlocal failed
+            if failed is not None:
+                e, failed = failed, None
+                raise e
+            return await attempt()
+
+        return await self.retrying(deadline, waited=time.monotonic() - started)(again)
