@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -84,28 +87,63 @@ def server_cpu(url: str) -> float:
 def pass_through(n: int) -> dict[str, Any]:
     """The server's own work per request: CPU and the latency it adds. Upstream answering at once at
     concurrency 8 and 64 (at 64 the server process is busy all the time, so the median is mostly
-    queueing behind the other 63), and at 64 with a 200 ms upstream (64 runs in flight, as a
-    shared server with a real model upstream has them)."""
+    queueing behind the other 63: Little's law), and at 64 with a 200 ms upstream (64 runs in
+    flight, as a shared server with a real model upstream has them). Beside ours, in the same run,
+    the floor: ``bare_proxy.py``, FastAPI and uvicorn passing each request on with aiohttp."""
     out: dict[str, Any] = {"requests": n}
     for c, latency in ((8, 0.0), (64, 0.0), (64, 0.2)):
         with stub_process("--latency", str(latency)) as upstream:
             asyncio.run(load(upstream, "stub", 50, c))
             direct = asyncio.run(load(upstream, "stub", n, c))
-            with serve(upstream, "--concurrency", str(c)) as url:
-                asyncio.run(load(url, "openai/stub", 50, c))
-                before = server_cpu(url)
-                through = asyncio.run(load(url, "openai/stub", n, c))
-                cpu = server_cpu(url) - before
-        out[f"c{c}_upstream_{int(latency * 1000)}ms"] = {
-            "direct": direct, "through_server": through, "server_cpu_ms_per_request": round(cpu / n * 1000, 3),
-            "added_p50_ms": round((through["p50_s"] - direct["p50_s"]) * 1000, 2),
-            "throughput_ratio": round(through["throughput_rps"] / direct["throughput_rps"], 3)}
+            row: dict[str, Any] = {"direct": direct}
+            for name, server in (("through_server", served(upstream, "--concurrency", str(c))),
+                                 ("through_bare_proxy", bare_proxy(upstream))):
+                with server as (url, cpu_seconds):
+                    asyncio.run(load(url, "openai/stub", 50, c))
+                    before = cpu_seconds()
+                    through = asyncio.run(load(url, "openai/stub", n, c))
+                    cpu = cpu_seconds() - before
+                key = name.removeprefix("through_")
+                row[name] = through
+                row[f"{key}_cpu_ms_per_request"] = round(cpu / n * 1000, 3)
+                row[f"{key}_added_p50_ms"] = round((through["p50_s"] - direct["p50_s"]) * 1000, 2)
+                row[f"{key}_throughput_ratio"] = round(through["throughput_rps"] / direct["throughput_rps"], 3)
+        out[f"c{c}_upstream_{int(latency * 1000)}ms"] = row
     return out
+
+
+@contextlib.contextmanager
+def bare_proxy(upstream: str) -> Iterator[tuple[str, Callable[[], float]]]:
+    """The floor (``bare_proxy.py``) and its CPU seconds so far, read from /proc."""
+    with running_server([sys.executable, str(Path(__file__).with_name("bare_proxy.py")), "--port", "{port}",
+                         "--upstream", upstream]) as url:
+        port = url.split(":")[-1].split("/")[0]
+        pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _listens(p, port))
+
+        def cpu_seconds() -> float:
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        yield url, cpu_seconds
+
+
+def _listens(proc: Path, port: str) -> bool:
+    try:
+        return f"bare_proxy.py\0--port\0{port}\0".encode() in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def serve(upstream: str, *args: str) -> Any:
     return running_server([sys.executable, "-m", "reasoners.cli", "serve", "--model", "openai/stub",
                            "--api-base", upstream, "--port", "{port}", "--max-queue", "10000", *args], seconds=60)
+
+
+@contextlib.contextmanager
+def served(upstream: str, *args: str) -> Iterator[tuple[str, Callable[[], float]]]:
+    """Our server and its CPU seconds so far (from its /metrics)."""
+    with serve(upstream, *args) as url:
+        yield url, lambda: server_cpu(url)
 
 
 def main() -> None:

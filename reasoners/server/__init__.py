@@ -46,7 +46,10 @@ def create_app(config: ServerConfig) -> Any:
         await server.prepare_default()  # once, before the first request, under the operator's budget
         yield
 
-    app = FastAPI(title="reasoners", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry HTTP spans off: a run's trace is what the server exports (--otel), and
+    # FastAPI would otherwise look the global providers up in os.environ on every request
+    app = FastAPI(title="reasoners", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.server = server
 
     def fail(status: int, message: str, code: str, param: str | None = None, **headers: str) -> Any:
@@ -190,6 +193,7 @@ def create_app(config: ServerConfig) -> Any:
 def serve(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the server until interrupted. Models are loaded and keys checked first, so a bad
     model, spec or key fails here, before the port is taken."""
+    import gc
     import sys
 
     import uvicorn
@@ -197,6 +201,10 @@ def serve(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8000) ->
     app = create_app(config)
     for llm in app.state.server.llms.values():
         llm.capabilities  # noqa: B018  (loads local models, checks upstream keys)
+    # what start-up made lives as long as the process: out of the collector's sight, a full
+    # collection (which many requests in flight trigger often) scans only what requests made
+    gc.collect()
+    gc.freeze()
     print(f"reasoners: serving {', '.join(config.models)} on http://{host}:{port}/v1", file=sys.stderr, flush=True)
     # asyncio's own loop, even where uvloop is installed: the sandbox starts its processes with
     # options (inherited descriptors, a new session) that uvloop's subprocess support refuses
