@@ -94,8 +94,23 @@ def test_public_tests_scorer_ranks_by_share_passed_in_the_sandbox():
     result = BestOfN(n=3, scorer=PublicTests()).run(problem, llm=llm)
     assert "return x * 2" in result.answer
     assert [c.score for c in result.candidates] == [1.0, 0.5, 0.0]
-    with pytest.raises(ConfigError, match="public tests"):
-        BestOfN(n=1, scorer=PublicTests()).run(Problem("Say hi.", kind="code"), llm=FakeLLM(["print(1)"]))
+    with pytest.raises(ConfigError, match="needs a code problem"):
+        BestOfN(n=1, scorer=PublicTests()).run(Problem("What is 2 + 2?", kind="number"), llm=FakeLLM(["4"]))
+
+
+def test_public_tests_scorer_without_tests_leaves_the_pick_to_the_vote():
+    """A code problem that shows no tests (HumanEval/38) is not an error: nothing is run, every
+    candidate is unscored, and best-of-N picks the program most samples agree on."""
+    from reasoners import BestOfN, Problem
+    from reasoners.strategies.scorers import PublicTests
+
+    problem = Problem("def decode(s):\n    \"\"\"Reverse s.\"\"\"\n", kind="code", tests=["assert decode('ab') == 'ba'"],
+                      metadata={"entry_point": "decode"})
+    lone = "```python\ndef decode(s):\n    return s\n```"
+    agreed = "```python\ndef decode(s):\n    return s[::-1]\n```"
+    result = BestOfN(n=3, scorer=PublicTests()).run(problem, llm=FakeLLM([lone, agreed, agreed]))
+    assert "s[::-1]" in result.answer
+    assert [c.score for c in result.candidates] == [None, None, None]
 
 
 PLANNED = (

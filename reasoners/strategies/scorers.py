@@ -136,17 +136,22 @@ class PuzzleChecker(Scorer):
 @settings
 class PublicTests(Scorer):
     """The share of the problem's public tests (see :func:`reasoners.domains.code.public_tests`) the candidate's
-    code passes, run in the sandbox. Direct sampling filtered by tests: ``bon(scorer=tests)``."""
+    code passes, run in the sandbox. Direct sampling filtered by tests: ``bon(scorer=tests)``.
+
+    A code problem that shows no tests (HumanEval/38's docstring has no ``>>>`` example) leaves
+    nothing to filter on: every candidate is unscored (None), so best-of-N falls back to its tie
+    rule (by default the program most samples agree on)."""
 
     runs_code = True  # it executes model-written code (in the sandbox)
 
     timeout: float = param(default=10.0, gt=0)
 
     async def score(self, problem: Problem, candidate: Candidate, ctx: Context) -> float | None:
+        if problem.kind != "code":
+            raise ConfigError(f"the tests scorer needs a code problem; this one's kind is {problem.kind!r}")
         tests = public_tests(problem)
-        if problem.kind != "code" or not tests:
-            raise ConfigError("the tests scorer needs a code problem with public tests "
-                              "(metadata['public_tests'] or >>> examples in the docstring)")
+        if not tests:
+            return None
         if not candidate.answer:
             return 0.0
         result = await run_tests(problem, candidate.answer, tests, Sandbox(timeout=self.timeout))
