@@ -57,9 +57,10 @@ def test_self_consistency_on_gsm8k(local_llm):
     assert 1 <= len(result.candidates) <= 4
     texts = {c.text for c in result.candidates}
     assert len(texts) == len(result.candidates)  # distinct samples at T=0.7
-    if result.answer is not None:
-        votes = sum(1 for c in result.candidates if c.answer == result.answer)
-        assert result.confidence == votes / len(result.candidates)
+    if result.answer is not None:  # the winner's share of the votes: samples without an answer do not vote
+        voters = [c for c in result.candidates if c.answer is not None]
+        votes = sum(1 for c in voters if c.answer == result.answer)
+        assert result.confidence == votes / len(voters)
     assert len(_calls(result.trace, "llm")) == result.usage.calls
 
 
