@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,10 @@ def app_for(upstream: str) -> FastAPI:
     @app.get("/v1/models")
     async def models() -> Any:
         return {"object": "list", "data": [{"id": "stub", "object": "model"}]}
+
+    @app.get("/cpu")
+    async def cpu() -> Any:  # this process's CPU seconds so far, for server_load.py
+        return time.process_time()
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:

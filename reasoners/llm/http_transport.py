@@ -14,6 +14,7 @@ against the SDKs and against a bare aiohttp loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -60,7 +61,10 @@ class HTTPTransport(ChatTransport):
     def __init__(self, model: str, *, api_base: str, api_key: str | None = None, score_prefix: str = "") -> None:
         super().__init__(model, api_base=api_base.rstrip("/"), api_key=api_key, score_prefix=score_prefix)
         self.name = model.split("/", 1)[1]
-        self._proxy: tuple[Any, Any] = (None, None)
+
+    @functools.cached_property
+    def _proxy(self) -> tuple[Any, Any]:
+        return _env_proxy(str(self.api_base))
 
     def _session(self) -> Any:
         return self._loop_client(self._make_session)
@@ -71,7 +75,6 @@ class HTTPTransport(ChatTransport):
         headers = {"Content-Type": "application/json"}
         if key := self._key():
             headers["Authorization"] = f"Bearer {key}"
-        self._proxy = _env_proxy(str(self.api_base))
         # no connection limit of its own: the client's concurrency is the limit; long SSE lines
         # (top logprobs) fit the read buffer
         return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**20)
@@ -84,9 +87,8 @@ class HTTPTransport(ChatTransport):
         # than ``timeout`` while it keeps arriving)
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         try:
-            session = self._session()
             proxy, proxy_auth = self._proxy
-            resp = await session.post(f"{self.api_base}{path}", data=json.dumps(body), timeout=limits, proxy=proxy,
+            resp = await self._session().post(f"{self.api_base}{path}", data=json.dumps(body), timeout=limits, proxy=proxy,
                                       proxy_auth=proxy_auth)
             try:
                 if resp.status >= 400:
@@ -121,7 +123,7 @@ class HTTPTransport(ChatTransport):
 
 def _env_proxy(url: str) -> tuple[Any, Any]:
     """The proxy (and its credentials) that HTTP(S)_PROXY and NO_PROXY give ``url``, read once per
-    session as the SDKs read them once per client. (aiohttp's ``trust_env`` would look them and
+    transport, as the SDKs read them once per client. (aiohttp's ``trust_env`` would look them and
     ``~/.netrc`` up again in a worker thread on every request: two thread hops, most of a call's CPU.)"""
     from aiohttp.helpers import get_env_proxy_for_url
     from yarl import URL
