@@ -17,8 +17,9 @@ Compared on the same 50 problems and the same traces:
   (the ``100 - eta`` percentile of their lowest groups); each later trace (in seed order) is cut at
   its first group below it and charged the tokens up to there; sampling stops at ``consensus``.
   The library's online mode does the same live (``tests/integration/test_deepconf_real.py``).
-Each policy's accuracy, mean tokens per problem (prompt + completion of the traces it drew), and a
-paired sign test against SC@16; beside them the adaptive allocator's runs at several totals on the
+Each policy's accuracy, mean tokens per problem (prompt + completion of the traces it drew, what the
+budget charges), the generated tokens alone as a share of SC@16's (the paper's measure), and a paired
+sign test against SC@16; beside them the adaptive allocator's runs at several totals on the
 same samples (``gsm8k_allocation``).
 
     .venv/bin/python benchmarks/deepconf_replay.py --out benchmarks/results/deepconf_replay
@@ -73,11 +74,12 @@ def sign_test(fixed: int, broken: int) -> float:
 
 
 def online(traces: list[Trace_], prompt: int, eta: float, warmup: int,
-           consensus: float) -> tuple[str | None, int, int]:
-    """The online policy on traces in seed order: (answer, tokens spent, traces cut)."""
-    spent, votes, lows, cut = 0, [], [], 0
+           consensus: float) -> tuple[str | None, int, int, int]:
+    """The online policy on traces in seed order: (answer, tokens spent, of them generated, traces cut)."""
+    spent, drawn, votes, lows, cut = 0, 0, [], [], 0
     for i, (answer, conf) in enumerate(traces):
         groups = window_means(conf, WINDOW)
+        drawn += 1
         if i < warmup:
             spent += prompt + len(conf)
             lows.append(min(groups) if groups else 0.0)
@@ -98,7 +100,7 @@ def online(traces: list[Trace_], prompt: int, eta: float, warmup: int,
     threshold = _percentile(lows, 100 - eta)
     kept = [(a, c) for k, (a, c, low) in enumerate(votes) if a is not None and c is not None
             and (k >= warmup or low >= threshold)] or [(a, c) for a, c, _ in votes if a is not None and c is not None]
-    return vote([a for a, _ in kept], [c for _, c in kept]).winner, spent, cut
+    return vote([a for a, _ in kept], [c for _, c in kept]).winner, spent, spent - drawn * prompt, cut
 
 
 def offline_and_online(signal: str, traces: list[Trace_], prompt: int, whole: int, add: Any) -> None:
@@ -111,13 +113,13 @@ def offline_and_online(signal: str, traces: list[Trace_], prompt: int, whole: in
         for eta in (10, 50, 90):
             kept = scored[: max(1, math.ceil(len(scored) * eta / 100))]
             add(f"{signal}: offline {measure} eta={eta}", vote([a for _, a in kept], [c for c, _ in kept]).winner,
-                whole)
+                whole, whole - len(traces) * prompt)
     for eta in (10, 90):  # the paper's consensus 0.95; a small grid beside it (chosen on these 50: in-sample)
         for warmup, consensus in ((4, 0.95), (4, 0.8), (2, 0.8), (2, 0.95)):
-            answer, spent, cut = online(traces, prompt, eta, warmup=warmup, consensus=consensus)
+            answer, spent, generated, cut = online(traces, prompt, eta, warmup=warmup, consensus=consensus)
             name = f"{signal}: online eta={eta}" + ("" if (warmup, consensus) == (4, 0.95) else
                                                     f" warmup={warmup} consensus={consensus}")
-            add(name, answer, spent, cut=cut)
+            add(name, answer, spent, generated, cut=cut)
 
 
 def main() -> None:
@@ -153,14 +155,16 @@ def main() -> None:
         right = lambda a: bool(a is not None and same_answer(a, problem.gold, "number"))  # noqa: E731
         answers = [a for a, _ in traces]
 
-        def add(name: str, answer: str | None, tokens: int, **extra: Any) -> None:
-            rows.setdefault(name, []).append({"id": problem.id, "correct": right(answer), "tokens": tokens, **extra})
+        def add(name: str, answer: str | None, tokens: int, generated: int, **extra: Any) -> None:
+            rows.setdefault(name, []).append({"id": problem.id, "correct": right(answer), "tokens": tokens,
+                                              "generated": generated, **extra})
 
-        add("sc@16", vote(answers).winner, whole)
+        generated = whole - len(traces) * prompt
+        add("sc@16", vote(answers).winner, whole, generated)
         assert same_answer(vote(answers).winner, sc16[problem.id]["answer"], "number") or sc16[problem.id]["answer"] \
             is None, "the replay must be SC@16's own samples"
         weights = [math.exp(sum(x.logprob for x in t) / len(t)) if t else 0.0 for _, t in traces]
-        add("weighted sc@16", vote(answers, weights).winner, whole)
+        add("weighted sc@16", vote(answers, weights).winner, whole, generated)
         offline_and_online("chosen", [(a, [math.exp(x.logprob) for x in t or []]) for a, t in traces], prompt,
                            whole, add)
         if topk:
@@ -175,7 +179,9 @@ def main() -> None:
         fixed = sum(1 for r in got if r["correct"] and not reference[r["id"]])
         broken = sum(1 for r in got if not r["correct"] and reference[r["id"]])
         table.append({"policy": name, "correct": sum(r["correct"] for r in got), "problems": len(got),
-                      "mean_tokens": round(sum(r["tokens"] for r in got) / len(got)), "fixed": fixed,
+                      "mean_tokens": round(sum(r["tokens"] for r in got) / len(got)),
+                      "generated_share": round(sum(r["generated"] for r in got)
+                                               / sum(r["generated"] for r in rows["sc@16"]), 3), "fixed": fixed,
                       "broken": broken, "p": round(sign_test(fixed, broken), 3),
                       **({"cut": sum(r.get("cut", 0) for r in got)} if "online" in name else {})})
     allocation = [r for r in json.loads(ALLOCATION.read_text()) if r["strategy"].startswith("adaptive")] \
@@ -193,22 +199,25 @@ def main() -> None:
                "library_check": {"answers": check, "agrees": [
                    same_answer(a, problems[i].gold, "number") == ours[i]["correct"] for i, a in enumerate(check)]}}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    lines = [f"| policy | correct /{len(problems)} | mean tokens | vs SC@16: fixed / broken (p) |", "|---|---|---|---|"]
+    lines = [f"| policy | correct /{len(problems)} | mean tokens | generated tokens, share of SC@16's "
+             "| vs SC@16: fixed / broken (p) |", "|---|---|---|---|---|"]
     for t in table:
-        lines.append(f"| {t['policy']} | {t['correct']} | {t['mean_tokens']} | {t['fixed']} / {t['broken']} "
-                     f"({t['p']}){' , cut ' + str(t['cut']) if 'cut' in t else ''} |")
+        lines.append(f"| {t['policy']} | {t['correct']} | {t['mean_tokens']} | {t['generated_share']:.0%} "
+                     f"| {t['fixed']} / {t['broken']} ({t['p']}){' , cut ' + str(t['cut']) if 'cut' in t else ''} |")
     for r in allocation:
         lines.append(f"| {r['strategy']} total {r['budget']} | {round(r['accuracy'] * len(problems))} | "
-                     f"{round(r['mean_tokens'])} | (gsm8k_allocation) |")
+                     f"{round(r['mean_tokens'])} | | (gsm8k_allocation) |")
     if (args.live / "results.jsonl").exists():
         live = live_rows(args.live, sc16, warmup=4)
         summary["live"] = live
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         lines += ["", f"Live ({args.live}, {live['problems']} problems, the embedded model, top-5 logprobs):", "",
-                  "| policy | correct | mean tokens | traces drawn | later traces cut |", "|---|---|---|---|---|",
-                  f"| SC@16 (committed run, same problems) | {live['sc16_correct']} | {live['sc16_tokens']} | 16 | |",
-                  f"| {live['strategy']} | {live['correct']} | {live['tokens']} | {live['traces']} | "
-                  f"{live['cut']} of {live['later']} |"]
+                  "| policy | correct | mean tokens | generated tokens, share of SC@16's | traces drawn "
+                  "| later traces cut |", "|---|---|---|---|---|---|",
+                  f"| SC@16 (committed run, same problems) | {live['sc16_correct']} | {live['sc16_tokens']} | 100% "
+                  "| 16 | |",
+                  f"| {live['strategy']} | {live['correct']} | {live['tokens']} | {live['generated_share']:.0%} "
+                  f"| {live['traces']} | {live['cut']} of {live['later']} |"]
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(table, allocation, len(problems), args.out / "accuracy_vs_tokens.png")
@@ -228,6 +237,8 @@ def live_rows(folder: Path, sc16: dict[str, dict[str, Any]], warmup: int) -> dic
             "later": len(later), "cut": sum(1 for s in later if s["answer"] is None),
             "sc16_correct": sum(bool(sc16[r["problem_id"]]["correct"]) for r in rows),
             "sc16_tokens": round(sum(sc16[r["problem_id"]]["usage"]["total_tokens"] for r in rows) / max(1, len(rows))),
+            "generated_share": round(sum(r["usage"]["completion_tokens"] for r in rows) / max(1, sum(
+                sc16[r["problem_id"]]["usage"]["completion_tokens"] for r in rows)), 3),
             "per_problem": [{"id": r["problem_id"], "correct": r["correct"], "tokens": r["usage"]["total_tokens"],
                              "sc16_correct": sc16[r["problem_id"]]["correct"],
                              "sc16_tokens": sc16[r["problem_id"]]["usage"]["total_tokens"]} for r in rows]}
