@@ -55,6 +55,13 @@ CODE_CASES = [
     ("Here:\n```python\ndef f(x):\n    return x + 1\n```\nDone.", "def f(x):\n    return x + 1"),
     ("```\nprint(1)\n```\nand\n```python\nprint(2)\n```", "print(2)"),
     ("def g():\n    return 3", "def g():\n    return 3"),
+    # the function, then a block that only uses it (MBPP/11 on Qwen2.5-Coder): the function is the answer
+    ("```python\ndef f(s):\n    return s\n```\nTest it:\n```python\nassert f('a') == 'a'\n```", "def f(s):\n    return s"),
+    ("```python\ndef f(x):\n    return 1\n```\nFixed:\n```python\ndef f(x):\n    return 2\n```\n```python\n"
+     "print(f(1))\n```", "def f(x):\n    return 2"),                                # the last definition wins
+    ("```python\ndef f(x):\n    return x\n```\n```python\ndef test_f():\n    assert f(1) == 1\n```",
+     "def f(x):\n    return x"),                                                       # a test block is not the program
+    ("```python\nimport math\n```\n```python\nprint(2)\n```", "print(2)"),            # nothing defined: the last
     ("Sorry, I cannot help.", None),
 ]
 

@@ -154,12 +154,20 @@ def extract_text(text: str) -> str | None:
     return lines[-1].rstrip(".") if lines else None
 
 
+_DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
+
+
 def extract_code(text: str) -> str | None:
-    """The last fenced code block, preferring ``python`` ones; unfenced code is returned as is."""
+    """The program in a reply: its last fenced block that defines a function or class (``python``
+    blocks first), since a reply often ends with a block that only calls or tests what an earlier
+    one defined; a block defining only ``test_...`` functions counts after any other. Without a
+    defining block, the last block; unfenced code is returned as is."""
     blocks = re.findall(r"```([\w+-]*)[ \t]*\n(.*?)```", text, re.S)
     if blocks:
-        py = [code for lang, code in blocks if lang.lower() in ("python", "py", "python3")]
-        return (py or [code for _, code in blocks])[-1].strip("\n")
+        code = [c for lang, c in blocks if lang.lower() in ("python", "py", "python3")] or [c for _, c in blocks]
+        defining = [c for c in code if _DEFINES.search(c)]
+        solutions = [c for c in defining if any(not name.lower().startswith("test") for name in _DEFINES.findall(c))]
+        return (solutions or defining or code)[-1].strip("\n")
     if re.search(r"^\s*(def|class|import|from)\s", text, re.M):
         return text.strip("\n")
     return None
