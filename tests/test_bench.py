@@ -8,7 +8,16 @@ import json
 import pytest
 
 from reasoners import AuthError, Cache, ConfigError, Problem, RetryPolicy
-from reasoners.bench import BenchConfig, parse_strategies, progress_bar, read_journal, run_bench, summarize, wilson
+from reasoners.bench import (
+    BenchConfig,
+    parse_strategies,
+    progress_bar,
+    read_journal,
+    run_bench,
+    summarize,
+    wilson,
+    write_report,
+)
 from reasoners.bench.tasks import Task
 from reasoners.testing import FakeLLM, FakeResponse
 
@@ -135,6 +144,21 @@ def test_metric_means_skip_rows_without_metrics():
             dict(base, problem_id="c", metrics={"f1": 1.0})]
     [line] = summarize(rows)
     assert line["mean_f1"] == 0.75 and line["problems"] == 3
+
+
+def test_summary_shows_the_generated_tokens_beside_all_tokens(tmp_path):
+    base = {"strategy": "cot", "budget": None, "correct": True, "candidates": 1, "exhausted": False,
+            "truncated": 0, "seconds": 1.0, "usage": {"total_tokens": 100, "prompt_tokens": 70,
+                                                      "completion_tokens": 30, "calls": 1, "cost": 0.0, "cache_hits": 0}}
+    rows = [dict(base, problem_id="a"),
+            dict(base, problem_id="b", usage=dict(base["usage"], total_tokens=90, completion_tokens=20))]
+    [line] = write_report(rows, tmp_path, title="t")
+    assert (line["mean_tokens"], line["mean_generated"]) == (95, 25)
+    assert "| mean tokens | of them generated |" in (tmp_path / "summary.md").read_text()
+    assert "| 95 | 25 |" in (tmp_path / "summary.md").read_text()
+    older = [dict(base, problem_id="c", usage={k: v for k, v in base["usage"].items() if k != "completion_tokens"})]
+    [line] = write_report(older + rows, tmp_path, title="t")  # a journal row from before the count: unknown
+    assert line["mean_generated"] is None and "| 97 | - |" in (tmp_path / "summary.md").read_text()
 
 
 def test_progress_bar_shows_runs_done_of_total(capsys):

@@ -1,5 +1,6 @@
 """The bench's report, rebuilt from the journal alone: the summary table (accuracy over the
-answered problems with a 95% Wilson interval, errors, mean tokens, calls, cost, time, how often
+answered problems with a 95% Wilson interval, errors, mean tokens (and of them the generated ones,
+thinking included: what DeepConf's paper counts), calls, cost, time, how often
 the budget ran out), its text and JSON, and the plot of accuracy against tokens."""
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "accuracy": correct / n if n else 0.0,
             "ci95": [round(low, 3), round(high, 3)],
             "mean_tokens": sum(r["usage"]["total_tokens"] for r in rs) / max(n, 1),
+            "mean_generated": (sum(r["usage"]["completion_tokens"] for r in rs) / max(n, 1)
+                               if all("completion_tokens" in r["usage"] for r in rs) else None),
             "mean_calls": sum(r["usage"]["calls"] for r in rs) / max(n, 1),
             "cost": sum(r["usage"]["cost"] for r in rs),
             "mean_seconds": sum(r["seconds"] for r in rs) / max(n, 1),
@@ -70,7 +73,7 @@ def _metric_means(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {f"mean_{name}": sum(v) / len(v) for name, v in sorted(values.items())}
 
 
-_FIXED = ("mean_tokens", "mean_calls", "mean_seconds")
+_FIXED = ("mean_tokens", "mean_generated", "mean_calls", "mean_seconds")
 
 
 def write_report(rows: list[dict[str, Any]], out: Path, *, title: str,
@@ -93,20 +96,24 @@ def write_report(rows: list[dict[str, Any]], out: Path, *, title: str,
         f"# {title}",
         "",
         "| strategy | budget/problem | n | errors | accuracy | 95% CI | " + "".join(f"{k} | " for k in extra)
-        + "mean tokens | mean calls | cost $ | mean s | hit budget | truncated |",
-        "|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|---|---|---|",
+        + "mean tokens | of them generated | mean calls | cost $ | mean s | hit budget | truncated |",
+        "|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|---|---|---|---|",
     ]
     for t in table:
         lines.append(
             f"| {t['strategy']} | {t['budget'] or 'none'} | {t['problems']} | {t['errors']} | {t['accuracy']:.1%} "
             f"| {t['ci95'][0]:.1%}-{t['ci95'][1]:.1%} | "
             + "".join(f"{t[k]:.3f} | " if t.get(k) is not None else "- | " for k in extra)
-            + f"{t['mean_tokens']:.0f} | {t['mean_calls']:.1f} "
+            + f"{t['mean_tokens']:.0f} | {_whole(t['mean_generated'])} | {t['mean_calls']:.1f} "
             f"| {t['cost']:.4f} | {t['mean_seconds']:.1f} | {t['hit_budget']:.0%} | {t['truncated']:.0%} |"
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     plot_accuracy_vs_tokens(table, out / "accuracy_vs_tokens.png", title)
     return table
+
+
+def _whole(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 _MARKERS = "osD^vP*Xph<>8H"
