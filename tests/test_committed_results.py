@@ -8,13 +8,13 @@ fails here.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
 
 import pytest
 
+from reasoners import ConfigError
 from reasoners.bench import JOURNAL, read_journal, write_report
+from reasoners.bench.journal import locked
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 FOLDERS = sorted(p for p in RESULTS.iterdir() if (p / JOURNAL).is_file())
@@ -22,16 +22,11 @@ FOLDERS = sorted(p for p in RESULTS.iterdir() if (p / JOURNAL).is_file())
 
 def running(folder: Path) -> bool:
     """A ``reasoners bench`` is writing to the folder now (it holds the folder's lock)."""
-    if not (folder / ".lock").exists():
-        return False
-    fd = os.open(folder / ".lock", os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
+        with locked(folder):
+            return False
+    except ConfigError:
         return True
-    finally:
-        os.close(fd)
 
 
 def test_there_are_committed_runs():

@@ -165,8 +165,9 @@ def extract_code(text: str) -> str | None:
     blocks = re.findall(r"```([\w+-]*)[ \t]*\n(.*?)```", text, re.S)
     if blocks:
         code = [c for lang, c in blocks if lang.lower() in ("python", "py", "python3")] or [c for _, c in blocks]
-        defining = [c for c in code if _DEFINES.search(c)]
-        solutions = [c for c in defining if any(not name.lower().startswith("test") for name in _DEFINES.findall(c))]
+        named = [(c, _DEFINES.findall(c)) for c in code]
+        defining = [c for c, names in named if names]
+        solutions = [c for c, names in named if any(not name.lower().startswith("test") for name in names)]
         return (solutions or defining or code)[-1].strip("\n")
     if re.search(r"^\s*(def|class|import|from)\s", text, re.M):
         return text.strip("\n")
