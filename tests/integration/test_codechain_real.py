@@ -45,3 +45,24 @@ def test_direct_sampling_filtered_by_public_tests_on_mbpp(local_llm):
     assert all(c.score in (0.0, 1.0) for c in result.candidates)  # one public test: passed or not, in the sandbox
     ranked = [c.score for c in result.candidates]
     assert ranked == sorted(ranked, reverse=True)
+
+
+def test_the_program_read_from_a_live_reply_is_the_block_that_defines_it(local_llm):
+    """The embedded model, asked for a function and then an example, answers in two fenced
+    blocks, the second only calling the first (Qwen2.5-Coder's usual shape on MBPP). The program
+    tested is the defining block: the usage block alone would fail every test."""
+    import re
+
+    from reasoners.answers import extract_code
+    from reasoners.sandbox import Sandbox
+
+    prompt = ("Write a Python function square(x) returning x*x. Put the function in a python code block, "
+              "then give a separate python code block with an example usage.")
+    reply = local_llm.generate(prompt, temperature=0.0, max_tokens=200)[0].text
+    blocks = re.findall(r"```[\w+-]*[ \t]*\n(.*?)```", reply, re.DOTALL)
+    assert len(blocks) >= 2 and "def square" not in blocks[-1], reply  # the shape this test is about
+    program = extract_code(reply)
+    assert program is not None and "def square" in program
+    tests = ["assert square(7) == 49", "assert square(-3) == 9"]
+    assert Sandbox(timeout=10).run(program, tests).passed
+    assert not Sandbox(timeout=10).run(blocks[-1], tests).passed  # the last block, read as before the fix
