@@ -5,6 +5,8 @@ how many of those it fixes (reference wrong, it right) or breaks (the reverse), 
 the exact two-sided sign test on fixed against broken. Reads only the journal:
 
     .venv/bin/python benchmarks/gsm8k_paired.py benchmarks/results/gsm8k_qwen_sampling --reference sc:8
+
+A journal run at several budgets pairs the strategies at one of them (``--budget``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the benchmark's --out directory (reads results.jsonl)")
     parser.add_argument("--reference", default="sc:8", help="strategy to pair the others with")
+    parser.add_argument("--budget", help="pair the rows run at this token budget ('none': unbounded); "
+                        "needed when the journal has several")
     args = parser.parse_args()
     rows = read_journal(args.out / "results.jsonl")
+    budgets = sorted({r["budget"] for r in rows}, key=lambda b: (b is None, b or 0))
+    if args.budget is not None:
+        wanted = None if args.budget.lower() == "none" else int(args.budget) if args.budget.isdigit() else ""
+        if wanted not in budgets:
+            parser.error(f"--budget {args.budget} is not in the journal; it has {budgets}")
+        rows = [r for r in rows if r["budget"] == wanted]
+    elif len(budgets) > 1:
+        parser.error(f"the journal has several budgets {budgets}: choose one with --budget")
     strategies = list(dict.fromkeys(r["strategy"] for r in rows))
     if args.reference not in strategies:
         parser.error(f"--reference {args.reference!r} is not in the journal; it has {strategies}")
