@@ -50,6 +50,12 @@ def test_game24_from_its_package():
         ([1, 2, 3, 4], "1 * 2 * 3 * 4 * 1", False),  # a number used twice
         ([1, 2, 3, 4], "__import__('os')", False),
         ([1, 2, 3, 4], None, False),
+        # as models write it: LaTeX, a box, the target on the left, markdown
+        ([4, 9, 10, 13], r"\(\boxed{(10 - 4) \times (13 - 9)}\)", True),
+        ([4, 9, 10, 13], r"24 = \left(10 - 4\right) \cdot (13 - 9)", True),
+        ([3, 3, 8, 8], r"$\frac{8}{3 - \frac{8}{3}}$", True),
+        ([2, 3, 4], r"**(3 \div 3) \times 4 \times 2**", False),  # 3 twice
+        ([4, 9, 10, 13], "24 = 24", False),
     ],
 )
 def test_check_24(numbers, expr, ok):

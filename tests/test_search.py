@@ -64,7 +64,19 @@ def test_state_rules_are_exact():
     assert start.apply(Fraction(5), "+", Fraction(2), Fraction(7)) is None  # 5 is not available
     assert start.apply(Fraction(1), "/", Fraction(0), Fraction(0)) is None
     assert parse_steps("3 × 8 = 24 and 3 × 8 = 24, 1/2 + 1/2 = 1") == [
-        (Fraction(3), "×", Fraction(8), Fraction(24)), (Fraction(1, 2), "+", Fraction(1, 2), Fraction(1))]
+        (Fraction(3), "*", Fraction(8), Fraction(24)), (Fraction(1, 2), "+", Fraction(1, 2), Fraction(1))]
+    assert parse_steps(r"1. **\(90 \div 45 = 2\)**") == [(Fraction(90), "/", Fraction(45), Fraction(2))]
+
+
+def test_the_final_expression_is_read_through_latex():
+    puzzle = Arithmetic([4, 9, 10, 13], 24)
+    for text in (r"The answer is: \(\boxed{(10 - 4) \times (13 - 9)}\).",
+                 "The answer is:\n\n\\[\n(10 - 4) \\times (13 - 9)\n\\]",
+                 "The answer is: `(10 - 4) * (13 - 9)`"):
+        answer = puzzle.parse_final(text)
+        assert answer == "(10 - 4) * (13 - 9)" and puzzle.check(answer), text
+    assert puzzle.parse_final("The answer is: \\(\\boxed{24 = 4 \\times 6}\\)") == "24 = 4 * 6"
+    assert not puzzle.check("24 = 4 * 6")
 
 
 def test_linear_backtracking_checks_the_final_expression():

@@ -28,7 +28,7 @@ from ..core.problem import Problem
 
 __all__ = [
     "Puzzle", "Arithmetic", "Sudoku", "ArithmeticState", "puzzle_for", "parse_steps", "final_answer_text",
-    "check_24", "check_sudoku", "parse_grid",
+    "plain_expression", "check_24", "check_sudoku", "parse_grid",
 ]
 
 S = TypeVar("S")
@@ -39,17 +39,53 @@ _ANSWER = re.compile(r"answer is:?", re.I)
 # -- exact checkers (the tasks score with these too) ---------------------------------------
 
 
+_LATEX_OPS = [(re.compile(r"\\(?:times|cdot|ast)\b|[×·∗]"), "*"), (re.compile(r"\\div\b|÷"), "/"),
+              (re.compile(r"[−–]"), "-"), (re.compile(r"\\(?:left|right)\b|\\[()\[\],;!]|\$|\*\*|`"), " ")]
+_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+
+
+def plain_expression(text: str) -> str:
+    """``text`` with the LaTeX and markdown a model wraps arithmetic in taken off: the last
+    ``\\boxed{...}``'s content if there is one, ``\\times``/``\\cdot``/``×`` as ``*``, ``\\div``/``÷``
+    as ``/``, ``\\frac{a}{b}`` as ``(a)/(b)``, braces as parentheses; ``\\(``, ``\\[``, ``$``,
+    ``**`` and backticks dropped.
+
+    >>> plain_expression(r"\\(\\boxed{(90 - 58) \\times 35}\\)")
+    '(90 - 58) * 35'
+    """
+    start = text.rfind("\\boxed{")
+    if start >= 0:  # the box's content, up to its matching brace
+        depth, i = 1, start + len("\\boxed{")
+        for j in range(i, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                text = text[i:j]
+                break
+    while (plain := _FRAC.sub(r"(\1)/(\2)", text)) != text:  # innermost first
+        text = plain
+    for pattern, replacement in _LATEX_OPS:
+        text = pattern.sub(replacement, text)
+    text = text.replace("{", "(").replace("}", ")")
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
 def check_24(numbers: list[int], expression: str | None, target: int = 24) -> bool:
-    """True when ``expression`` uses each of ``numbers`` exactly once and equals ``target`` exactly."""
+    """True when ``expression`` uses each of ``numbers`` exactly once and equals ``target`` exactly.
+
+    LaTeX and markdown are read through (:func:`plain_expression`); with an ``=`` in it, any side
+    may be the expression (``37 = (65 - 60) * 8 - 3`` counts like its right-hand side).
+    """
     if not expression:
         return False
-    expr = expression.replace("×", "*").replace("÷", "/").replace("x", "*").split("=")[0].strip()
-    try:
-        used: list[int] = []
-        value = evaluate(expr, whole=True, operands=used)
-    except (ValueError, ZeroDivisionError, RecursionError):
-        return False
-    return value == target and Counter(used) == Counter(numbers)
+    for side in plain_expression(expression).replace("x", "*").split("="):
+        try:
+            used: list[int] = []
+            value = evaluate(side.strip(), whole=True, operands=used)
+        except (ValueError, ZeroDivisionError, RecursionError):
+            continue
+        if value == target and Counter(used) == Counter(numbers):
+            return True
+    return False
 
 
 def parse_grid(text: str | None) -> list[list[int]] | None:
@@ -149,9 +185,9 @@ def _fmt(value: Fraction) -> str:
 
 
 def parse_steps(text: str) -> list[tuple[Fraction, str, Fraction, Fraction]]:
-    """Every "a op b = c" in ``text``, in order, without repeats."""
+    """Every "a op b = c" in ``text`` (LaTeX read through), in order, without repeats."""
     seen, out = set(), []
-    for m in _STEP.finditer(text):
+    for m in _STEP.finditer(plain_expression(text)):
         step = (Fraction(m.group(1)), m.group(2), Fraction(m.group(3)), Fraction(m.group(4)))
         if step not in seen:
             seen.add(step)
@@ -245,7 +281,8 @@ class Arithmetic(Puzzle[ArithmeticState]):
 
     def parse_final(self, text: str) -> str | None:
         tail = final_answer_text(text)
-        return tail.splitlines()[0].strip().strip("`$ .") if tail else None
+        lines = [line.strip(" .") for line in plain_expression(tail).splitlines()] if tail else []
+        return next((line for line in lines if line), None)
 
     def check(self, answer: str | None) -> bool:
         return check_24(self.numbers, answer, self.target)
