@@ -66,6 +66,7 @@ def test_state_rules_are_exact():
     assert parse_steps("3 × 8 = 24 and 3 × 8 = 24, 1/2 + 1/2 = 1") == [
         (Fraction(3), "*", Fraction(8), Fraction(24)), (Fraction(1, 2), "+", Fraction(1, 2), Fraction(1))]
     assert parse_steps(r"1. **\(90 \div 45 = 2\)**") == [(Fraction(90), "/", Fraction(45), Fraction(2))]
+    assert len(parse_steps(r"3 + 5 = 8, then \boxed{8 * 3 = 24}")) == 2  # a box does not hide the steps before it
 
 
 def test_the_final_expression_is_read_through_latex():

@@ -44,16 +44,16 @@ _LATEX_OPS = [(re.compile(r"\\(?:times|cdot|ast)\b|[×·∗]"), "*"), (re.compil
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 
 
-def plain_expression(text: str) -> str:
+def plain_expression(text: str, *, boxed: bool = True) -> str:
     """``text`` with the LaTeX and markdown a model wraps arithmetic in taken off: the last
-    ``\\boxed{...}``'s content if there is one, ``\\times``/``\\cdot``/``×`` as ``*``, ``\\div``/``÷``
-    as ``/``, ``\\frac{a}{b}`` as ``(a)/(b)``, braces as parentheses; ``\\(``, ``\\[``, ``$``,
+    ``\\boxed{...}``'s content if there is one (with ``boxed``; without, only the box itself goes),
+    ``\\times``/``\\cdot``/``×`` as ``*``, ``\\div``/``÷`` as ``/``, ``\\frac{a}{b}`` as ``(a)/(b)``, braces as parentheses; ``\\(``, ``\\[``, ``$``,
     ``**`` and backticks dropped.
 
     >>> plain_expression(r"\\(\\boxed{(90 - 58) \\times 35}\\)")
     '(90 - 58) * 35'
     """
-    start = text.rfind("\\boxed{")
+    start = text.rfind("\\boxed{") if boxed else -1
     if start >= 0:  # the box's content, up to its matching brace
         depth, i = 1, start + len("\\boxed{")
         for j in range(i, len(text)):
@@ -65,7 +65,7 @@ def plain_expression(text: str) -> str:
         text = plain
     for pattern, replacement in _LATEX_OPS:
         text = pattern.sub(replacement, text)
-    text = text.replace("{", "(").replace("}", ")")
+    text = text.replace("\\boxed", "").replace("{", "(").replace("}", ")")
     return "\n".join(" ".join(line.split()) for line in text.splitlines())
 
 
@@ -187,7 +187,7 @@ def _fmt(value: Fraction) -> str:
 def parse_steps(text: str) -> list[tuple[Fraction, str, Fraction, Fraction]]:
     """Every "a op b = c" in ``text`` (LaTeX read through), in order, without repeats."""
     seen, out = set(), []
-    for m in _STEP.finditer(plain_expression(text)):
+    for m in _STEP.finditer(plain_expression(text, boxed=False)):
         step = (Fraction(m.group(1)), m.group(2), Fraction(m.group(3)), Fraction(m.group(4)))
         if step not in seen:
             seen.add(step)
