@@ -47,8 +47,8 @@ _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 def plain_expression(text: str, *, boxed: bool = True) -> str:
     """``text`` with the LaTeX and markdown a model wraps arithmetic in taken off: the last
     ``\\boxed{...}``'s content if there is one (with ``boxed``; without, only the box itself goes),
-    ``\\times``/``\\cdot``/``×`` as ``*``, ``\\div``/``÷`` as ``/``, ``\\frac{a}{b}`` as ``(a)/(b)``, braces as parentheses; ``\\(``, ``\\[``, ``$``,
-    ``**`` and backticks dropped.
+    ``\\times``/``\\cdot``/``×`` as ``*``, ``\\div``/``÷`` as ``/``, ``\\frac{a}{b}`` as ``(a)/(b)``,
+    braces as parentheses; ``\\(``, ``\\[``, ``$``, ``**`` and backticks dropped.
 
     >>> plain_expression(r"\\(\\boxed{(90 - 58) \\times 35}\\)")
     '(90 - 58) * 35'
