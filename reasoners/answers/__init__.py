@@ -26,6 +26,7 @@ from ..core.problem import AnswerKind
 
 __all__ = [
     "token_f1",
+    "boxed_contents",
     "extract_answer",
     "extract_number",
     "extract_choice",
@@ -47,7 +48,7 @@ _FRAC_RE = re.compile(r"^\\[dt]?frac\{(-?[\d.]+)\}\{(-?[\d.]+)\}$")
 _SLASH_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)$")
 
 
-def _boxed(text: str) -> list[str]:
+def boxed_contents(text: str) -> list[str]:
     """Contents of every ``\\boxed{...}`` (balanced braces), in order."""
     out = []
     for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
@@ -102,13 +103,13 @@ def extract_number(text: str) -> str | None:
     markers = list(_MARKER_RE.finditer(text))
     for m in reversed(markers):
         tail = text[m.end() : m.end() + 80]
-        boxed = _boxed(tail)
+        boxed = boxed_contents(tail)
         if boxed and (n := normalize_number(boxed[0])) is not None:
             return n
         first = re.match(r"\s*(?:\\\(|\$\$?|\*\*)?\s*(\\[dt]?frac\{[^}]*\}\{[^}]*\}|-?\d+\s*/\s*\d+(?![\d]|[,.]\d)|" + _NUM + ")", tail)
         if first and (n := normalize_number(first.group(1))) is not None:
             return n
-    for b in reversed(_boxed(text)):
+    for b in reversed(boxed_contents(text)):
         if (n := normalize_number(b)) is not None:
             return n
     hashes = _HASHES_RE.findall(text)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Step", "close", "evaluate", "written_steps", "numbers_in", "arithmetic_check"]
+__all__ = ["Step", "close", "evaluate", "plain_arithmetic", "written_steps", "numbers_in", "arithmetic_check"]
 
 _NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
 _STEP = re.compile(
@@ -37,7 +37,7 @@ _WORDS: dict[str, int | Fraction] = {
 }
 
 
-def _plain(text: str) -> str:
+def plain_arithmetic(text: str) -> str:
     """Arithmetic as Python writes it: LaTeX (``\\times``, ``\\frac{a}{b}``, math delimiters) and
     Unicode signs replaced, ``4 x 12`` read as a product."""
     text = _FRAC.sub(r"(\1)/(\2)", text)
@@ -110,7 +110,7 @@ def close(a: Fraction, b: Fraction) -> bool:
 def written_steps(text: str) -> list[Step]:
     """Every ``expression = number`` step in ``text`` that is plain arithmetic, in order."""
     steps = []
-    for left, right in _STEP.findall(_plain(text)):
+    for left, right in _STEP.findall(plain_arithmetic(text)):
         try:
             value, claimed = evaluate(left), evaluate(right)
         except (ValueError, ZeroDivisionError):

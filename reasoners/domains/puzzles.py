@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
-from ..answers.arithmetic import evaluate
+from ..answers import boxed_contents
+from ..answers.arithmetic import evaluate, plain_arithmetic
 from ..core.errors import ConfigError
 from ..core.problem import Problem
 
@@ -39,8 +40,8 @@ _ANSWER = re.compile(r"answer is:?", re.I)
 # -- exact checkers (the tasks score with these too) ---------------------------------------
 
 
-_LATEX_OPS = [(re.compile(r"\\(?:times|cdot|ast)\b|[×·∗]"), "*"), (re.compile(r"\\div\b|÷"), "/"),
-              (re.compile(r"[−–]"), "-"), (re.compile(r"\\(?:left|right)\b|\\[()\[\],;!]|\$|\*\*|`"), " ")]
+_LATEX_OPS = [(re.compile(r"\\ast\b|∗"), "*"), (re.compile(r"[−–]"), "-"),
+              (re.compile(r"\\(?:left|right)\b|\\[,;!]|\$|\*\*|`"), " ")]
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 
 
@@ -53,16 +54,11 @@ def plain_expression(text: str, *, boxed: bool = True) -> str:
     >>> plain_expression(r"\\(\\boxed{(90 - 58) \\times 35}\\)")
     '(90 - 58) * 35'
     """
-    start = text.rfind("\\boxed{") if boxed else -1
-    if start >= 0:  # the box's content, up to its matching brace
-        depth, i = 1, start + len("\\boxed{")
-        for j in range(i, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            if depth == 0:
-                text = text[i:j]
-                break
+    if boxed and (boxes := boxed_contents(text)):
+        text = boxes[-1]
     while (plain := _FRAC.sub(r"(\1)/(\2)", text)) != text:  # innermost first
         text = plain
+    text = plain_arithmetic(text)  # \times, \cdot, \div, \( \[, Unicode signs: as the verifier reads them
     for pattern, replacement in _LATEX_OPS:
         text = pattern.sub(replacement, text)
     text = text.replace("\\boxed", "").replace("{", "(").replace("}", ")")
