@@ -58,3 +58,17 @@ def test_best_of_n_with_checker_on_countdown(local_llm):
     assert budget.used.total_tokens <= 900 and 1 <= result.usage.calls <= 3
     assert all(c.score in (0.0, 1.0) for c in result.candidates)
     assert (result.answer is None) == all(c.score == 0.0 for c in result.candidates)
+
+
+def test_a_live_latex_answer_is_read_through_to_its_arithmetic(local_llm):
+    """The checker reads an expression as a model writes it in LaTeX (Qwen wrote 2 of its 3
+    Countdown finals as ``\\(\\boxed{... \\times ...}\\)``): the embedded model, shown one example,
+    answers in that shape, and the exact check accepts what it wrote."""
+    from reasoners.domains.puzzles import Arithmetic
+
+    prompt = ("Write each sum in LaTeX.\nQ: 2 times 6 minus 1\nA: \\(\\boxed{2 \\times 6 - 1}\\)\n"
+              "Q: 7 times 8 minus 9\nA:")
+    reply = local_llm.generate(prompt, temperature=0.0, max_tokens=40)[0].text
+    assert "\\boxed" in reply and "\\times" in reply, reply  # the shape this test is about
+    assert Arithmetic([7, 8, 9], target=47).check(reply)
+    assert not Arithmetic([7, 8, 9], target=47).check(reply.replace("-", "+"))  # the value is read, not the look
