@@ -101,3 +101,19 @@ def test_every_strategy_that_takes_demos_uses_the_one_loader(tmp_path):
                  lambda: AutoCoT(demos=str(path))):
         with pytest.raises(ConfigError, match="question must be a non-empty string"):
             make()
+
+
+def test_cluster_order_makes_no_more_clusters_than_distinct_questions():
+    """A pool with repeats (two distinct embeddings, asked for 3 clusters) gives 2 clusters, each
+    with all of its copies, and k-means is not asked for more clusters than it can find."""
+    import warnings
+
+    import numpy as np
+
+    from reasoners.strategies.autocot import cluster_order
+
+    points = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's ConvergenceWarning when k > distinct points
+        clusters = cluster_order(points, k=3, seed=0)
+    assert clusters == [[0, 2, 4], [1, 3]]

@@ -49,9 +49,12 @@ class TfidfEmbedder(Embedder):
             raise ConfigError("nothing to embed")
         tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(list(texts))
         k = min(self.dim, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
-        dense = (
-            TruncatedSVD(n_components=k, random_state=self.seed).fit_transform(tfidf) if k >= 1 else tfidf.toarray()
-        )
+        if k < 1:
+            dense = tfidf.toarray()
+        else:
+            # Repeated texts make the explained-variance ratio (which is not used) 0/0.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dense = TruncatedSVD(n_components=k, random_state=self.seed).fit_transform(tfidf)
         return np.asarray(normalize(dense), dtype=np.float64)
 
 

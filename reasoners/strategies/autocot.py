@@ -58,12 +58,12 @@ def cluster_order(embeddings: np.ndarray, k: int, seed: int) -> list[list[int]]:
     """k-means (scikit-learn, fixed seed); each cluster's members ordered by distance to its centroid."""
     from sklearn.cluster import KMeans
 
-    k = min(k, len(embeddings))
+    k = min(k, len(np.unique(embeddings, axis=0)))  # no more clusters than distinct points
     km = KMeans(n_clusters=k, random_state=seed, n_init=10).fit(embeddings)
     clusters = []
     for c in range(k):
         members = np.flatnonzero(km.labels_ == c)
-        if not len(members):  # k-means found fewer distinct clusters than k (duplicate points)
+        if not len(members):  # a centroid no point is nearest to
             continue
         dist = np.linalg.norm(embeddings[members] - km.cluster_centers_[c], axis=1)
         clusters.append([int(members[i]) for i in np.lexsort((members, dist))])
