@@ -27,7 +27,7 @@ _STEP = re.compile(
 _OPERAND = re.compile(_NUMBER)
 
 
-_FRAC = re.compile(r"\\d?frac\{([^{}]*)\}\{([^{}]*)\}")
+_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")  # \frac, \dfrac, \tfrac; innermost first
 _WORDS: dict[str, int | Fraction] = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
@@ -38,9 +38,14 @@ _WORDS: dict[str, int | Fraction] = {
 
 
 def plain_arithmetic(text: str) -> str:
-    """Arithmetic as Python writes it: LaTeX (``\\times``, ``\\frac{a}{b}``, math delimiters) and
-    Unicode signs replaced, ``4 x 12`` read as a product."""
-    text = _FRAC.sub(r"(\1)/(\2)", text)
+    """Arithmetic as Python writes it: LaTeX (``\\times``, ``\\frac{a}{b}`` also nested, math
+    delimiters) and Unicode signs replaced, ``4 x 12`` read as a product.
+
+    >>> plain_arithmetic(r"\\(\\tfrac{1}{\\frac{2}{3}} \\times 4\\)")
+    ' (1)/((2)/(3)) * 4 '
+    """
+    while (plain := _FRAC.sub(r"(\1)/(\2)", text)) != text:  # a nested fraction: the inner one first
+        text = plain
     text = re.sub(r"\\[()\[\]]", " ", text)  # \( \) \[ \] delimit math, they are not parentheses
     text = re.sub(r"\\times|\\cdot|×|·", "*", text).replace("\\div", "/").replace("÷", "/")
     return re.sub(r"(?<=\d)\s*[xX]\s*(?=\d)", " * ", text)

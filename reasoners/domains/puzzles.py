@@ -42,7 +42,6 @@ _ANSWER = re.compile(r"answer is:?", re.I)
 
 _LATEX_OPS = [(re.compile(r"\\ast\b|∗"), "*"), (re.compile(r"[−–]"), "-"),
               (re.compile(r"\\(?:left|right)\b|\\[,;!]|\$|\*\*|`"), " ")]
-_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 
 
 def plain_expression(text: str, *, boxed: bool = True) -> str:
@@ -56,9 +55,7 @@ def plain_expression(text: str, *, boxed: bool = True) -> str:
     """
     if boxed and (boxes := boxed_contents(text)):
         text = boxes[-1]
-    while (plain := _FRAC.sub(r"(\1)/(\2)", text)) != text:  # innermost first
-        text = plain
-    text = plain_arithmetic(text)  # \times, \cdot, \div, \( \[, Unicode signs: as the verifier reads them
+    text = plain_arithmetic(text)  # fractions, \times, \cdot, \div, \( \[, Unicode signs: as the verifier reads them
     for pattern, replacement in _LATEX_OPS:
         text = pattern.sub(replacement, text)
     text = text.replace("\\boxed", "").replace("{", "(").replace("}", ")")
