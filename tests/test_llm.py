@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import sqlite3
 
 import pytest
@@ -105,6 +107,32 @@ def test_corrupted_cache_degrades_with_warning(tmp_path, caplog):
     assert c.text == "ok"
     assert "cache" in caplog.text and "disabled" in caplog.text
     assert llm.cache is not None and not llm.cache.enabled
+
+
+def test_a_cache_file_replaced_under_a_run_is_reopened(tmp_path, caplog):
+    """``git stash``/``checkout`` of a results folder swaps the file under a running bench: sqlite
+    then refuses writes to the old one; the cache reopens the path rather than turn itself off."""
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    cache.put("before", 1)
+    shutil.copy(path, tmp_path / "copy.sqlite")
+    os.replace(tmp_path / "copy.sqlite", path)  # a new file (new inode) at the same path
+    with caplog.at_level(logging.WARNING):
+        cache.put("after", 2)
+    assert cache.enabled and "reopening" in caplog.text
+    fresh = Cache(path)
+    assert fresh.get("before") == 1 and fresh.get("after") == 2  # nothing written after the swap is lost
+
+
+def test_a_cache_that_fails_twice_still_turns_itself_off(tmp_path, caplog):
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    cache.put("before", 1)
+    os.replace(tmp_path / "c.sqlite", tmp_path / "moved.sqlite")
+    path.write_bytes(b"not a database" * 100)  # what now sits at the path cannot be written either
+    with caplog.at_level(logging.WARNING):
+        cache.put("after", 2)
+    assert not cache.enabled and "disabled" in caplog.text
 
 
 @pytest.mark.slow

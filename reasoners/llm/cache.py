@@ -4,7 +4,9 @@ Keys are a hash of the model, the full request (messages and sampling
 parameters, never credentials) and the sample index, so ``n`` samples at
 temperature > 0 are stored and replayed one by one, exactly. A corrupted,
 unreadable or locked cache file never crashes a run: the cache turns itself
-off with one warning and the run goes on uncached. An entry of the wrong shape,
+off with one warning and the run goes on uncached. A file replaced under a
+running process (``git checkout`` or ``git stash`` of a results folder) is
+reopened at its path, so the entries written after it are not lost. An entry of the wrong shape,
 or with usage that is negative or cannot match its text, is a miss (one warning
 per cache), so a tampered entry can neither crash a run nor bypass its budget.
 """
@@ -16,6 +18,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import sqlite3
 import threading
 import weakref
@@ -31,8 +34,6 @@ log = logging.getLogger(__name__)
 
 def default_cache_path() -> Path:
     """``$REASONERS_CACHE_DIR/cache.sqlite``, else ``~/.cache/reasoners/cache.sqlite``."""
-    import os
-
     base = os.environ.get("REASONERS_CACHE_DIR") or Path.home() / ".cache" / "reasoners"
     return Path(base) / "cache.sqlite"
 
@@ -53,6 +54,7 @@ class Cache:
         self.path = str(path) if path is not None else str(default_cache_path())
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._opened: tuple[int, int] | None = None  # (device, inode) of the file the connection has open
         self.enabled = True
         self.hits = 0
         self.misses = 0
@@ -67,10 +69,24 @@ class Cache:
                 conn = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False)
                 conn.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
                 conn.commit()
-                self._conn = conn
+                self._conn, self._opened = conn, self._identity()
             except (sqlite3.Error, OSError) as e:
                 self._disable(e)
         return self._conn
+
+    def _identity(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _replaced(self) -> bool:
+        """The file at the path is no longer the one the connection has open (sqlite then refuses
+        writes: "attempt to write a readonly database")."""
+        return self._opened is not None and self._identity() != self._opened
 
     def _disable(self, error: BaseException) -> None:
         if self.enabled:
@@ -104,15 +120,24 @@ class Cache:
         return value
 
     def put(self, key: str, value: Any) -> None:
+        row = (key, json.dumps(value))
         with self._lock:
-            conn = self._connect()
-            if conn is None:
-                return
-            try:
-                conn.execute("INSERT OR REPLACE INTO entries (key, value) VALUES (?, ?)", (key, json.dumps(value)))
-                conn.commit()
-            except sqlite3.Error as e:
-                self._disable(e)
+            for attempt in range(2):
+                conn = self._connect()
+                if conn is None:
+                    return
+                try:
+                    conn.execute("INSERT OR REPLACE INTO entries (key, value) VALUES (?, ?)", row)
+                    conn.commit()
+                    return
+                except sqlite3.Error as e:
+                    if attempt == 0 and self._replaced():
+                        log.warning("reasoners cache %s was replaced while open; reopening it", self.path)
+                        conn.close()
+                        self._conn = None
+                        continue
+                    self._disable(e)
+                    return
 
     def __len__(self) -> int:
         with self._lock:
