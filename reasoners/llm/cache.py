@@ -3,12 +3,13 @@
 Keys are a hash of the model, the full request (messages and sampling
 parameters, never credentials) and the sample index, so ``n`` samples at
 temperature > 0 are stored and replayed one by one, exactly. A corrupted,
-unreadable or locked cache file never crashes a run: the cache turns itself
-off with one warning and the run goes on uncached. A file replaced under a
-running process (``git checkout`` or ``git stash`` of a results folder) is
-reopened at its path, so the entries written after it are not lost. An entry of
-the wrong shape, or with usage that is negative or cannot match its text, is a
-miss (one warning per cache), so a tampered entry can neither crash a run nor bypass its budget.
+unreadable or locked cache file never crashes a run: the cache turns itself off
+with one warning and the run goes on uncached. A file replaced under a running
+process (``git checkout`` or ``git stash`` of a results folder) is reopened at
+its path, so the entries written after it are not lost. An entry of the wrong
+shape, or with usage that is negative or cannot match its text, is a miss (one
+warning per cache), so a tampered entry can neither crash a run nor bypass its
+budget.
 """
 
 from __future__ import annotations
