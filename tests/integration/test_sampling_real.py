@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -206,6 +208,22 @@ def test_budgeted_run_replays_an_unbudgeted_sample_that_fits(local_llm, tmp_path
     budget = Budget(tokens=full.usage.prompt_tokens + 60 + full.usage.completion_tokens).meter()
     [again] = llm.generate("Say hello.", max_tokens=200, budget=budget)
     assert again.cached and again.text == full.text
+
+
+def test_replies_drawn_after_the_cache_file_is_swapped_are_kept(local_llm, tmp_path):
+    """A ``git stash`` of a results folder swaps the cache file under a run (sqlite then refuses
+    writes to the old file): the replies drawn after it still land in the file at the path."""
+    path = tmp_path / "c.sqlite"
+    llm = _cached_client(local_llm, path)
+    llm.generate("Say hello.", max_tokens=12)
+    shutil.copy(path, tmp_path / "copy.sqlite")
+    os.replace(tmp_path / "copy.sqlite", path)
+    [second] = llm.generate("Say goodbye.", max_tokens=12)
+    assert llm.cache is not None and llm.cache.enabled
+    replay = _cached_client(local_llm, path)
+    assert [c.cached for c in replay.generate("Say hello.", max_tokens=12)] == [True]
+    [again] = replay.generate("Say goodbye.", max_tokens=12)
+    assert again.cached and again.text == second.text
 
 
 def test_autocot_max_tries_bounds_the_build(local_llm):
